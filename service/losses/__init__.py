@@ -1,0 +1,17 @@
+"""The loss core: pure, vectorized loss functions with analytic gradients, and their registry.
+
+Knows nothing of HTTP. Entry points: :func:`evaluate` and the registry (:data:`LOSSES`,
+:func:`get_loss`).
+"""
+
+from __future__ import annotations
+
+from .errors import LossError
+from .evaluate import Evaluation, evaluate
+from .registry import ALIASES, LOSSES, SPECS, canonical_name, get_loss
+from .spec import Example, InputSpec, LossOutput, LossSpec, ParamSpec
+
+__all__ = [
+    "ALIASES", "LOSSES", "SPECS", "Evaluation", "Example", "InputSpec", "LossError", "LossOutput",
+    "LossSpec", "ParamSpec", "canonical_name", "evaluate", "get_loss",
+]

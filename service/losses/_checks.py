@@ -1,0 +1,133 @@
+"""One-line checks a kernel runs before computing: shapes, domains, labels.
+
+Each raises a :class:`~service.losses.errors.LossError` whose ``loc`` names the input and, for a
+bad element, its index (``("targets", 3)`` or ``("predictions", 2, 0)``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from . import errors
+from .spec import Array
+
+
+def first_index(xp: Any, mask: Array) -> tuple[int, ...]:
+    """The multi-index of the first True element of ``mask`` (row-major); () for a 0-d mask."""
+    if mask.ndim == 0:
+        return ()
+    hits = xp.nonzero(mask)
+    return tuple(int(h[0]) for h in hits)
+
+
+def fmt_shape(shape: Iterable[int | None]) -> str:
+    return "(" + ", ".join(str(s) for s in shape) + ("," if len(tuple(shape)) == 1 else "") + ")"
+
+
+def same_shape(a: Array, b: Array, name_a: str, name_b: str) -> None:
+    """Shapes must be equal: the core never broadcasts silently."""
+    if tuple(a.shape) != tuple(b.shape):
+        raise errors.ShapeMismatch(
+            f"{name_b} has shape {fmt_shape(b.shape)} but {name_a} has shape "
+            f"{fmt_shape(a.shape)}; they must be equal",
+            (name_b,),
+        )
+
+
+def ndim_in(a: Array, name: str, allowed: Iterable[int], what: str = "") -> None:
+    allowed = tuple(allowed)
+    if a.ndim not in allowed:
+        dims = " or ".join(str(d) for d in allowed)
+        raise errors.InvalidShape(
+            f"{name} must have {dims} dimensions{(' ' + what) if what else ''}, "
+            f"got shape {fmt_shape(a.shape)}",
+            (name,),
+        )
+
+
+def not_empty(a: Array, name: str) -> None:
+    if any(s == 0 for s in a.shape):
+        raise errors.EmptyBatch(f"{name} is empty (shape {fmt_shape(a.shape)})", (name,))
+
+
+def class_indices(xp: Any, targets: Array, num_classes: int, name: str = "targets",
+                  ignore_index: int | None = None) -> None:
+    """Every index in [0, C), except those equal to ``ignore_index``."""
+    bad = (targets < 0) | (targets >= num_classes)
+    if ignore_index is not None:
+        bad = bad & (targets != ignore_index)
+    if bool(xp.any(bad)):
+        idx = first_index(xp, bad)
+        value = int(targets[idx]) if idx else int(targets)
+        extra = f" (or ignore_index={ignore_index})" if ignore_index is not None else ""
+        raise errors.ClassIndexOutOfRange(
+            f"class index {value} is out of range: indices must be in [0, {num_classes}){extra}",
+            (name, *idx),
+        )
+
+
+def probabilities(xp: Any, p: Array, name: str) -> None:
+    """Every value in [0, 1]."""
+    bad = (p < 0) | (p > 1)
+    if bool(xp.any(bad)):
+        idx = first_index(xp, bad)
+        raise errors.ProbabilityOutOfRange(
+            f"{name} must hold probabilities in [0, 1]; found {float(p[idx])}", (name, *idx)
+        )
+
+
+def labels_in(xp: Any, y: Array, name: str, allowed: tuple[float, ...]) -> None:
+    """Every value is one of ``allowed`` (e.g. (-1, 1))."""
+    ok = xp.zeros(y.shape, dtype=xp.bool)
+    for v in allowed:  # a loop over the 2-3 allowed label values, not over samples
+        ok = ok | (y == v)
+    if not bool(xp.all(ok)):
+        idx = first_index(xp, ~ok)
+        allowed_txt = ", ".join(f"{v:g}" for v in allowed)
+        raise errors.InvalidLabel(
+            f"{name} must be in {{{allowed_txt}}}; found {float(y[idx]):g}", (name, *idx)
+        )
+
+
+def in_range(xp: Any, a: Array, name: str, *, low: float | None = None,
+             high: float | None = None, low_open: bool = False, what: str = "") -> None:
+    """Every value within [low, high] (or (low, high] with ``low_open``)."""
+    bad = xp.zeros(a.shape, dtype=xp.bool)
+    if low is not None:
+        bad = bad | ((a <= low) if low_open else (a < low))
+    if high is not None:
+        bad = bad | (a > high)
+    if bool(xp.any(bad)):
+        idx = first_index(xp, bad)
+        lo = "" if low is None else (f"> {low:g}" if low_open else f">= {low:g}")
+        hi = "" if high is None else f"<= {high:g}"
+        rule = " and ".join(s for s in (lo, hi) if s)
+        raise errors.InvalidValue(
+            f"{name}{(' (' + what + ')') if what else ''} must be {rule}; found {float(a[idx]):g}",
+            (name, *idx),
+        )
+
+
+def param_length(value: Array, name: str, expected: int, what: str) -> None:
+    if value.ndim != 1 or value.shape[0] != expected:
+        raise errors.InvalidParam(
+            f"{name} must have one entry per {what} ({expected}), got shape "
+            f"{fmt_shape(value.shape)}",
+            ("params", name),
+        )
+
+
+def broadcastable_to(value: Array, target_shape: tuple[int, ...], name: str) -> None:
+    """``value`` broadcasts to ``target_shape`` without changing it (a param array)."""
+    vs = tuple(value.shape)
+    if len(vs) > len(target_shape):
+        ok = False
+    else:
+        ok = all(v in (1, t) for v, t in zip(reversed(vs), reversed(target_shape), strict=False))
+    if not ok:
+        raise errors.InvalidParam(
+            f"{name} of shape {fmt_shape(vs)} does not broadcast to the input shape "
+            f"{fmt_shape(target_shape)}",
+            ("params", name),
+        )

@@ -1,0 +1,157 @@
+"""``evaluate``: the core's one entry point (name, inputs, params -> value, per-sample, gradients).
+
+It resolves the loss, validates parameters and inputs (dtype, finiteness, emptiness), runs the
+kernel in the requested precision, reduces (see :mod:`service.losses.reduce`) and, when asked,
+returns the analytic gradient of the reduced value with respect to every differentiable input.
+Inputs may be nested lists, NumPy arrays or arrays of any array-API namespace; results come back in
+the inputs' namespace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from array_api_compat import array_namespace, is_array_api_obj
+
+from . import _checks, errors
+from .params import validate_params
+from .reduce import reduce_loss
+from .registry import get_loss
+from .spec import Array, InputSpec, LossSpec
+
+DTYPES = ("float64", "float32")
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The result of one evaluation, as arrays of the inputs' namespace."""
+
+    loss: str  # canonical name
+    reduction: str
+    value: Array  # 0-d, or the unreduced array for reduction "none"
+    per_sample: Array  # (N,)
+    params: dict[str, Any]  # effective parameters, defaults included
+    dtype: str
+    gradients: dict[str, Array] | None = None  # input name -> gradient of the reduced value
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.per_sample.shape[0])
+
+
+def _namespace(values: list[Any]) -> Any:
+    arrays = [v for v in values if is_array_api_obj(v)]
+    return array_namespace(*arrays) if arrays else array_namespace(np.empty(0))
+
+
+def _is_integer_dtype(xp: Any, a: Array) -> bool:
+    return xp.isdtype(a.dtype, "integral")
+
+
+def _to_array(xp: Any, value: Any, name: str) -> Array:
+    if is_array_api_obj(value):
+        return value
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError) as exc:
+        raise errors.InvalidShape(f"{name} is not a rectangular array of numbers: {exc}",
+                                  (name,)) from None
+    if arr.dtype == object or arr.dtype.kind not in "biuf":
+        raise errors.InvalidDtype(f"{name} must be an array of numbers", (name,))
+    return xp.asarray(arr)
+
+
+def _convert_input(xp: Any, spec: InputSpec, value: Any, dtype: Any) -> Array:
+    name = spec.name
+    a = _to_array(xp, value, name)
+    if xp.isdtype(a.dtype, "bool"):
+        raise errors.InvalidDtype(f"{name} must hold numbers, not booleans", (name,))
+    if xp.isdtype(a.dtype, "complex floating"):
+        raise errors.InvalidDtype(f"{name} must be real", (name,))
+    _checks.not_empty(a, name)
+    integral = _is_integer_dtype(xp, a)
+    if spec.dtype == "int" or (spec.dtype == "index_or_float" and integral):
+        if not integral:
+            raise errors.InvalidDtype(
+                f"{name} holds class indices and must be integers, got floating-point values",
+                (name,),
+            )
+        return xp.astype(a, xp.int64)
+    if not integral:
+        bad = ~xp.isfinite(a)
+        if bool(xp.any(bad)):
+            idx = _checks.first_index(xp, bad)
+            raise errors.NonFiniteInput(
+                f"{name} contains a non-finite value ({float(a[idx])}) at index {list(idx)}",
+                (name, *idx),
+            )
+    return xp.astype(a, dtype)
+
+
+def _array_params(xp: Any, spec: LossSpec, params: dict[str, Any], dtype: Any) -> dict[str, Any]:
+    """List-valued parameters as arrays of the computation namespace and dtype."""
+    out = dict(params)
+    for p in spec.params:
+        if isinstance(out[p.name], list):
+            out[p.name] = xp.asarray(out[p.name], dtype=dtype)
+    return out
+
+
+def evaluate(
+    name: str,
+    inputs: Mapping[str, Any],
+    params: Mapping[str, Any] | None = None,
+    *,
+    reduction: str | None = None,
+    sample_weight: Any = None,
+    dtype: str = "float64",
+    want_grad: bool = False,
+) -> Evaluation:
+    """Evaluate loss ``name`` (or an alias) on ``inputs``; see the module docstring."""
+    spec = get_loss(name)
+    reduction = spec.default_reduction if reduction is None else reduction
+    if reduction not in spec.reductions:
+        raise errors.UnsupportedReduction(
+            f"{spec.name} does not support reduction {reduction!r} "
+            f"(supported: {', '.join(spec.reductions)})",
+            ("reduction",),
+        )
+    if dtype not in DTYPES:
+        raise errors.InvalidDtype(f"dtype must be one of {', '.join(DTYPES)}; got {dtype!r}",
+                                  ("dtype",))
+    if want_grad and not spec.differentiable:
+        raise errors.NotDifferentiable(f"{spec.name} is not differentiable", ("name",))
+    effective = validate_params(spec, params)
+
+    known = set(spec.input_names)
+    for key in inputs:
+        if key not in known:
+            raise errors.UnknownInput(
+                f"{spec.name} has no input {key!r} (its inputs: {', '.join(spec.input_names)})",
+                (key,),
+            )
+    xp = _namespace([*inputs.values(), sample_weight])
+    cdtype = getattr(xp, dtype)
+    arrays: dict[str, Array] = {}
+    for ispec in spec.inputs:
+        if ispec.name not in inputs or inputs[ispec.name] is None:
+            if ispec.optional:
+                continue
+            raise errors.MissingInput(f"{spec.name} needs input {ispec.name!r}", (ispec.name,))
+        arrays[ispec.name] = _convert_input(xp, ispec, inputs[ispec.name], cdtype)
+    sw = None
+    if sample_weight is not None:
+        sw = _convert_input(xp, InputSpec("sample_weight", "values", "(N,)", ""),
+                            sample_weight, cdtype)
+
+    out = spec.fn(**arrays, **_array_params(xp, spec, effective, cdtype))
+    red = reduce_loss(xp, out, reduction, sw)
+    grads = None
+    if want_grad:
+        assert out.vjp is not None, f"{spec.name} declares differentiable inputs but has no vjp"
+        grads = out.vjp(red.cotangent)
+    return Evaluation(loss=spec.name, reduction=reduction, value=red.value,
+                      per_sample=red.per_sample, params=effective, dtype=dtype, gradients=grads)

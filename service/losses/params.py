@@ -1,0 +1,103 @@
+"""Parameter validation: strict types, ranges from the registry, defaults filled in."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from . import errors
+from .spec import LossSpec, ParamSpec
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _check_range(p: ParamSpec, v: float, loc: tuple[str | int, ...]) -> None:
+    if v in p.extra_allowed:
+        return
+    if not math.isfinite(v):
+        raise errors.InvalidParam(f"{p.name} must be finite, got {v}", loc)
+    low_bad = p.minimum is not None and (v <= p.minimum if p.exclusive_minimum else v < p.minimum)
+    high_bad = p.maximum is not None and (v >= p.maximum if p.exclusive_maximum else v > p.maximum)
+    if low_bad or high_bad:
+        parts = []
+        if p.minimum is not None:
+            parts.append(f"{'>' if p.exclusive_minimum else '>='} {p.minimum:g}")
+        if p.maximum is not None:
+            parts.append(f"{'<' if p.exclusive_maximum else '<='} {p.maximum:g}")
+        extra = "".join(f" or {e:g}" for e in p.extra_allowed)
+        raise errors.InvalidParam(
+            f"{p.name} must be {' and '.join(parts)}{extra}; got {v:g}", loc
+        )
+
+
+def _float_list(p: ParamSpec, v: Any) -> list[float]:
+    loc: tuple[str | int, ...] = ("params", p.name)
+    if hasattr(v, "tolist") and not isinstance(v, list | tuple):
+        v = v.tolist()
+    if not isinstance(v, list | tuple) or not v:
+        raise errors.InvalidParam(f"{p.name} must be a non-empty list of numbers", loc)
+    out = []
+    for i, item in enumerate(v):
+        if not _is_number(item):
+            raise errors.InvalidParam(f"{p.name}[{i}] must be a number, got {item!r}",
+                                      (*loc, i))
+        _check_range(p, float(item), (*loc, i))
+        out.append(float(item))
+    return out
+
+
+def validate_one(p: ParamSpec, v: Any) -> Any:
+    """The validated value of one parameter (raises InvalidParam with its location)."""
+    loc: tuple[str | int, ...] = ("params", p.name)
+    if v is None:
+        if p.nullable:
+            return None
+        raise errors.InvalidParam(f"{p.name} may not be null", loc)
+    if p.type == "float":
+        if not _is_number(v):
+            raise errors.InvalidParam(f"{p.name} must be a number, got {v!r}", loc)
+        _check_range(p, float(v), loc)
+        return float(v)
+    if p.type == "int":
+        if isinstance(v, float) and v.is_integer():
+            v = int(v)
+        if not isinstance(v, int) or isinstance(v, bool):
+            raise errors.InvalidParam(f"{p.name} must be an integer, got {v!r}", loc)
+        _check_range(p, float(v), loc)
+        return int(v)
+    if p.type == "bool":
+        if not isinstance(v, bool):
+            raise errors.InvalidParam(f"{p.name} must be true or false, got {v!r}", loc)
+        return v
+    if p.type == "choice":
+        if isinstance(v, bool) or v not in p.choices:
+            choices = ", ".join(repr(c) for c in p.choices)
+            raise errors.InvalidParam(f"{p.name} must be one of {choices}; got {v!r}", loc)
+        return v
+    if p.type == "float_array":
+        return _float_list(p, v)
+    # float_or_float_array
+    if _is_number(v):
+        _check_range(p, float(v), loc)
+        return float(v)
+    return _float_list(p, v)
+
+
+def validate_params(spec: LossSpec, given: Mapping[str, Any] | None) -> dict[str, Any]:
+    """All of ``spec``'s parameters, validated, with defaults for those not given."""
+    given = dict(given or {})
+    known = {p.name for p in spec.params}
+    for name in given:
+        if name not in known:
+            valid = ", ".join(sorted(known)) or "none"
+            raise errors.UnknownParam(
+                f"{spec.name} has no parameter {name!r} (its parameters: {valid})",
+                ("params", name),
+            )
+    out: dict[str, Any] = {}
+    for p in spec.params:
+        out[p.name] = validate_one(p, given[p.name]) if p.name in given else p.default
+    return out

@@ -1,0 +1,101 @@
+"""Reduction, sample weights and the per-sample breakdown: the one place they happen.
+
+Let ``l`` be the unreduced loss (PyTorch's ``reduction='none'`` shape), ``s`` the optional
+``sample_weight`` (one weight per sample, i.e. per entry of ``l``'s first axis, broadcast over the
+rest; 1 when absent) and ``m`` the kernel's ``mean_weight`` (1 when absent; the target-class weights
+of non-ignored targets for CrossEntropy/NLL). Then
+
+* ``none``:      ``s * l``
+* ``sum``:       ``sum(s * l)``
+* ``mean``:      ``sum(s * l) / sum(s * m)``   (unweighted: ``sum(l) / l.size``, as PyTorch)
+* ``batchmean``: ``sum(s * l) / sum(s)``       (unweighted: ``sum(l) / l.shape[0]``, as PyTorch)
+
+The per-sample breakdown is ``per_sample[n] = mean over the non-batch axes of (s * l)[n]`` (a
+scalar ``l`` is one sample). Hence, with ``k = l.size / N`` elements per sample:
+``sum = k * sum(per_sample)``, and without weights ``mean = mean(per_sample)``.
+
+Gradients are of the reduced value; for ``none``, of ``sum(s * l)``. The cotangent passed to the
+kernel's ``vjp`` is ``d value / d l``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from . import _checks, errors
+from .spec import Array, LossOutput
+
+
+@dataclass(frozen=True)
+class Reduced:
+    value: Array  # 0-d for mean/sum/batchmean, the loss's shape for none
+    per_sample: Array  # (N,)
+    cotangent: Array  # d value / d loss, the loss's shape
+
+
+def _expand(xp: Any, w: Array, ndim: int) -> Array:
+    """(N,) -> (N, 1, ..., 1) so it broadcasts over the non-batch axes."""
+    return xp.reshape(w, (w.shape[0],) + (1,) * (ndim - 1))
+
+
+def check_sample_weight(xp: Any, sample_weight: Array, loss: Array) -> None:
+    n = loss.shape[0] if loss.ndim else 1
+    if sample_weight.ndim != 1 or sample_weight.shape[0] != n:
+        raise errors.ShapeMismatch(
+            f"sample_weight must have shape ({n},), one weight per sample; got "
+            f"{_checks.fmt_shape(sample_weight.shape)}",
+            ("sample_weight",),
+        )
+    _checks.in_range(xp, sample_weight, "sample_weight", low=0.0)
+
+
+def reduce_loss(xp: Any, out: LossOutput, reduction: str,
+                sample_weight: Array | None = None) -> Reduced:
+    """Apply ``reduction`` (and ``sample_weight``) to a kernel's output; see the module doc."""
+    loss = out.loss
+    scalar = loss.ndim == 0
+    l2 = xp.reshape(loss, (1,)) if scalar else loss  # at least 1-d: axis 0 is the batch
+    n = l2.shape[0]
+    k = math.prod(l2.shape[1:])
+    if sample_weight is not None:
+        check_sample_weight(xp, sample_weight, loss)
+        s = _expand(xp, xp.astype(sample_weight, l2.dtype), l2.ndim)
+        weighted = s * l2
+    else:
+        s = None
+        weighted = l2
+    per_sample = xp.reshape(weighted, (n, k))
+    per_sample = xp.sum(per_sample, axis=1) / k if k else xp.zeros((n,), dtype=l2.dtype)
+
+    ones = xp.ones_like(l2)
+    if reduction == "none":
+        value = xp.reshape(weighted, loss.shape)
+        cot = ones if s is None else ones * s
+    elif reduction == "sum":
+        value = xp.sum(weighted)
+        cot = ones if s is None else ones * s
+    elif reduction in ("mean", "batchmean"):
+        if reduction == "batchmean":
+            denom = xp.sum(s) if s is not None else float(n)
+        else:
+            m = out.mean_weight
+            if m is None:
+                denom = xp.sum(s) * k if s is not None else float(l2.size if k else 0)
+            else:
+                m2 = xp.reshape(m, l2.shape)
+                denom = xp.sum(m2 * s) if s is not None else xp.sum(m2)
+        if float(denom) == 0.0:
+            raise errors.UndefinedMean(
+                f"the {reduction} is undefined: its denominator is 0 (every target ignored, "
+                "or weights summing to 0); use reduction 'sum' or 'none'",
+                ("reduction",),
+            )
+        value = xp.sum(weighted) / denom
+        cot = (ones if s is None else ones * s) / denom
+    else:
+        raise errors.UnsupportedReduction(f"unknown reduction {reduction!r}", ("reduction",))
+    if scalar:
+        cot = xp.reshape(cot, ())
+    return Reduced(value=value, per_sample=per_sample, cotangent=cot)

@@ -1,0 +1,69 @@
+"""The registry: every loss, looked up by canonical name or alias.
+
+Family modules each export ``SPECS``; this module gathers them, checks that names and aliases are
+unique, and resolves names (case-insensitive, ``-`` and ``_`` interchangeable) with suggestions for
+unknown ones.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from . import binary, counts, distributions, embedding, gan, multiclass, regression
+from .errors import UnknownLoss
+from .spec import LossSpec
+
+FAMILIES: tuple[str, ...] = (
+    "regression", "binary", "multiclass", "distribution", "embedding", "counts", "gan",
+)
+
+SPECS: tuple[LossSpec, ...] = (
+    *regression.SPECS,
+    *binary.SPECS,
+    *multiclass.SPECS,
+    *distributions.SPECS,
+    *embedding.SPECS,
+    *counts.SPECS,
+    *gan.SPECS,
+)
+
+LOSSES: dict[str, LossSpec] = {}
+ALIASES: dict[str, str] = {}
+
+
+def _register() -> None:
+    for spec in SPECS:
+        if spec.family not in FAMILIES:
+            raise ValueError(f"{spec.name}: unknown family {spec.family!r}")
+        for key in (spec.name, *spec.aliases):
+            if key in LOSSES or key in ALIASES:
+                raise ValueError(f"duplicate loss name or alias {key!r}")
+        LOSSES[spec.name] = spec
+        for alias in spec.aliases:
+            ALIASES[alias] = spec.name
+
+
+_register()
+
+
+def _normalise(name: str) -> str:
+    return name.strip().lower().replace("-", "_")
+
+
+def canonical_name(name: str) -> str:
+    """The canonical name for ``name`` or one of its aliases; raises UnknownLoss."""
+    key = _normalise(name)
+    if key in LOSSES:
+        return key
+    if key in ALIASES:
+        return ALIASES[key]
+    choices = [*LOSSES, *ALIASES]
+    close = difflib.get_close_matches(key, choices, n=3, cutoff=0.6)
+    close += [c for c in choices if key and (key in c) and c not in close]
+    suggestions = list(dict.fromkeys(ALIASES.get(c, c) for c in close))[:5]
+    raise UnknownLoss(name, suggestions)
+
+
+def get_loss(name: str) -> LossSpec:
+    """The spec of loss ``name`` (canonical or alias); raises UnknownLoss with suggestions."""
+    return LOSSES[canonical_name(name)]

@@ -1,0 +1,197 @@
+"""The data that describes a loss: its inputs, parameters, reductions, formula and kernel.
+
+A loss is described once, as a :class:`LossSpec`. The HTTP routes, request models, OpenAPI
+examples, the ``/losses`` catalog and the README table are all generated from these objects, so
+everything here is plain data (plus the kernel and a sampler of valid inputs).
+
+Kernel contract
+---------------
+``spec.fn(**inputs, **params) -> LossOutput``. Inputs arrive as arrays of one array-API namespace
+(float inputs already in the computation dtype, class indices as integers); params arrive validated
+with defaults filled in. The kernel checks shapes and domains, then returns
+
+* ``loss``: the unreduced loss, with PyTorch's ``reduction='none'`` shape;
+* ``vjp``: ``cotangent -> {input name: gradient}``, where ``cotangent`` has ``loss``'s shape and
+  each gradient has its input's shape (``None`` for a non-differentiable loss);
+* ``mean_weight``: optional per-element weights of the ``mean`` denominator (CrossEntropy/NLL with
+  class weights or ignored targets divide by the sum of the target weights); ``None`` means each
+  element counts once, i.e. ``mean`` divides by ``loss.size``.
+
+Reduction, ``sample_weight`` and the per-sample breakdown happen in one place:
+:func:`service.losses.reduce.reduce_loss`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Array = Any  # an array of any array-API namespace (numpy, array_api_strict, cupy, torch)
+Vjp = Callable[[Array], dict[str, Array]]
+
+Reduction = Literal["none", "mean", "sum", "batchmean"]
+REDUCTIONS: tuple[str, ...] = ("none", "mean", "sum", "batchmean")
+
+# What an input holds; the catalog explains each to users.
+INPUT_KINDS: dict[str, str] = {
+    "logits": "unnormalised real scores, turned into probabilities by sigmoid or softmax",
+    "probabilities": "probabilities in [0, 1]",
+    "log_probabilities": "natural logarithms of probabilities (e.g. log_softmax outputs)",
+    "scores": "raw real-valued scores or decision values",
+    "values": "real-valued predictions or targets",
+    "embeddings": "real-valued feature vectors, one row per sample",
+    "class_indices": "integer class indices in [0, C)",
+    "class_indices_or_probabilities": (
+        "integer class indices in [0, C), or rows of class probabilities of the input's shape"
+    ),
+    "binary_labels": "labels in {0, 1} (soft labels in [0, 1] where the loss allows them)",
+    "sign_labels": "labels in {-1, 1}",
+    "probability_rows": "rows of probabilities, one row per sample, each summing to 1",
+    "variances": "positive variances",
+    "rates": "non-negative rates (or log-rates with log_input)",
+    "counts": "non-negative counts or targets",
+}
+
+InputDtype = Literal["float", "int", "index_or_float"]
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One named input of a loss."""
+
+    name: str
+    kind: str  # a key of INPUT_KINDS
+    shape: str  # human-readable, e.g. "(N, C) or (C,)"
+    description: str
+    dtype: InputDtype = "float"
+    differentiable: bool = False
+    optional: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kind not in INPUT_KINDS:
+            raise ValueError(f"unknown input kind {self.kind!r}")
+
+
+ParamType = Literal["float", "int", "bool", "choice", "float_array", "float_or_float_array"]
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One parameter: type, default and valid range (stated as data, exported as JSON Schema)."""
+
+    name: str
+    type: ParamType
+    default: Any
+    description: str
+    minimum: float | None = None
+    maximum: float | None = None
+    exclusive_minimum: bool = False
+    exclusive_maximum: bool = False
+    choices: tuple[Any, ...] = ()
+    nullable: bool = False  # ``None`` (JSON null) is a valid value, meaning "not given"
+    extra_allowed: tuple[Any, ...] = ()  # values outside the range that are still valid (alpha=-1)
+
+    def json_schema(self) -> dict[str, Any]:
+        """The parameter as a JSON Schema fragment."""
+        schema: dict[str, Any]
+        if self.type == "float":
+            schema = {"type": "number"}
+        elif self.type == "int":
+            schema = {"type": "integer"}
+        elif self.type == "bool":
+            schema = {"type": "boolean"}
+        elif self.type == "choice":
+            schema = {"enum": list(self.choices)}
+        elif self.type == "float_array":
+            schema = {"type": "array", "items": {"type": "number"}}
+        else:  # float_or_float_array
+            schema = {"anyOf": [{"type": "number"}, {"type": "array", "items": {"type": "number"}}]}
+        bounds: dict[str, float] = {}
+        if self.minimum is not None:
+            bounds["exclusiveMinimum" if self.exclusive_minimum else "minimum"] = self.minimum
+        if self.maximum is not None:
+            bounds["exclusiveMaximum" if self.exclusive_maximum else "maximum"] = self.maximum
+        if bounds and self.type in ("float", "int"):
+            schema.update(bounds)
+        elif bounds and self.type == "float_array":
+            schema["items"].update(bounds)
+        if self.extra_allowed:
+            schema = {"anyOf": [schema, {"enum": list(self.extra_allowed)}]}
+        if self.nullable:
+            schema = {"anyOf": [schema, {"type": "null"}]}
+        schema["default"] = self.default
+        schema["description"] = self.description
+        return schema
+
+
+@dataclass(frozen=True)
+class LossOutput:
+    """What a kernel returns; see the module docstring."""
+
+    loss: Array
+    vjp: Vjp | None = None
+    mean_weight: Array | None = None
+
+
+@dataclass(frozen=True)
+class Example:
+    """A small worked request: inputs as nested lists, params, reduction. Used in docs and tests."""
+
+    summary: str
+    inputs: Mapping[str, Any]
+    params: Mapping[str, Any] = field(default_factory=dict)
+    reduction: str = "mean"
+
+
+# sampler(rng, n, c) -> (inputs as NumPy arrays, params): valid random inputs for tests,
+# benchmarks and /cases. ``n`` is the batch size, ``c`` the number of classes or features.
+Sampler = Callable[[Any, int, int], tuple[dict[str, Any], dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    """Everything known about one loss."""
+
+    name: str
+    fn: Callable[..., LossOutput]
+    family: str  # regression | binary | multiclass | distribution | embedding | counts | gan
+    summary: str
+    inputs: tuple[InputSpec, ...]
+    formula: str  # LaTeX of the unreduced (per-element or per-sample) loss
+    reference: str
+    sampler: Sampler
+    params: tuple[ParamSpec, ...] = ()
+    aliases: tuple[str, ...] = ()
+    reductions: tuple[str, ...] = ("none", "mean", "sum")
+    default_reduction: str = "mean"
+    gradient_note: str = ""  # closed form and the subgradient chosen at kinks
+    notes: str = ""  # deviations from / agreements with other libraries, edge cases
+    torch_equivalent: str | None = None  # e.g. "torch.nn.functional.mse_loss"
+    # properties tested once across the registry
+    nonnegative: bool = True
+    zero_at_match: bool = False  # loss is 0 when predictions == targets (regression losses)
+    shift_invariant: bool = False  # unchanged when a constant is added to each row of logits
+    examples: tuple[Example, ...] = ()
+
+    @property
+    def differentiable_inputs(self) -> tuple[str, ...]:
+        return tuple(i.name for i in self.inputs if i.differentiable)
+
+    @property
+    def differentiable(self) -> bool:
+        return bool(self.differentiable_inputs)
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        return tuple(i.name for i in self.inputs)
+
+    def param(self, name: str) -> ParamSpec:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    @property
+    def defaults(self) -> dict[str, Any]:
+        return {p.name: p.default for p in self.params}
