@@ -1,7 +1,454 @@
-"""(to be written)"""
+"""Binary losses: cross-entropy on probabilities and logits, multi-label, focal, likelihood.
+
+Every kernel takes ``predictions`` and ``targets`` of the same shape (no broadcasting; targets in
+[0, 1], soft labels allowed) and returns the loss in PyTorch's ``reduction='none'`` shape with its
+vector-Jacobian product. The margin losses on {-1, 1} labels (soft_margin, hinge, squared_hinge)
+live in :mod:`service.losses.binary_margin`; :data:`SPECS` exports the whole family.
+
+``weight`` / ``pos_weight`` parameters are a number or a list broadcast along the last axis (length
+1 or the last dimension). PyTorch accepts any tensor that broadcasts to the input; the service
+accepts the scalar and last-axis forms, which cover the documented uses (per-class weights).
+"""
 
 from __future__ import annotations
 
-from .spec import LossSpec
+from typing import Any
 
-SPECS: tuple[LossSpec, ...] = ()
+from . import _checks, errors
+from ._math import ns, sigmoid, softplus
+from .binary_margin import SPECS as _MARGIN_SPECS
+from .spec import Array, Example, InputSpec, LossOutput, LossSpec, ParamSpec
+
+PROBS = InputSpec("predictions", "probabilities", "(*)", "predicted probabilities in [0, 1]",
+                  differentiable=True)
+LOGITS = InputSpec("predictions", "logits", "(*)", "logits (sigmoid gives the probability)",
+                   differentiable=True)
+SOFT_TARGETS = InputSpec("targets", "binary_labels", "(*), same shape as predictions",
+                         "labels in {0, 1}, or soft labels in [0, 1]")
+
+_WEIGHT_TEXT = ("a number, or a list of length 1 or of the last dimension, broadcast along the "
+                "last axis; multiplies the loss (it is not in the mean's denominator)")
+WEIGHT = ParamSpec("weight", "float_or_float_array", None, "rescaling weight: " + _WEIGHT_TEXT,
+                   minimum=0.0, nullable=True)
+POS_WEIGHT = ParamSpec("pos_weight", "float_or_float_array", None,
+                       "weight of the positive (y) term: a number, or a list of length 1 or of "
+                       "the last dimension (per class), broadcast along the last axis",
+                       minimum=0.0, nullable=True)
+
+LOG_CLAMP = -100.0  # PyTorch clamps each log of BCE at -100
+# PyTorch's floor on p (1 - p) in the BCE gradient: the float32 literal 1e-12f (also in float64)
+BCE_EPS = 9.999999960041972e-13
+
+
+def _pair(predictions: Array, targets: Array) -> Any:
+    _checks.same_shape(predictions, targets, "predictions", "targets")
+    return ns(predictions, targets)
+
+
+def _last_axis_param(xp: Any, value: Any, shape: tuple[int, ...], name: str) -> Any:
+    """``value`` (None, a float or a 1-D array) ready to broadcast along the last axis of ``shape``.
+
+    A 1-D value must have length 1 or ``shape[-1]``; for a 0-d input only length 1 (taken as a
+    scalar) fits.
+    """
+    if value is None or not hasattr(value, "ndim"):
+        return value
+    n = int(value.shape[0]) if value.ndim == 1 else -1
+    last = shape[-1] if shape else 1
+    if n not in (1, last):
+        raise errors.InvalidParam(
+            f"{name} must be a number or a list of length 1 or {last} (one entry per element of "
+            f"the last axis of the input of shape {_checks.fmt_shape(shape)}); got shape "
+            f"{_checks.fmt_shape(value.shape)}",
+            ("params", name),
+        )
+    return xp.reshape(value, ()) if not shape else value
+
+
+def _clamped_logs(xp: Any, p: Array) -> tuple[Array, Array]:
+    """(max(log p, -100), max(log1p(-p), -100)), with log 0 = -100 and no warning (PyTorch)."""
+    floor = xp.full_like(p, LOG_CLAMP)
+    pos, below_one = p > 0.0, p < 1.0
+    log_p = xp.log(xp.where(pos, p, xp.ones_like(p)))
+    log_q = xp.log1p(-xp.where(below_one, p, xp.zeros_like(p)))
+    return (xp.where(pos, xp.maximum(log_p, LOG_CLAMP), floor),
+            xp.where(below_one, xp.maximum(log_q, LOG_CLAMP), floor))
+
+
+def binary_cross_entropy(predictions: Array, targets: Array, *,
+                         weight: Any = None) -> LossOutput:
+    """Binary cross-entropy on probabilities.
+
+    ``l = -w [y max(log p, -100) + (1 - y) max(log(1 - p), -100)]``;
+    ``dl/dp = w (p - y) / max(p (1 - p), 1e-12f)`` (PyTorch's formula, also where a log is clamped).
+
+    Args:
+      predictions: [*] probabilities p in [0, 1].
+      targets: [*] labels y in [0, 1] (soft labels allowed), same shape.
+      weight: None, a number, or [1] / [last dim] weights broadcast along the last axis.
+
+    Returns:
+      LossOutput with loss [*]; ``mean`` divides by the element count, not by the weights.
+
+    References:
+      ``torch.nn.functional.binary_cross_entropy``.
+    """
+    xp = _pair(predictions, targets)
+    _checks.probabilities(xp, predictions, "predictions")
+    _checks.probabilities(xp, targets, "targets")
+    w = _last_axis_param(xp, weight, tuple(predictions.shape), "weight")
+    p, y = predictions, targets
+    log_p, log_q = _clamped_logs(xp, p)
+    loss = (y - 1.0) * log_q - y * log_p  # PyTorch's arrangement of -[y log p + (1-y) log(1-p)]
+    if w is not None:
+        loss = loss * w
+
+    def vjp(cot: Array) -> dict[str, Array]:
+        g = (p - y) / xp.maximum((1.0 - p) * p, BCE_EPS)
+        if w is not None:
+            g = g * w
+        return {"predictions": g * cot}
+
+    return LossOutput(loss, vjp)
+
+
+def binary_cross_entropy_with_logits(predictions: Array, targets: Array, *, weight: Any = None,
+                                     pos_weight: Any = None) -> LossOutput:
+    """Binary cross-entropy on logits (sigmoid and BCE fused, numerically stable).
+
+    ``l = w [c y softplus(-x) + (1 - y) softplus(x)]`` (``= -w[c y log s(x) + (1-y) log s(-x)]``,
+    ``c`` = pos_weight); ``dl/dx = w [(1 - y) s(x) - c y s(-x)]``.
+
+    Args:
+      predictions: [*] logits x.
+      targets: [*] labels y in [0, 1] (soft labels allowed), same shape.
+      weight: None, a number, or [1] / [last dim] weights broadcast along the last axis.
+      pos_weight: None, a number, or [1] / [last dim] positive-class weights (last axis).
+
+    Returns:
+      LossOutput with loss [*]; ``mean`` divides by the element count.
+
+    References:
+      ``torch.nn.functional.binary_cross_entropy_with_logits``.
+    """
+    xp = _pair(predictions, targets)
+    _checks.probabilities(xp, targets, "targets")
+    shape = tuple(predictions.shape)
+    w = _last_axis_param(xp, weight, shape, "weight")
+    c = _last_axis_param(xp, pos_weight, shape, "pos_weight")
+    x, y = predictions, targets
+    pos_term = y if c is None else c * y
+    # both softplus terms are >= 0, so there is no cancellation (and x = +-1000 is exact)
+    loss = pos_term * softplus(xp, -x) + (1.0 - y) * softplus(xp, x)
+    if w is not None:
+        loss = loss * w
+
+    def vjp(cot: Array) -> dict[str, Array]:
+        g = (1.0 - y) * sigmoid(xp, x) - pos_term * sigmoid(xp, -x)
+        if w is not None:
+            g = g * w
+        return {"predictions": g * cot}
+
+    return LossOutput(loss, vjp)
+
+
+def multilabel_soft_margin(predictions: Array, targets: Array, *,
+                           weight: Array | None = None) -> LossOutput:
+    """Multi-label soft margin loss: the mean over classes of the per-class logistic loss.
+
+    ``l_n = -(1/C) sum_c w_c [y log s(x) + (1 - y) log s(-x)]``;
+    ``dl_n/dx_c = (w_c / C) (s(x_c) - y_c)``.
+
+    Args:
+      predictions: [N, C] or [C] logits.
+      targets: same shape, labels in {0, 1} (soft labels in [0, 1] allowed).
+      weight: None or [C] class weights.
+
+    Returns:
+      LossOutput with loss [N] (or [] for a 1-D input).
+
+    References:
+      ``torch.nn.MultiLabelSoftMarginLoss``.
+    """
+    _checks.ndim_in(predictions, "predictions", (1, 2), "((C,) or (N, C))")
+    xp = _pair(predictions, targets)
+    _checks.probabilities(xp, targets, "targets")
+    n_classes = predictions.shape[-1]
+    if weight is not None:
+        _checks.param_length(weight, "weight", n_classes, "class")
+    x, y = predictions, targets
+    per_class = y * softplus(xp, -x) + (1.0 - y) * softplus(xp, x)
+    scale = 1.0 / n_classes if weight is None else weight / n_classes
+    loss = xp.sum(per_class * scale, axis=-1)
+
+    def vjp(cot: Array) -> dict[str, Array]:
+        g = ((1.0 - y) * sigmoid(xp, x) - y * sigmoid(xp, -x)) * scale
+        return {"predictions": g * xp.expand_dims(cot, axis=-1)}
+
+    return LossOutput(loss, vjp)
+
+
+def sigmoid_focal(predictions: Array, targets: Array, *, alpha: float = 0.25,
+                  gamma: float = 2.0) -> LossOutput:
+    """Sigmoid focal loss (RetinaNet).
+
+    ``l = a_t (1 - p_t)^gamma BCEWithLogits(x, y)``, ``p = s(x)``, ``p_t = p y + (1 - p)(1 - y)``,
+    ``a_t = alpha y + (1 - alpha)(1 - y)`` (1 when alpha = -1). ``1 - p_t`` is computed as
+    ``q = s(x)(1 - y) + s(-x) y`` (no cancellation). With ``ce' = (1 - y) s(x) - y s(-x)`` and
+    ``q' = (1 - 2y) s(x) s(-x)``: ``dl/dx = a_t [gamma q^(gamma-1) q' ce + q^gamma ce']``; the first
+    term is evaluated in log space and taken as 0 where ``q == 0`` (its limit), so
+    ``0 < gamma < 1`` gives no NaN.
+
+    Args:
+      predictions: [*] logits x.
+      targets: [*] labels y in [0, 1] (soft labels allowed), same shape.
+      alpha: weight of the positive class in [0, 1], or -1 for no weighting.
+      gamma: focusing exponent, >= 0 (0 gives alpha-weighted BCE with logits).
+
+    Returns:
+      LossOutput with loss [*].
+
+    References:
+      Lin et al., Focal Loss for Dense Object Detection (2017);
+      ``torchvision.ops.sigmoid_focal_loss``.
+    """
+    xp = _pair(predictions, targets)
+    _checks.probabilities(xp, targets, "targets")
+    x, y = predictions, targets
+    s, t = sigmoid(xp, x), sigmoid(xp, -x)
+    sp_pos, sp_neg = softplus(xp, x), softplus(xp, -x)  # -log s(-x), -log s(x)
+    ce = y * sp_neg + (1.0 - y) * sp_pos
+    q = s * (1.0 - y) + t * y
+    mod = q**gamma
+    a_t = None if alpha < 0 else alpha * y + (1.0 - alpha) * (1.0 - y)
+    loss = mod * ce if a_t is None else a_t * mod * ce
+
+    def vjp(cot: Array) -> dict[str, Array]:
+        g = mod * ((1.0 - y) * s - y * t)
+        if gamma != 0.0:
+            # s t q^(gamma-1) = exp(log s + log t + (gamma-1) log q) <= 2, never overflows
+            live = q > 0.0
+            log_q = xp.log(xp.where(live, q, xp.ones_like(q)))
+            r = xp.exp((gamma - 1.0) * log_q - sp_neg - sp_pos)
+            g = g + xp.where(live, gamma * (1.0 - 2.0 * y) * r * ce, xp.zeros_like(q))
+        if a_t is not None:
+            g = a_t * g
+        return {"predictions": g * cot}
+
+    return LossOutput(loss, vjp)
+
+
+def likelihood(predictions: Array, targets: Array) -> LossOutput:
+    """Negative "maximum likelihood" score of the predicted probabilities (seed 002).
+
+    ``l = -(y p + (1 - y)(1 - p))``: minus the probability given to the observed label;
+    ``dl/dp = 1 - 2y``. The loss lies in [-1, 0].
+
+    Args:
+      predictions: [*] probabilities p in [0, 1].
+      targets: [*] labels y in [0, 1] (soft labels allowed), same shape.
+
+    Returns:
+      LossOutput with loss [*].
+
+    References:
+      Lecture slides "Loss functions: how good is your neural network?" (seed 002).
+    """
+    xp = _pair(predictions, targets)
+    _checks.probabilities(xp, predictions, "predictions")
+    _checks.probabilities(xp, targets, "targets")
+    p, y = predictions, targets
+    loss = -(y * p + (1.0 - y) * (1.0 - p))
+    return LossOutput(loss, lambda cot: {"predictions": (1.0 - 2.0 * y) * cot})
+
+
+def _mixed_labels(rng: Any, n: int, c: int) -> Any:
+    """Targets in [0, 1]: about half hard {0, 1} labels, half soft."""
+    y = rng.uniform(0.0, 1.0, size=(n, c))
+    hard = rng.uniform(size=(n, c)) < 0.5
+    y[hard] = (y[hard] > 0.5).astype(float)
+    return y
+
+
+def _weights(rng: Any, c: int) -> list[float]:
+    return [float(v) for v in rng.uniform(0.5, 2.0, size=c)]
+
+
+def _sample_bce(rng: Any, n: int, c: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    p = rng.uniform(0.05, 0.95, size=(n, c))
+    return {"predictions": p, "targets": _mixed_labels(rng, n, c)}, {"weight": _weights(rng, c)}
+
+
+def _sample_bce_logits(rng: Any, n: int, c: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    inputs = {"predictions": rng.normal(size=(n, c)) * 2.0, "targets": _mixed_labels(rng, n, c)}
+    return inputs, {"weight": _weights(rng, c), "pos_weight": _weights(rng, c)}
+
+
+def _sample_multilabel(rng: Any, n: int, c: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    inputs = {"predictions": rng.normal(size=(n, c)) * 2.0,
+              "targets": rng.integers(0, 2, size=(n, c)).astype(float)}
+    return inputs, {"weight": _weights(rng, c)}
+
+
+def _sample_focal(rng: Any, n: int, c: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    inputs = {"predictions": rng.normal(size=(n, c)) * 2.0, "targets": _mixed_labels(rng, n, c)}
+    return inputs, {"alpha": 0.3, "gamma": 1.5}
+
+
+def _sample_likelihood(rng: Any, n: int, c: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    return {"predictions": rng.uniform(0.0, 1.0, size=(n, c)),
+            "targets": _mixed_labels(rng, n, c)}, {}
+
+
+_SEED_002_BCE = Example(
+    "seed 002: targets (0,0,1,0,1), probabilities (0.2,0.4,0.8,0.3,0.9) give 0.28",
+    {"predictions": [0.2, 0.4, 0.8, 0.3, 0.9], "targets": [0.0, 0.0, 1.0, 0.0, 1.0]},
+)
+
+_BY_NAME: dict[str, LossSpec] = {s.name: s for s in _MARGIN_SPECS}
+
+_OWN: tuple[LossSpec, ...] = (
+    LossSpec(
+        name="binary_cross_entropy",
+        fn=binary_cross_entropy,
+        family="binary",
+        aliases=("bce", "log_loss", "binary_crossentropy"),
+        inputs=(PROBS, SOFT_TARGETS),
+        params=(WEIGHT,),
+        summary="Binary cross-entropy (log loss) on predicted probabilities.",
+        formula=r"\ell = -w\left[y \log p + (1 - y)\log(1 - p)\right],\ "
+        r"\text{each log clamped at } -100",
+        reference="torch.nn.BCELoss / torch.nn.functional.binary_cross_entropy; "
+        "sklearn.metrics.log_loss (binary); keras.losses.BinaryCrossentropy",
+        gradient_note=r"\partial\ell/\partial p = w(p - y)/\max(p(1 - p), \epsilon) with "
+        "PyTorch's epsilon = 1e-12f (the float32 literal, 9.99999996e-13, also in float64). The "
+        "formula is used where a log is clamped too, so p = 0, y = 1 gives about -1e12.",
+        notes="PyTorch semantics: each log is clamped at -100, so p = 0, y = 1 gives exactly 100; "
+        "mean divides by the element count, not by the sum of weights. weight is a number or a "
+        "list broadcast along the last axis (PyTorch accepts any broadcastable tensor; a "
+        "length-1 list also works for a 0-d input, where PyTorch raises); negative weights are "
+        "rejected (PyTorch accepts them). Keras clips p to [1e-7, 1 - 1e-7] instead (maximum "
+        "16.12, zero gradient where clipped) and sklearn clips to the dtype's eps.",
+        torch_equivalent="torch.nn.functional.binary_cross_entropy",
+        sampler=_sample_bce,
+        examples=(
+            _SEED_002_BCE,
+            Example("seed 003: y = 0, y_hat = 0.9 gives 2.30 (gradient 10.00)",
+                    {"predictions": [0.9], "targets": [0.0]}),
+            Example("per-class weights", {"predictions": [[0.7, 0.1], [0.4, 0.95]],
+                                          "targets": [[1.0, 0.0], [0.0, 1.0]]},
+                    {"weight": [1.0, 3.0]}),
+        ),
+    ),
+    LossSpec(
+        name="binary_cross_entropy_with_logits",
+        fn=binary_cross_entropy_with_logits,
+        family="binary",
+        aliases=("bce_with_logits",),
+        inputs=(LOGITS, SOFT_TARGETS),
+        params=(WEIGHT, POS_WEIGHT),
+        summary="Binary cross-entropy on logits (sigmoid + BCE fused, numerically stable).",
+        formula=r"\ell = -w\left[c\,y \log\sigma(x) + (1 - y)\log(1 - \sigma(x))\right]",
+        reference="torch.nn.BCEWithLogitsLoss / "
+        "torch.nn.functional.binary_cross_entropy_with_logits; optax.sigmoid_binary_cross_entropy",
+        gradient_note=r"\partial\ell/\partial x = w\left[(1 - y)\sigma(x) - c\,y\,\sigma(-x)\right]"
+        r" (= w[(c y + 1 - y)\sigma(x) - c y]); c = pos_weight",
+        notes="Computed as w[c y softplus(-x) + (1 - y) softplus(x)], so logits of +-1000 give "
+        "exact finite values (equal to PyTorch's). Targets are validated to lie in [0, 1] "
+        "(PyTorch accepts any real target). weight and pos_weight are numbers or lists broadcast "
+        "along the last axis (PyTorch accepts any broadcastable tensor); negative values are "
+        "rejected. mean divides by the element count.",
+        torch_equivalent="torch.nn.functional.binary_cross_entropy_with_logits",
+        sampler=_sample_bce_logits,
+        examples=(
+            Example("logits with soft labels", {"predictions": [2.0, -1.0, 0.5],
+                                                "targets": [1.0, 0.0, 0.3]}),
+            Example("pos_weight per class", {"predictions": [[1.5, -0.5], [-2.0, 0.2]],
+                                             "targets": [[1.0, 0.0], [0.0, 1.0]]},
+                    {"pos_weight": [2.0, 0.5]}),
+        ),
+    ),
+    _BY_NAME["soft_margin"],
+    LossSpec(
+        name="multilabel_soft_margin",
+        fn=multilabel_soft_margin,
+        family="binary",
+        inputs=(
+            InputSpec("predictions", "logits", "(N, C) or (C,)", "one logit per class",
+                      differentiable=True),
+            InputSpec("targets", "binary_labels", "same shape as predictions",
+                      "per-class labels in {0, 1} (soft labels in [0, 1] allowed)"),
+        ),
+        params=(ParamSpec("weight", "float_array", None, "one weight per class (length C)",
+                          minimum=0.0, nullable=True),),
+        summary="Multi-label soft margin loss: per-sample mean over classes of the logistic loss.",
+        formula=r"\ell_n = -\frac{1}{C}\sum_c w_c\left[y_{nc}\log\sigma(x_{nc}) + "
+        r"(1 - y_{nc})\log\sigma(-x_{nc})\right]",
+        reference="torch.nn.MultiLabelSoftMarginLoss / "
+        "torch.nn.functional.multilabel_soft_margin_loss",
+        gradient_note=r"\partial\ell_n/\partial x_{nc} = \frac{w_c}{C}(\sigma(x_{nc}) - y_{nc})",
+        notes="The unreduced loss has one value per sample (shape (N,), or () for a 1-D input), "
+        "so mean averages over samples. Equals the per-sample mean over classes of "
+        "binary_cross_entropy_with_logits with weight. Inputs are restricted to the documented "
+        "(N, C) / (C,) shapes; negative weights are rejected.",
+        torch_equivalent="torch.nn.functional.multilabel_soft_margin_loss",
+        sampler=_sample_multilabel,
+        examples=(Example("two samples, three labels",
+                          {"predictions": [[2.0, -1.0, 0.5], [-0.3, 1.2, -2.2]],
+                           "targets": [[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]]}),),
+    ),
+    _BY_NAME["hinge"],
+    _BY_NAME["squared_hinge"],
+    LossSpec(
+        name="sigmoid_focal",
+        fn=sigmoid_focal,
+        family="binary",
+        inputs=(LOGITS, SOFT_TARGETS),
+        params=(
+            ParamSpec("alpha", "float", 0.25, "weight of the positive class in [0, 1]; -1 "
+                      "disables the weighting", minimum=0.0, maximum=1.0, extra_allowed=(-1.0,)),
+            ParamSpec("gamma", "float", 2.0, "focusing exponent; 0 gives (alpha-weighted) BCE",
+                      minimum=0.0),
+        ),
+        summary="Sigmoid focal loss (RetinaNet): BCE with logits down-weighted on easy examples.",
+        formula=r"\ell = \alpha_t (1 - p_t)^\gamma\,\mathrm{BCE}(x, y),\ p = \sigma(x),\ "
+        r"p_t = p y + (1 - p)(1 - y),\ \alpha_t = \alpha y + (1 - \alpha)(1 - y)",
+        reference="Lin et al. (2017), Focal Loss for Dense Object Detection; "
+        "torchvision.ops.sigmoid_focal_loss",
+        gradient_note=r"with q = 1 - p_t = \sigma(x)(1-y) + \sigma(-x)y: "
+        r"\partial\ell/\partial x = \alpha_t[\gamma q^{\gamma-1} q' \mathrm{BCE} + "
+        r"q^\gamma((1-y)\sigma(x) - y\sigma(-x))], q' = (1-2y)\sigma(x)\sigma(-x); valid for "
+        "soft labels. Where q = 0 (a saturated, correct logit) the first term is taken as its "
+        "limit 0, so 0 < gamma < 1 gives a zero gradient instead of NaN.",
+        notes="torchvision semantics (alpha = -1 disables the weighting; alpha = -1, gamma = 0 "
+        "is exactly BCE with logits), but the default reduction here is 'mean' while "
+        "torchvision's default is 'none'. 1 - p_t is computed without cancellation, so "
+        "saturated logits keep their tiny loss where torchvision rounds it to 0. Keras "
+        "BinaryFocalCrossentropy applies alpha only with apply_class_balancing=True; optax "
+        "defaults to alpha=None.",
+        sampler=_sample_focal,
+        examples=(Example("RetinaNet defaults", {"predictions": [3.0, -1.0, 0.5, -4.0],
+                                                 "targets": [1.0, 1.0, 0.0, 0.0]}),),
+    ),
+    LossSpec(
+        name="likelihood",
+        fn=likelihood,
+        family="binary",
+        aliases=("maximum_likelihood",),
+        inputs=(PROBS, SOFT_TARGETS),
+        summary="Negative likelihood of the labels: minus the probability given to each label.",
+        formula=r"\ell = -\left[y p + (1 - y)(1 - p)\right]",
+        reference="Lecture slides \"Loss functions: how good is your neural network?\" (seed "
+        "002, 'maximum likelihood')",
+        gradient_note=r"\partial\ell/\partial p = 1 - 2y (constant; no kink)",
+        notes="Takes values in [-1, 0] (not non-negative): a perfect prediction scores -1. For "
+        "hard labels, -log(-l) is the binary cross-entropy. No library equivalent.",
+        sampler=_sample_likelihood,
+        nonnegative=False,
+        examples=(Example("seed 002: targets (1,1,0,0,0), probabilities (0.5,0.9,0.2,0.6,0.1) "
+                          "give -0.7", {"predictions": [0.5, 0.9, 0.2, 0.6, 0.1],
+                                        "targets": [1.0, 1.0, 0.0, 0.0, 0.0]}),),
+    ),
+)
+
+SPECS: tuple[LossSpec, ...] = _OWN

@@ -1,7 +1,469 @@
-"""(to be written)"""
+"""Embedding and ranking losses (PyTorch semantics): triplet_margin, margin_ranking,
+cosine_embedding, hinge_embedding.
+
+Each kernel returns PyTorch's ``reduction='none'`` loss: one value per sample for the losses
+on vectors (triplet_margin, cosine_embedding: ``(N,)``, or ``()`` for unbatched ``(D,)``
+inputs), one per element for margin_ranking and hinge_embedding. Hinge-type kinks follow
+PyTorch, which clamps with ``clamp_min``: the gradient passes where the clamped term is exactly 0
+(see each ``gradient_note``).
+Labels must be exactly -1 or 1; PyTorch silently accepts other values.
+"""
 
 from __future__ import annotations
 
-from .spec import LossSpec
+from typing import Any
 
-SPECS: tuple[LossSpec, ...] = ()
+from . import _checks, errors
+from ._math import as_float, ns
+from .spec import Array, Example, InputSpec, LossOutput, LossSpec, ParamSpec
+
+SIGN_LABELS = (1.0, -1.0)
+# aten's EPSILON in cosine_embedding_loss, added to each squared norm: a C++ float, so in float64
+# it is float32(1e-12) = 9.999999960041972e-13 (matches torch to ~1e-16, where 1e-12 does not)
+COSINE_EPS = 9.999999960041972e-13
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _lp_norm(xp: Any, z: Array, p: float) -> Array:
+    """``||z||_p`` over the last axis: ``(sum_i |z_i|^p)^(1/p)``."""
+    if p == 2.0:
+        return xp.sqrt(xp.sum(z * z, axis=-1))
+    a = xp.abs(z)
+    if p == 1.0:
+        return xp.sum(a, axis=-1)
+    return xp.sum(a**p, axis=-1) ** (1.0 / p)
+
+
+def _lp_norm_grad(xp: Any, z: Array, d: Array, p: float) -> Array:
+    """``d||z||_p / dz = sign(z) |z|^(p-1) / ||z||_p^(p-1)``, as PyTorch's norm backward.
+
+    0 where ``z_i == 0`` (also for p < 1, where ``|z|^(p-1)`` is infinite) and 0 for a zero
+    vector (``d == 0``); ``d`` is the norm over the last axis of ``z``.
+    """
+    if p == 1.0:
+        return xp.sign(z)
+    zero_d = (d == 0.0)[..., None]
+    safe_d = xp.where(zero_d, 1.0, d[..., None])
+    if p == 2.0:
+        return xp.where(zero_d, 0.0, z / safe_d)
+    a = xp.abs(z)
+    zero_a = a == 0.0
+    safe_a = xp.where(zero_a, 1.0, a)  # no 0 ** negative (p < 1) in the unused branch
+    num = xp.where(zero_a, 0.0, xp.sign(z) * safe_a ** (p - 1.0))
+    return xp.where(zero_d, 0.0, num / safe_d ** (p - 1.0))
+
+
+def _sign_labels(xp: Any, targets: Array) -> Array:
+    """Checks targets in {-1, 1} and returns the mask ``targets == 1``."""
+    _checks.labels_in(xp, targets, "targets", SIGN_LABELS)
+    return targets == 1.0
+
+
+# --------------------------------------------------------------------------- kernels
+
+
+def triplet_margin(anchor: Array, positive: Array, negative: Array, *, margin: float = 1.0,
+                   p: float = 2.0, eps: float = 1e-6, swap: bool = False) -> LossOutput:
+    """Triplet margin loss with PyTorch's pairwise distance.
+
+    ``l = max(d(a, p) - d(a, n) + margin, 0)`` with ``d(u, v) = ||u - v + eps||_p`` (``eps`` added
+    to every coordinate of the difference); ``swap`` replaces ``d(a, n)`` by
+    ``min(d(a, n), d(p, n))``. With ``g(z) = sign(z)|z|^(p-1)/||z||_p^(p-1)`` and ``s = 1`` where
+    ``d(a,p) - d(a,n) + margin >= 0``: ``dl/da = s (g(z_ap) - g(z_an))``, ``dl/dp = -s g(z_ap)``,
+    ``dl/dn = s g(z_an)`` (without swap).
+
+    Args:
+      anchor: [N, D] or [D] anchor embeddings.
+      positive: same shape, embeddings of the same identity.
+      negative: same shape, embeddings of another identity.
+      margin: required gap between the distances, > 0.
+      p: norm degree of the distance, > 0.
+      eps: added to each coordinate of the difference, >= 0.
+      swap: use the distance swap (Balntas et al. 2016).
+
+    Returns:
+      LossOutput with loss [N] (or [] for unbatched [D] inputs).
+
+    References:
+      Schroff, Kalenichenko & Philbin (2015), FaceNet; Balntas et al. (2016);
+      ``torch.nn.functional.triplet_margin_loss``.
+    """
+    xp = ns(anchor, positive, negative)
+    _checks.ndim_in(anchor, "anchor", (1, 2), "((N, D) or (D,))")
+    _checks.same_shape(anchor, positive, "anchor", "positive")
+    _checks.same_shape(anchor, negative, "anchor", "negative")
+    z_ap = anchor - positive + eps
+    z_an = anchor - negative + eps
+    d_ap = _lp_norm(xp, z_ap, p)
+    d_an = _lp_norm(xp, z_an, p)
+    if swap:
+        z_pn = positive - negative + eps
+        d_pn = _lp_norm(xp, z_pn, p)
+        d_neg = xp.minimum(d_an, d_pn)
+    else:
+        d_neg = d_an
+    h = d_ap - d_neg + margin
+    loss = xp.maximum(h, 0.0)
+
+    def vjp(cot: Array) -> dict[str, Array]:
+        s = (as_float(xp, h >= 0.0, h) * cot)[..., None]  # clamp_min: active at h == 0
+        g_ap = _lp_norm_grad(xp, z_ap, d_ap, p)
+        g_an = _lp_norm_grad(xp, z_an, d_an, p)
+        if not swap:
+            return {"anchor": s * (g_ap - g_an), "positive": -s * g_ap, "negative": s * g_an}
+        g_pn = _lp_norm_grad(xp, z_pn, d_pn, p)
+        # torch.minimum's backward: the smaller distance takes the gradient, a tie splits it
+        w_an = (as_float(xp, d_an < d_pn, h) + 0.5 * as_float(xp, d_an == d_pn, h))[..., None]
+        w_pn = 1.0 - w_an
+        return {
+            "anchor": s * (g_ap - w_an * g_an),
+            "positive": -s * (g_ap + w_pn * g_pn),
+            "negative": s * (w_an * g_an + w_pn * g_pn),
+        }
+
+    return LossOutput(loss, vjp)
+
+
+def margin_ranking(input1: Array, input2: Array, targets: Array, *,
+                   margin: float = 0.0) -> LossOutput:
+    """Margin ranking loss.
+
+    ``l = max(0, -y (x1 - x2) + margin)``; ``dl/dx1 = -y = -dl/dx2`` where the term is >= 0
+    (PyTorch's ``clamp_min`` passes the gradient at exactly 0), else 0.
+
+    Args:
+      input1: [N] or [] scores of the first item.
+      input2: same shape, scores of the second item.
+      targets: same shape, 1 if input1 should rank higher, -1 if input2 should.
+      margin: required score gap.
+
+    Returns:
+      LossOutput with loss [N] (or []).
+
+    References:
+      ``torch.nn.functional.margin_ranking_loss``.
+    """
+    xp = ns(input1, input2, targets)
+    _checks.ndim_in(input1, "input1", (0, 1), "((N,) or ())")
+    _checks.same_shape(input1, input2, "input1", "input2")
+    _checks.same_shape(input1, targets, "input1", "targets")
+    _sign_labels(xp, targets)
+    h = -targets * (input1 - input2) + margin
+    loss = xp.maximum(h, 0.0)
+
+    def vjp(cot: Array) -> dict[str, Array]:
+        g = -targets * as_float(xp, h >= 0.0, h) * cot
+        return {"input1": g, "input2": -g}
+
+    return LossOutput(loss, vjp)
+
+
+def cosine_embedding(input1: Array, input2: Array, targets: Array, *,
+                     margin: float = 0.0) -> LossOutput:
+    """Cosine embedding loss with PyTorch's epsilon.
+
+    ``cos = <x1, x2> / sqrt((||x1||^2 + 1e-12)(||x2||^2 + 1e-12))``;
+    ``l = 1 - cos`` if ``y = 1``, ``max(0, cos - margin)`` if ``y = -1``. With ``m_i =
+    ||x_i||^2 + 1e-12``: ``dcos/dx1 = x2/sqrt(m1 m2) - cos x1/m1`` (symmetric for x2);
+    ``dl/dcos = -1`` (y = 1), ``1[cos - margin >= 0]`` (y = -1, PyTorch's ``clamp_min``).
+
+    Args:
+      input1: [N, D] or [D] embeddings.
+      input2: same shape.
+      targets: [N] (or [] for [D] inputs), 1 for similar pairs, -1 for dissimilar.
+      margin: similarity below which dissimilar pairs cost nothing, in [-1, 1].
+
+    Returns:
+      LossOutput with loss [N] (or []).
+
+    References:
+      ``torch.nn.functional.cosine_embedding_loss`` (aten ``cosine_embedding_loss``).
+    """
+    xp = ns(input1, input2, targets)
+    _checks.ndim_in(input1, "input1", (1, 2), "((N, D) or (D,))")
+    _checks.same_shape(input1, input2, "input1", "input2")
+    expected = tuple(input1.shape[:-1])
+    if tuple(targets.shape) != expected:
+        raise errors.ShapeMismatch(
+            f"targets has shape {_checks.fmt_shape(targets.shape)} but input1 has shape "
+            f"{_checks.fmt_shape(input1.shape)}; targets must have shape "
+            f"{_checks.fmt_shape(expected)}, one label per pair",
+            ("targets",),
+        )
+    pos = _sign_labels(xp, targets)
+    m1 = xp.sum(input1 * input1, axis=-1) + COSINE_EPS
+    m2 = xp.sum(input2 * input2, axis=-1) + COSINE_EPS
+    denom = xp.sqrt(m1 * m2)
+    cos = xp.sum(input1 * input2, axis=-1) / denom
+    h = cos - margin
+    loss = xp.where(pos, 1.0 - cos, xp.maximum(h, 0.0))
+
+    def vjp(cot: Array) -> dict[str, Array]:
+        dcos = xp.where(pos, -1.0, as_float(xp, h >= 0.0, h)) * cot
+        k, c, den = dcos[..., None], cos[..., None], denom[..., None]
+        return {
+            "input1": k * (input2 / den - c * input1 / m1[..., None]),
+            "input2": k * (input1 / den - c * input2 / m2[..., None]),
+        }
+
+    return LossOutput(loss, vjp)
+
+
+def hinge_embedding(predictions: Array, targets: Array, *, margin: float = 1.0) -> LossOutput:
+    """Hinge embedding loss.
+
+    ``l = x`` if ``y = 1``, ``max(0, margin - x)`` if ``y = -1``; ``dl/dx = 1`` (y = 1),
+    ``-1[margin - x >= 0]`` (y = -1; PyTorch's ``clamp_min`` gives -1 at ``x == margin``).
+
+    Args:
+      predictions: [*] values, typically distances between pairs.
+      targets: same shape, 1 for similar pairs, -1 for dissimilar.
+      margin: distance beyond which dissimilar pairs cost nothing.
+
+    Returns:
+      LossOutput with loss [*].
+
+    References:
+      ``torch.nn.functional.hinge_embedding_loss``.
+    """
+    xp = ns(predictions, targets)
+    _checks.same_shape(predictions, targets, "predictions", "targets")
+    pos = _sign_labels(xp, targets)
+    h = margin - predictions
+    loss = xp.where(pos, predictions, xp.maximum(h, 0.0))
+
+    def vjp(cot: Array) -> dict[str, Array]:
+        return {"predictions": xp.where(pos, 1.0, -as_float(xp, h >= 0.0, h)) * cot}
+
+    return LossOutput(loss, vjp)
+
+
+# --------------------------------------------------------------------------- samplers
+# They build NumPy test inputs (NumPy only here, never in a kernel) and keep every sample away
+# from the kinks, so finite differences are valid.
+
+
+def _sample_triplet(rng: Any, n: int, c: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    import numpy as np
+
+    def dist(u: Any, v: Any) -> Any:
+        return np.sqrt(np.sum((u - v + 1e-6) ** 2, axis=-1))
+
+    a = rng.normal(size=(n, c))
+    pos = a + 0.5 * rng.normal(size=(n, c))
+    neg = a + rng.normal(size=(n, c))
+    for _ in range(100):  # resample the rare rows near the kink d_ap - d_an + 1 = 0
+        bad = np.abs(dist(a, pos) - dist(a, neg) + 1.0) < 0.05
+        if not bad.any():
+            break
+        neg[bad] = a[bad] + rng.normal(size=(int(bad.sum()), c))
+    return {"anchor": a, "positive": pos, "negative": neg}, {}
+
+
+def _sample_ranking(rng: Any, n: int, c: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    import numpy as np
+
+    x1, x2 = rng.normal(size=n), rng.normal(size=n)
+    y = rng.choice(np.array([-1.0, 1.0]), size=n)
+    margin = 0.5
+    near = np.abs(-y * (x1 - x2) + margin) < 0.1
+    x1[near] += 0.3 * y[near]  # moves the term by -0.3, into (-0.4, -0.2)
+    return {"input1": x1, "input2": x2, "targets": y}, {"margin": margin}
+
+
+def _sample_cosine(rng: Any, n: int, c: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    import numpy as np
+
+    x1, x2 = rng.normal(size=(n, c)), rng.normal(size=(n, c))
+    y = rng.choice(np.array([-1.0, 1.0]), size=n)
+    margin = 0.1
+    cos = np.sum(x1 * x2, -1) / np.sqrt((np.sum(x1 * x1, -1) + 1e-12)
+                                         * (np.sum(x2 * x2, -1) + 1e-12))
+    y[(y == -1.0) & (np.abs(cos - margin) < 0.05)] = 1.0  # y = 1 has no kink
+    return {"input1": x1, "input2": x2, "targets": y}, {"margin": margin}
+
+
+def _sample_hinge(rng: Any, n: int, c: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    import numpy as np
+
+    x = rng.uniform(0.0, 2.0, size=(n, c))
+    y = rng.choice(np.array([-1.0, 1.0]), size=(n, c))
+    x[(y == -1.0) & (np.abs(x - 1.0) < 0.05)] += 0.2
+    return {"predictions": x, "targets": y}, {}
+
+
+# --------------------------------------------------------------------------- specs
+
+EMB_SHAPE = "(N, D) or (D,)"
+MARGIN_KINK = ("PyTorch clamps with clamp_min, whose gradient passes where the clamped term is "
+               "exactly 0, so a term of exactly 0 counts as active; we follow PyTorch.")
+
+SPECS: tuple[LossSpec, ...] = (
+    LossSpec(
+        name="triplet_margin",
+        fn=triplet_margin,
+        family="embedding",
+        summary="Triplet margin loss: the anchor must be closer to the positive than to the "
+        "negative by a margin (PyTorch's TripletMarginLoss).",
+        inputs=(
+            InputSpec("anchor", "embeddings", EMB_SHAPE, "anchor embeddings",
+                      differentiable=True),
+            InputSpec("positive", "embeddings", EMB_SHAPE + ", same shape as anchor",
+                      "embeddings of the same identity as the anchor", differentiable=True),
+            InputSpec("negative", "embeddings", EMB_SHAPE + ", same shape as anchor",
+                      "embeddings of a different identity", differentiable=True),
+        ),
+        params=(
+            ParamSpec("margin", "float", 1.0, "required gap d(a,n) - d(a,p)",
+                      minimum=0.0, exclusive_minimum=True),
+            ParamSpec("p", "float", 2.0, "degree of the p-norm distance",
+                      minimum=0.0, exclusive_minimum=True),
+            ParamSpec("eps", "float", 1e-6,
+                      "added to each coordinate of the difference u - v (torch pairwise_distance)",
+                      minimum=0.0),
+            ParamSpec("swap", "bool", False,
+                      "distance swap: use min(d(a,n), d(p,n)) as the negative distance"),
+        ),
+        formula=r"\ell = \max\bigl(d(a,p) - d(a,n) + m,\ 0\bigr),\quad "
+        r"d(u,v) = \lVert u - v + \epsilon \rVert_p;\quad "
+        r"\text{swap: } d(a,n) \leftarrow \min\bigl(d(a,n), d(p,n)\bigr)",
+        reference="Schroff, Kalenichenko & Philbin (2015), FaceNet: A Unified Embedding for "
+        "Face Recognition and Clustering, CVPR; Balntas, Riba, Ponsa & Mikolajczyk (2016), "
+        "Learning local feature descriptors with triplets and shallow convolutional neural "
+        "networks, BMVC (swap); seed 001 ('Deep learning loss functions': triplet loss, no "
+        "worked numbers); torch.nn.functional.triplet_margin_loss",
+        gradient_note=r"With z = u - v + \epsilon and g(z) = \operatorname{sign}(z)|z|^{p-1} / "
+        r"\lVert z\rVert_p^{p-1} (0 where z_i = 0, and 0 for a zero vector, as torch's norm "
+        r"backward): \partial\ell/\partial a = s(g(z_{ap}) - g(z_{an})), "
+        r"\partial\ell/\partial p = -s\,g(z_{ap}), \partial\ell/\partial n = s\,g(z_{an}), "
+        r"s = 1[d(a,p) - d(a,n) + m \ge 0]. " + MARGIN_KINK + " With swap, the smaller of "
+        "d(a,n), d(p,n) takes the gradient and a tie splits it in halves (torch.minimum).",
+        notes="PyTorch semantics: eps is added to each coordinate of the difference (optax puts "
+        "it inside the root, so its values differ slightly, and its norm_degree=1 omits the "
+        "absolute value). margin must be > 0 (PyTorch raises ValueError otherwise). Inputs "
+        "must have equal shapes (PyTorch broadcasts). At the hinge kink (term exactly 0) the "
+        "gradient is that of the active branch, as PyTorch's clamp_min (the shared reference "
+        "table recommends strict > 0; we follow PyTorch).",
+        torch_equivalent="torch.nn.functional.triplet_margin_loss",
+        sampler=_sample_triplet,
+        examples=(
+            Example("two triplets in 2-D, one violating the margin",
+                    {"anchor": [[0.0, 0.0], [1.0, 1.0]],
+                     "positive": [[0.5, 0.0], [1.0, 2.0]],
+                     "negative": [[2.0, 0.0], [1.5, 1.0]]}),
+            Example("L1 distance with swap",
+                    {"anchor": [[0.0, 0.0]], "positive": [[1.0, 0.5]],
+                     "negative": [[0.5, 1.5]]},
+                    {"p": 1.0, "swap": True, "margin": 0.5}, reduction="none"),
+        ),
+    ),
+    LossSpec(
+        name="margin_ranking",
+        fn=margin_ranking,
+        family="embedding",
+        summary="Margin ranking loss: input1 should score higher than input2 (y = 1) or lower "
+        "(y = -1) by a margin.",
+        inputs=(
+            InputSpec("input1", "scores", "(N,) or ()", "scores of the first items",
+                      differentiable=True),
+            InputSpec("input2", "scores", "(N,) or (), same shape as input1",
+                      "scores of the second items", differentiable=True),
+            InputSpec("targets", "sign_labels", "(N,) or (), same shape as input1",
+                      "1 if input1 should rank higher, -1 if input2 should"),
+        ),
+        params=(ParamSpec("margin", "float", 0.0, "required score gap"),),
+        formula=r"\ell = \max\bigl(0,\ -y\,(x_1 - x_2) + m\bigr)",
+        reference="torch.nn.functional.margin_ranking_loss (torch.nn.MarginRankingLoss)",
+        gradient_note=r"\partial\ell/\partial x_1 = -y\,s = -\partial\ell/\partial x_2, "
+        r"s = 1[-y(x_1 - x_2) + m \ge 0]. " + MARGIN_KINK,
+        notes="Inputs must have equal shapes (N,) or () (PyTorch requires equal dimensions and "
+        "broadcasts sizes; we never broadcast). targets must be exactly 1 or -1 (PyTorch uses "
+        "any value as a multiplier; we reject others with invalid_label). Verified against "
+        "torch 2.13: at a term of exactly 0 the gradient is -y, not 0.",
+        torch_equivalent="torch.nn.functional.margin_ranking_loss",
+        sampler=_sample_ranking,
+        examples=(
+            Example("three pairs, margin 0.5",
+                    {"input1": [0.8, 0.1, 2.0], "input2": [0.2, 0.9, 1.0],
+                     "targets": [1.0, 1.0, -1.0]},
+                    {"margin": 0.5}),
+        ),
+    ),
+    LossSpec(
+        name="cosine_embedding",
+        fn=cosine_embedding,
+        family="embedding",
+        summary="Cosine embedding loss: pulls similar pairs to cosine 1 and pushes dissimilar "
+        "pairs below a margin.",
+        inputs=(
+            InputSpec("input1", "embeddings", EMB_SHAPE, "first embeddings of each pair",
+                      differentiable=True),
+            InputSpec("input2", "embeddings", EMB_SHAPE + ", same shape as input1",
+                      "second embeddings of each pair", differentiable=True),
+            InputSpec("targets", "sign_labels", "(N,) for (N, D) inputs, () for (D,)",
+                      "1 for similar pairs, -1 for dissimilar pairs"),
+        ),
+        params=(ParamSpec("margin", "float", 0.0,
+                          "cosine below which dissimilar pairs cost nothing",
+                          minimum=-1.0, maximum=1.0),),
+        formula=r"\ell = \begin{cases} 1 - \cos(x_1, x_2) & y = 1 \\ "
+        r"\max(0, \cos(x_1, x_2) - m) & y = -1 \end{cases},\quad "
+        r"\cos = \frac{\langle x_1, x_2\rangle}"
+        r"{\sqrt{(\lVert x_1\rVert^2 + 10^{-12})(\lVert x_2\rVert^2 + 10^{-12})}}",
+        reference="torch.nn.functional.cosine_embedding_loss (aten cosine_embedding_loss, "
+        "EPSILON = 1e-12)",
+        gradient_note=r"\partial\cos/\partial x_1 = x_2/\sqrt{m_1 m_2} - \cos\,x_1/m_1, "
+        r"m_i = \lVert x_i\rVert^2 + 10^{-12} (symmetric for x_2); "
+        r"\partial\ell/\partial\cos = -1 (y = 1), 1[\cos - m \ge 0] (y = -1). "
+        + MARGIN_KINK + " Verified against torch 2.13 at cos == margin (orthogonal vectors, "
+        "margin 0).",
+        notes="PyTorch's exact epsilon: 1e-12 added to each squared norm inside the square "
+        "root, so a zero vector gives cos = 0 (loss 1 for y = 1) with finite but very large "
+        "gradients, as PyTorch (optax's default eps = 0 gives NaN; Keras clamps the norm at "
+        "1e-7). targets must be exactly 1 or -1: PyTorch returns 0 for any other label, we "
+        "reject it (invalid_label).",
+        torch_equivalent="torch.nn.functional.cosine_embedding_loss",
+        sampler=_sample_cosine,
+        examples=(
+            Example("a similar and a dissimilar pair",
+                    {"input1": [[1.0, 0.0, 1.0], [0.5, 1.0, 0.0]],
+                     "input2": [[1.0, 0.2, 0.8], [0.4, 1.2, 0.1]],
+                     "targets": [1.0, -1.0]},
+                    {"margin": 0.2}),
+        ),
+    ),
+    LossSpec(
+        name="hinge_embedding",
+        fn=hinge_embedding,
+        family="embedding",
+        summary="Hinge embedding loss: the distance itself for similar pairs, a hinge on "
+        "margin - distance for dissimilar pairs.",
+        inputs=(
+            InputSpec("predictions", "values", "(*)",
+                      "values to score, typically distances between the two items of a pair",
+                      differentiable=True),
+            InputSpec("targets", "sign_labels", "(*), same shape as predictions",
+                      "1 for similar pairs, -1 for dissimilar pairs"),
+        ),
+        params=(ParamSpec("margin", "float", 1.0,
+                          "distance beyond which dissimilar pairs cost nothing"),),
+        formula=r"\ell = \begin{cases} x & y = 1 \\ \max(0, m - x) & y = -1 \end{cases}",
+        reference="torch.nn.functional.hinge_embedding_loss (torch.nn.HingeEmbeddingLoss); "
+        "related to the contrastive loss of Hadsell, Chopra & LeCun (2006)",
+        gradient_note=r"\partial\ell/\partial x = 1 (y = 1), -1[m - x \ge 0] (y = -1). "
+        + MARGIN_KINK + " So the gradient at x == margin, y = -1 is -1.",
+        notes="targets must be exactly 1 or -1: PyTorch computes both terms for any other "
+        "label (y = 0 gives x + max(0, m - x)); we reject it (invalid_label). The loss is "
+        "negative where y = 1 and x < 0 (nonnegative is false). Shapes must be equal (no "
+        "broadcasting).",
+        torch_equivalent="torch.nn.functional.hinge_embedding_loss",
+        nonnegative=False,
+        sampler=_sample_hinge,
+        examples=(
+            Example("distances of two similar and two dissimilar pairs",
+                    {"predictions": [0.3, 1.2, 0.4, 2.0], "targets": [1.0, 1.0, -1.0, -1.0]}),
+        ),
+    ),
+)

@@ -14,6 +14,7 @@ Codes (stable, documented in the README):
 ``nonfinite_input``         NaN or +-inf in an input or parameter array
 ``class_index_out_of_range`` a class index outside ``[0, C)`` that is not ``ignore_index``
 ``probability_out_of_range`` a probability outside ``[0, 1]``
+``probability_rows_not_normalized`` probability rows that do not sum to 1
 ``invalid_label``           a label outside the set the loss accepts (e.g. not in {-1, 1})
 ``invalid_value``           any other value outside the input's domain (negative variance...)
 ``invalid_dtype``           e.g. floats where class indices (integers) are required
@@ -74,6 +75,10 @@ class ClassIndexOutOfRange(LossError):
 
 class ProbabilityOutOfRange(LossError):
     code = "probability_out_of_range"
+
+
+class ProbabilityRowsNotNormalized(LossError):
+    code = "probability_rows_not_normalized"
 
 
 class InvalidLabel(LossError):

@@ -10,7 +10,7 @@ the inputs' namespace.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -147,11 +147,15 @@ def evaluate(
         sw = _convert_input(xp, InputSpec("sample_weight", "values", "(N,)", ""),
                             sample_weight, cdtype)
 
-    out = spec.fn(**arrays, **_array_params(xp, spec, effective, cdtype))
-    red = reduce_loss(xp, out, reduction, sw)
-    grads = None
-    if want_grad:
-        assert out.vjp is not None, f"{spec.name} declares differentiable inputs but has no vjp"
-        grads = out.vjp(red.cotangent)
+    # overflow to inf is reported in the result (never as NaN-by-accident): no NumPy warnings
+    with np.errstate(all="ignore"):
+        out = spec.fn(**arrays, **_array_params(xp, spec, effective, cdtype))
+        if out.loss.dtype != cdtype:  # e.g. zero_one on integer labels: report in the dtype asked
+            out = replace(out, loss=xp.astype(out.loss, cdtype))
+        red = reduce_loss(xp, out, reduction, sw)
+        grads = None
+        if want_grad:
+            assert out.vjp is not None, f"{spec.name} is differentiable but has no vjp"
+            grads = out.vjp(red.cotangent)
     return Evaluation(loss=spec.name, reduction=reduction, value=red.value,
                       per_sample=red.per_sample, params=effective, dtype=dtype, gradients=grads)

@@ -1,7 +1,405 @@
-"""(to be written)"""
+"""Multiclass losses on class scores: cross_entropy, nll and focal (softmax family) here; the margin
+losses (multi_margin, multiclass_hinge) and the 0-1 loss in :mod:`.margin`. ``SPECS`` holds all six.
+
+Predictions hold one score per class on PyTorch's class axis (1 of ``(N, C, d1..dK)``, 0 of an
+unbatched ``(C,)``); class-index targets have the predictions' shape without that axis. Kernels move
+the class axis last, compute there and move gradients back (see :mod:`._classes`).
+"""
 
 from __future__ import annotations
 
-from .spec import LossSpec
+from typing import Any
 
-SPECS: tuple[LossSpec, ...] = ()
+import numpy as np
+
+from . import _checks, errors, margin
+from ._classes import (
+    check_index_targets,
+    check_predictions,
+    class_vector,
+    from_last,
+    index_shape,
+    num_classes,
+    to_last,
+)
+from ._math import as_float, gather_last, log_softmax, ns, one_hot
+from .spec import Array, Example, InputSpec, LossOutput, LossSpec, ParamSpec
+
+
+def _check_rows_normalized(xp: Any, t_last: Array, name: str) -> None:
+    """Each row (class axis last) sums to 1 within ``max(sqrt(eps), 4 C eps)`` of the dtype."""
+    c = int(t_last.shape[-1])
+    eps = float(xp.finfo(t_last.dtype).eps)
+    tol = max(eps**0.5, 4.0 * c * eps)
+    sums = xp.sum(t_last, axis=-1)
+    bad = xp.abs(sums - 1.0) > tol
+    if bool(xp.any(bad)):
+        idx = _checks.first_index(xp, bad)
+        raise errors.ProbabilityRowsNotNormalized(
+            f"{name}: class probabilities must sum to 1 over the class axis (tolerance {tol:.2g});"
+            f" the row at {list(idx)} sums to {float(sums[idx]):.17g}",
+            (name, *idx),
+        )
+
+
+def _log_softmax_log1p(xp: Any, x: Array) -> Array:
+    """log softmax along the last axis with ``logsumexp = m + log1p(sum_{j != argmax} e^{x_j-m})``.
+
+    The max's own term (exactly 1) is left out of the sum and added by ``log1p``, so
+    ``log p`` of a dominant class keeps full relative precision (e.g. ``-2e-13``), which
+    ``1 - p_t = -expm1(log p_t)`` of the focal loss needs.
+    """
+    m = xp.max(x, axis=-1, keepdims=True)
+    top = one_hot(xp, xp.argmax(x, axis=-1), int(x.shape[-1]), x.dtype)
+    rest = xp.sum(xp.exp(x - m) * (1.0 - top), axis=-1, keepdims=True)
+    return (x - m) - xp.log1p(rest)
+
+
+def _ce_probabilities(xp: Any, x: Array, targets: Array, w: Array | None, ignore_index: int,
+                      eps: float) -> LossOutput:
+    if ignore_index >= 0:  # torch: "ignore_index is not supported for floating point target"
+        raise errors.InvalidParam(
+            "ignore_index must be negative (or left at -100) with class-probability targets: "
+            "there is no class index to ignore", ("params", "ignore_index"))
+    t = targets if xp.isdtype(targets.dtype, "real floating") else xp.astype(targets, x.dtype)
+    _checks.probabilities(xp, t, "targets")
+    t = to_last(xp, t)
+    _check_rows_normalized(xp, t, "targets")
+    c = int(t.shape[-1])
+    if eps > 0.0:
+        t = (1.0 - eps) * t + eps / c
+    wt = t if w is None else t * w
+    logp = log_softmax(xp, to_last(xp, x))
+    loss = -xp.sum(wt * logp, axis=-1)
+    # d/dx_j = p_j sum_c w_c t_c - w_j t_j
+    g = xp.exp(logp) * xp.sum(wt, axis=-1, keepdims=True) - wt
+    return LossOutput(loss, lambda cot: {"predictions": from_last(xp, g * cot[..., None])})
+
+
+def cross_entropy(predictions: Array, targets: Array, *, weight: Array | None = None,
+                  ignore_index: int = -100, label_smoothing: float = 0.0) -> LossOutput:
+    """Softmax cross-entropy on logits (exactly ``torch.nn.functional.cross_entropy``).
+
+    Index targets: ``l_n = (1-eps) w_{y_n} (-log p_{n,y_n}) + (eps/C) sum_c w_c (-log p_{n,c})``,
+    0 where ``y_n == ignore_index``, ``p = softmax(x_n)``; ``mean`` divides by the sum of
+    ``w_{y_n}`` over non-ignored targets (``mean_weight``). Probability targets:
+    ``l_n = -sum_c w_c t'_{n,c} log p_{n,c}`` with ``t' = (1-eps) t + eps/C``; ``mean`` divides by
+    ``N d1..dK``. Gradient: ``(1-eps) w_y (p - onehot_y) + (eps/C)(p sum_c w_c - w)``, resp.
+    ``p sum_c w_c t'_c - w t'``.
+
+    Args:
+      predictions: [C], [N, C] or [N, C, d1..dK] logits.
+      targets: [], [N] or [N, d1..dK] integer class indices, or class probabilities of the
+        predictions' shape (rows summing to 1; integer one-hot rows are cast).
+      weight: [C] non-negative class weights, or None.
+      ignore_index: index target whose loss is 0 and that is left out of the mean.
+      label_smoothing: eps in [0, 1].
+
+    Returns:
+      LossOutput with loss [], [N] or [N, d1..dK] and, for index targets, ``mean_weight``.
+
+    References:
+      ``torch.nn.functional.cross_entropy``; Szegedy et al. (2016), arXiv:1512.00567 (smoothing).
+    """
+    xp = ns(predictions, targets)
+    x = predictions
+    check_predictions(x)
+    c = num_classes(x)
+    w = class_vector(xp, weight, x, "weight", c)
+    eps = float(label_smoothing)
+    if tuple(targets.shape) == tuple(x.shape):
+        return _ce_probabilities(xp, x, targets, w, ignore_index, eps)
+    if not xp.isdtype(targets.dtype, "integral") and tuple(targets.shape) == index_shape(x):
+        raise errors.InvalidDtype(
+            "targets has the shape of class indices but holds floating-point values: send "
+            "integers, or class probabilities of the predictions' shape", ("targets",))
+    check_index_targets(xp, x, targets, ignore_index=ignore_index)
+    z = to_last(xp, x)
+    logp = log_softmax(xp, z)
+    valid = targets != ignore_index
+    safe = xp.where(valid, targets, xp.zeros_like(targets))
+    oh = one_hot(xp, safe, c, z.dtype)
+    vmask = as_float(xp, valid, z)
+    m = vmask if w is None else xp.sum(oh * w, axis=-1) * vmask  # w_{y_n}, 0 if ignored
+    loss = -m * gather_last(xp, logp, safe)
+    p = xp.exp(logp)
+    g = m[..., None] * (p - oh)
+    if eps > 0.0:
+        smooth = -xp.sum(logp if w is None else logp * w, axis=-1)
+        loss = (1.0 - eps) * loss + (eps / c) * vmask * smooth
+        w_sum = float(c) if w is None else xp.sum(w)
+        w_c = 1.0 if w is None else w
+        g = (1.0 - eps) * g + (eps / c) * vmask[..., None] * (w_sum * p - w_c)
+    return LossOutput(loss, lambda cot: {"predictions": from_last(xp, g * cot[..., None])},
+                      mean_weight=m)
+
+
+def nll(predictions: Array, targets: Array, *, weight: Array | None = None,
+        ignore_index: int = -100) -> LossOutput:
+    """Negative log-likelihood of log-probabilities (``torch.nn.functional.nll_loss``).
+
+    ``l_n = -w_{y_n} x_{n,y_n}``, 0 where ``y_n == ignore_index``; ``mean`` divides by the sum of
+    ``w_{y_n}`` over non-ignored targets. Gradient ``-w_{y_n}`` at ``[n, y_n]``, 0 elsewhere.
+
+    Args:
+      predictions: [C], [N, C] or [N, C, d1..dK] log-probabilities (all <= 0).
+      targets: [], [N] or [N, d1..dK] integer class indices.
+      weight: [C] non-negative class weights, or None.
+      ignore_index: target value whose loss is 0 and that is left out of the mean.
+
+    Returns:
+      LossOutput with loss [], [N] or [N, d1..dK] and ``mean_weight``.
+
+    References:
+      ``torch.nn.functional.nll_loss``.
+    """
+    xp = ns(predictions, targets)
+    x = predictions
+    check_predictions(x)
+    c = num_classes(x)
+    w = class_vector(xp, weight, x, "weight", c)
+    check_index_targets(xp, x, targets, ignore_index=ignore_index)
+    _checks.in_range(xp, x, "predictions", high=0.0, what="log-probabilities")
+    z = to_last(xp, x)
+    valid = targets != ignore_index
+    safe = xp.where(valid, targets, xp.zeros_like(targets))
+    oh = one_hot(xp, safe, c, z.dtype)
+    m = as_float(xp, valid, z)
+    if w is not None:
+        m = m * xp.sum(oh * w, axis=-1)
+    loss = -m * gather_last(xp, z, safe)
+    g = -m[..., None] * oh
+    return LossOutput(loss, lambda cot: {"predictions": from_last(xp, g * cot[..., None])},
+                      mean_weight=m)
+
+
+def focal(predictions: Array, targets: Array, *, gamma: float = 2.0,
+          alpha: float | Array | None = None) -> LossOutput:
+    """Softmax focal loss on logits (Lin et al. 2017).
+
+    ``l_n = -alpha_t (1 - p_t)^gamma log p_t``, ``p = softmax(x_n)``, ``p_t = p_{y_n}``;
+    ``d l / d x_j = -alpha_t (delta_{jy} - p_j)
+    [(1-p_t)^gamma - gamma (1-p_t)^{gamma-1} p_t log p_t]``.
+    ``1 - p_t`` is computed as ``-expm1(log p_t)``; the second bracket term is evaluated as
+    ``gamma (1-p_t)^gamma p_t [log p_t / (1-p_t)]`` with the ratio's limit -1 where ``p_t == 1``,
+    so no negative power appears and ``0 <= gamma < 1`` gives no NaN or inf.
+
+    Args:
+      predictions: [C] or [N, C] logits.
+      targets: [] or [N] integer class indices.
+      gamma: focusing parameter >= 0 (0 gives cross-entropy).
+      alpha: None (no weighting), a scalar, or [C] per-class weights; ``alpha_t = alpha[y_n]``.
+
+    Returns:
+      LossOutput with loss [] or [N].
+
+    References:
+      Lin, Goyal, Girshick, He, Dollar (2017), Focal Loss for Dense Object Detection,
+      arXiv:1708.02002.
+    """
+    xp = ns(predictions, targets)
+    x = predictions
+    check_predictions(x, max_ndim=2)
+    c = num_classes(x)
+    check_index_targets(xp, x, targets)
+    logp = _log_softmax_log1p(xp, x)
+    oh = one_hot(xp, targets, c, x.dtype)
+    log_pt = gather_last(xp, logp, targets)
+    pt = xp.exp(log_pt)
+    q = -xp.expm1(log_pt)  # 1 - p_t, accurate when p_t is close to 1
+    if alpha is None or isinstance(alpha, int | float):
+        a_t = 1.0 if alpha is None else float(alpha)
+    else:
+        a_t = xp.sum(oh * class_vector(xp, alpha, x, "alpha", c), axis=-1)
+    mod = q**gamma
+    loss = -a_t * mod * log_pt
+    # gamma (1-p_t)^(gamma-1) p_t log p_t, written as gamma (1-p_t)^gamma p_t r with
+    # r = log p_t / (1 - p_t) in [-inf, -1] and r -> -1 as p_t -> 1: no negative power, no NaN
+    zero = q == 0.0
+    r = xp.where(zero, -xp.ones_like(q), log_pt / xp.where(zero, xp.ones_like(q), q))
+    second = gamma * mod * pt * r
+    dl_dlogpt = -a_t * (mod - second)  # d l / d log p_t
+    # d log p_t / d x_j = delta_jy - p_j, with 1 - p_t taken as q (no cancellation)
+    g = dl_dlogpt[..., None] * (oh * q[..., None] - (1.0 - oh) * xp.exp(logp))
+    return LossOutput(loss, lambda cot: {"predictions": g * cot[..., None]})
+
+
+# ------------------------------------------------------------------------------------ samplers
+
+
+def _logits(rng: Any, n: int, c: int) -> tuple[np.ndarray, np.ndarray]:
+    return rng.normal(size=(n, c)) * 2.0, rng.integers(0, c, size=n)
+
+
+def _sample_ce(rng: Any, n: int, c: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    x, y = _logits(rng, n, c)
+    return {"predictions": x, "targets": y}, {
+        "weight": rng.uniform(0.5, 2.0, size=c).tolist(), "label_smoothing": 0.1}
+
+
+def _sample_nll(rng: Any, n: int, c: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    x, y = _logits(rng, n, c)
+    logp = x - np.log(np.sum(np.exp(x), axis=1, keepdims=True))
+    return {"predictions": logp, "targets": y}, {"weight": rng.uniform(0.5, 2.0, size=c).tolist()}
+
+
+def _sample_focal(rng: Any, n: int, c: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    x, y = _logits(rng, n, c)
+    return {"predictions": x, "targets": y}, {
+        "gamma": 1.5, "alpha": rng.uniform(0.25, 1.0, size=c).tolist()}
+
+
+# ------------------------------------------------------------------------------------ specs
+
+_LOGITS = InputSpec("predictions", "logits", "(C,), (N, C) or (N, C, d1, ..., dK)",
+                    "logits, class axis 1 (0 when unbatched)", differentiable=True)
+_INDEX = InputSpec("targets", "class_indices", "(), (N,) or (N, d1, ..., dK)",
+                   "integer class indices in [0, C), or ignore_index", dtype="int")
+
+
+def _weight(what: str) -> ParamSpec:
+    return ParamSpec("weight", "float_array", None,
+                     f"a non-negative weight per class (length C) multiplying {what}; "
+                     "null for none",
+                     minimum=0.0, nullable=True)
+
+
+_IGNORE = ParamSpec("ignore_index", "int", -100,
+                    "class-index target value whose loss is 0 and that is left out of the mean")
+_MEAN_NOTE = ("Index targets: 'mean' divides by the sum of the target-class weights of the "
+              "non-ignored targets (the count of non-ignored targets without weights), as "
+              "PyTorch; with every target ignored the mean is undefined (error 'undefined_mean', "
+              "where PyTorch returns NaN). ")
+
+SPECS: tuple[LossSpec, ...] = (
+    LossSpec(
+        name="cross_entropy",
+        fn=cross_entropy,
+        family="multiclass",
+        aliases=("categorical_cross_entropy", "softmax_cross_entropy",
+                 "sparse_categorical_cross_entropy"),
+        summary="Softmax cross-entropy on logits, with class-index or class-probability targets.",
+        inputs=(
+            _LOGITS,
+            InputSpec("targets", "class_indices_or_probabilities",
+                      "(), (N,) or (N, d1, ..., dK) indices; or the predictions' shape",
+                      "integer class indices, or class probabilities of the predictions' shape "
+                      "(rows sum to 1)", dtype="index_or_float"),
+        ),
+        params=(
+            _weight("each class's term"),
+            _IGNORE,
+            ParamSpec("label_smoothing", "float", 0.0,
+                      "eps: the target becomes (1 - eps) target + eps / C", minimum=0.0,
+                      maximum=1.0),
+        ),
+        formula=r"\ell_n = -\sum_c w_c\, q_{n,c} \log \frac{e^{x_{n,c}}}{\sum_k e^{x_{n,k}}},\ "
+        r"q_n = (1-\varepsilon)\,\mathrm{onehot}(y_n)\ \text{(or } t_n\text{)} + \varepsilon/C"
+        r"\quad(\text{index targets: the } (1-\varepsilon) \text{ term carries } w_{y_n})",
+        reference="torch.nn.functional.cross_entropy; Szegedy et al. (2016), Rethinking the "
+        "Inception Architecture, arXiv:1512.00567 (label smoothing); cs231n linear "
+        "classification notes (softmax classifier)",
+        gradient_note=r"index targets: \partial\ell_n/\partial x_n = (1-\varepsilon) w_{y_n}"
+        r"(p_n - \mathrm{onehot}(y_n)) + \tfrac{\varepsilon}{C}(p_n \textstyle\sum_c w_c - w), "
+        r"0 for ignored targets; probability targets: p_n \sum_c w_c t'_{n,c} - w \odot t'_n. "
+        "Smooth everywhere (no kink).",
+        notes=_MEAN_NOTE + "Probability targets (any target of the predictions' shape) divide "
+        "'mean' by N*d1*...*dK, never by the weights. Deviations from PyTorch, all refusals: "
+        "probability targets must lie in [0, 1] and rows must sum to 1 (PyTorch accepts any "
+        "floats; Keras renormalises); integer targets of the predictions' shape are treated as "
+        "one-hot probability rows (PyTorch raises); class weights must be >= 0 (PyTorch accepts "
+        "negative ones). ignore_index >= 0 with probability targets is an error, as in PyTorch. "
+        "Keras CategoricalCrossentropy clips probabilities; this loss takes logits.",
+        torch_equivalent="torch.nn.functional.cross_entropy",
+        shift_invariant=True,
+        sampler=_sample_ce,
+        examples=(
+            Example("seed 003: scores [3.2, 5.1, -1.7], label cat (0): -ln 0.13 = 2.04",
+                    {"predictions": [[3.2, 5.1, -1.7]], "targets": [0]}),
+            Example("class weights, an ignored target and label smoothing",
+                    {"predictions": [[2.0, 0.5, -1.0], [0.1, 0.2, 0.3], [1.0, 3.0, 0.0]],
+                     "targets": [0, -100, 1]},
+                    {"weight": [1.0, 2.0, 0.5], "label_smoothing": 0.1}),
+            Example("class-probability targets",
+                    {"predictions": [[2.0, 0.5, -1.0], [0.1, 0.2, 0.3]],
+                     "targets": [[0.7, 0.2, 0.1], [0.0, 0.0, 1.0]]}),
+        ),
+    ),
+    LossSpec(
+        name="nll",
+        fn=nll,
+        family="multiclass",
+        aliases=("negative_log_likelihood",),
+        summary="Negative log-likelihood of log-probabilities (e.g. log_softmax outputs).",
+        inputs=(
+            InputSpec("predictions", "log_probabilities", "(C,), (N, C) or (N, C, d1, ..., dK)",
+                      "log-probabilities (<= 0), class axis 1 (0 when unbatched)",
+                      differentiable=True),
+            _INDEX,
+        ),
+        params=(_weight("each target's log-probability"), _IGNORE),
+        formula=r"\ell_n = -w_{y_n}\, x_{n, y_n}\ (0 \text{ if } y_n = \text{ignore\_index})",
+        reference="torch.nn.functional.nll_loss",
+        gradient_note=r"\partial\ell_n/\partial x_{n,c} = -w_{y_n} [c = y_n]; 0 for ignored "
+        "targets (linear, no kink)",
+        notes=_MEAN_NOTE + "Predictions must be <= 0 (error 'invalid_value' with the element's "
+        "location): PyTorch reads only the target column and accepts any value, so a positive "
+        "input (usually probabilities or logits passed by mistake) silently gives a negative "
+        "loss; refusing it keeps the loss a true negative log-likelihood (>= 0). nll(log_softmax"
+        "(x)) equals cross_entropy(x). Class weights must be >= 0 (PyTorch accepts negative).",
+        torch_equivalent="torch.nn.functional.nll_loss",
+        sampler=_sample_nll,
+        examples=(
+            Example("seed 002: probabilities (.8, 0, 0, .2, 0), class 0: -ln 0.8 = 0.22 "
+                    "(log 0 replaced by -1e4: inputs must be finite)",
+                    {"predictions": [[-0.2231435513142097, -1e4, -1e4, -1.6094379124341003,
+                                      -1e4]], "targets": [0]}),
+            Example("class weights", {"predictions": [[-0.1, -2.5, -3.0], [-1.2, -0.5, -2.0]],
+                                      "targets": [0, 2]}, {"weight": [1.0, 1.0, 3.0]}),
+        ),
+    ),
+    LossSpec(
+        name="focal",
+        fn=focal,
+        family="multiclass",
+        summary="Softmax focal loss: cross-entropy down-weighted on well-classified samples.",
+        inputs=(
+            InputSpec("predictions", "logits", "(C,) or (N, C)", "logits, one row per sample",
+                      differentiable=True),
+            InputSpec("targets", "class_indices", "() or (N,)", "integer class indices in [0, C)",
+                      dtype="int"),
+        ),
+        params=(
+            ParamSpec("gamma", "float", 2.0, "focusing parameter; 0 gives cross-entropy",
+                      minimum=0.0),
+            ParamSpec("alpha", "float_or_float_array", None,
+                      "class balancing: a scalar, or one non-negative weight per class (length "
+                      "C); null for none", minimum=0.0, nullable=True),
+        ),
+        formula=r"\ell_n = -\alpha_{y_n} (1 - p_{n,y_n})^\gamma \log p_{n,y_n},\ "
+        r"p_n = \operatorname{softmax}(x_n)",
+        reference="Lin, Goyal, Girshick, He, Dollar (2017), Focal Loss for Dense Object "
+        "Detection, arXiv:1708.02002",
+        gradient_note=r"\partial\ell_n/\partial x_{n,j} = -\alpha_t(\delta_{j y_n} - p_{n,j})"
+        r"[(1-p_t)^\gamma - \gamma (1-p_t)^{\gamma-1} p_t \log p_t]; 1-p_t = -expm1(log p_t); "
+        r"the second term is written \gamma(1-p_t)^\gamma p_t \cdot \log p_t/(1-p_t) with the "
+        r"ratio's limit -1 at p_t = 1, so 0 \le \gamma < 1 gives no NaN or inf. "
+        "log p_t uses logsumexp = m + log1p(sum of the other terms), so 1 - p_t near 0 keeps "
+        "full relative precision. Smooth (no kink).",
+        notes="The multiclass (softmax) form with integer targets; the binary/sigmoid form is "
+        "torchvision sigmoid_focal_loss. alpha=None (no weighting) as optax; Keras "
+        "CategoricalFocalCrossentropy defaults to alpha=0.25 and applies it to every class. "
+        "gamma = 0 with alpha = None equals cross_entropy (reduction 'none'); 'mean' always "
+        "divides by N (alpha is not in the denominator).",
+        sampler=_sample_focal,
+        shift_invariant=True,
+        examples=(
+            Example("gamma = 2", {"predictions": [[3.2, 5.1, -1.7], [1.3, 4.9, 2.0]],
+                                  "targets": [0, 1]}),
+            Example("per-class alpha", {"predictions": [[2.0, 0.5, -1.0], [0.1, 0.2, 0.3]],
+                                        "targets": [0, 2]},
+                    {"gamma": 1.0, "alpha": [0.25, 0.5, 1.0]}),
+        ),
+    ),
+    *margin.SPECS,
+)

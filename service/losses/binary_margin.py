@@ -1,0 +1,205 @@
+"""Margin losses on sign labels: soft_margin, hinge, squared_hinge (part of the binary family).
+
+Each kernel takes ``predictions`` (raw scores) and ``targets`` (labels in {-1, 1}) of the same shape
+``(*)`` (no broadcasting) and returns the elementwise loss with its vector-Jacobian product. The
+hinge losses also accept a batch whose labels are *all* in {0, 1}, mapped to {-1, 1} by ``2y - 1``
+(Keras' ``convert_binary_labels_to_hinge`` rule). The specs are exported through
+:mod:`service.losses.binary`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import _checks, errors
+from ._math import as_float, ns, sigmoid, softplus
+from .spec import Array, Example, InputSpec, LossOutput, LossSpec, ParamSpec
+
+SCORES = InputSpec("predictions", "scores", "(*)", "raw real-valued scores (decision values)",
+                   differentiable=True)
+SIGN_TARGETS = InputSpec("targets", "sign_labels", "(*), same shape as predictions",
+                         "labels in {-1, 1}")
+HINGE_TARGETS = InputSpec(
+    "targets", "sign_labels", "(*), same shape as predictions",
+    "labels in {-1, 1}, or a batch whose labels are all in {0, 1} (mapped to {-1, 1} by 2y - 1)",
+)
+MARGIN = ParamSpec("margin", "float", 1.0, "the margin m: scores with y*s >= m cost nothing",
+                   minimum=0.0)
+
+
+def _pair(predictions: Array, targets: Array) -> Any:
+    _checks.same_shape(predictions, targets, "predictions", "targets")
+    return ns(predictions, targets)
+
+
+def _hinge_labels(xp: Any, y: Array) -> Array:
+    """``y`` as {-1, 1} labels: all-{0, 1} batches map by ``2y - 1``; anything else must be +-1."""
+    if bool(xp.all((y == 0.0) | (y == 1.0))):
+        return 2.0 * y - 1.0
+    ok = (y == -1.0) | (y == 1.0)
+    if not bool(xp.all(ok)):
+        idx = _checks.first_index(xp, ~ok)
+        value = float(y[idx])
+        why = " (0 is only accepted when every label is 0 or 1)" if value == 0.0 else ""
+        raise errors.InvalidLabel(
+            f"targets must be all in {{-1, 1}} or all in {{0, 1}}; found {value:g}{why}",
+            ("targets", *idx),
+        )
+    return y
+
+
+def soft_margin(predictions: Array, targets: Array) -> LossOutput:
+    """Soft margin (logistic) loss on sign labels.
+
+    ``l = log(1 + exp(-y x)) = softplus(-y x)``; ``dl/dx = -y sigmoid(-y x)``. Computed with the
+    stable softplus, so it stays finite (and exact) at any finite score.
+
+    Args:
+      predictions: [*] raw scores.
+      targets: [*] labels in {-1, 1}, same shape.
+
+    Returns:
+      LossOutput with loss [*].
+
+    References:
+      ``torch.nn.SoftMarginLoss``.
+    """
+    xp = _pair(predictions, targets)
+    _checks.labels_in(xp, targets, "targets", (-1.0, 1.0))
+    z = -targets * predictions
+    loss = softplus(xp, z)
+    return LossOutput(loss, lambda cot: {"predictions": -targets * sigmoid(xp, z) * cot})
+
+
+def hinge(predictions: Array, targets: Array, *, margin: float = 1.0) -> LossOutput:
+    """Binary hinge loss.
+
+    ``l = max(0, m - y s)``; ``dl/ds = -y 1[m - y s > 0]`` (strict: 0 at the kink ``y s = m``).
+
+    Args:
+      predictions: [*] raw scores.
+      targets: [*] labels in {-1, 1} (or all in {0, 1}, mapped by ``2y - 1``), same shape.
+      margin: the margin m, >= 0.
+
+    Returns:
+      LossOutput with loss [*].
+
+    References:
+      Cortes & Vapnik, Support-vector networks (1995); ``keras.losses.Hinge``;
+      ``sklearn.metrics.hinge_loss`` (binary).
+    """
+    xp = _pair(predictions, targets)
+    y = _hinge_labels(xp, targets)
+    gap = margin - y * predictions
+    loss = xp.maximum(gap, 0.0)
+    return LossOutput(
+        loss, lambda cot: {"predictions": -y * as_float(xp, gap > 0.0, gap) * cot}
+    )
+
+
+def squared_hinge(predictions: Array, targets: Array, *, margin: float = 1.0) -> LossOutput:
+    """Squared binary hinge loss.
+
+    ``l = max(0, m - y s)^2``; ``dl/ds = -2 y max(0, m - y s)`` (continuous, no kink choice).
+
+    Args:
+      predictions: [*] raw scores.
+      targets: [*] labels in {-1, 1} (or all in {0, 1}, mapped by ``2y - 1``), same shape.
+      margin: the margin m, >= 0.
+
+    Returns:
+      LossOutput with loss [*].
+
+    References:
+      ``keras.losses.SquaredHinge``; L2-SVM (Lee & Mangasarian, 2001).
+    """
+    xp = _pair(predictions, targets)
+    y = _hinge_labels(xp, targets)
+    h = xp.maximum(margin - y * predictions, 0.0)
+    return LossOutput(h * h, lambda cot: {"predictions": -2.0 * y * h * cot})
+
+
+def _sample_soft_margin(rng: Any, n: int, c: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    return {"predictions": rng.normal(size=(n, c)) * 2.0,
+            "targets": rng.choice([-1.0, 1.0], size=(n, c))}, {}
+
+
+def _sample_hinge(margin: float, zero_one: bool) -> Any:
+    def sample(rng: Any, n: int, c: int) -> tuple[dict[str, Any], dict[str, Any]]:
+        y = rng.choice([-1.0, 1.0], size=(n, c))
+        # margin - y*s = d with |d| in [0.1, 1.5]: active and inactive elements, none at the kink
+        d = rng.uniform(0.1, 1.5, size=(n, c)) * rng.choice([-1.0, 1.0], size=(n, c))
+        s = y * (margin - d)
+        targets = (y + 1.0) / 2.0 if zero_one else y
+        params = {} if margin == 1.0 else {"margin": margin}
+        return {"predictions": s, "targets": targets}, params
+
+    return sample
+
+
+_COMMON: dict[str, Any] = {"family": "binary"}
+
+SPECS: tuple[LossSpec, ...] = (
+    LossSpec(
+        name="soft_margin",
+        fn=soft_margin,
+        inputs=(SCORES, SIGN_TARGETS),
+        summary="Soft margin (logistic) loss on {-1, 1} labels: log(1 + exp(-y x)).",
+        formula=r"\ell = \log\left(1 + e^{-y x}\right),\ y \in \{-1, 1\}",
+        reference="torch.nn.SoftMarginLoss / torch.nn.functional.soft_margin_loss",
+        gradient_note=r"\partial\ell/\partial x = -y\,\sigma(-y x)",
+        notes="Equals binary_cross_entropy_with_logits on the labels (y + 1)/2. Computed as "
+        "softplus(-y x), so it is finite and exact at any finite score; PyTorch evaluates "
+        "log(1 + exp(-y x)) naively and returns inf at x = -1000, y = 1 (we return 1000). "
+        "Targets are validated to be in {-1, 1} (PyTorch does not check them).",
+        torch_equivalent="torch.nn.functional.soft_margin_loss",
+        sampler=_sample_soft_margin,
+        examples=(Example("scores against {-1, 1} labels",
+                          {"predictions": [2.0, -0.5, 0.3], "targets": [1.0, 1.0, -1.0]}),),
+        **_COMMON,
+    ),
+    LossSpec(
+        name="hinge",
+        fn=hinge,
+        inputs=(SCORES, HINGE_TARGETS),
+        params=(MARGIN,),
+        summary="Binary hinge loss (linear SVM): max(0, margin - y s).",
+        formula=r"\ell = \max(0,\ m - y s),\ y \in \{-1, 1\}",
+        reference="Cortes & Vapnik (1995), Support-vector networks; keras.losses.Hinge; "
+        "sklearn.metrics.hinge_loss (binary); optax.hinge_loss",
+        gradient_note=r"\partial\ell/\partial s = -y\,\mathbb{1}[m - y s > 0]; strict, so the "
+        "gradient is 0 at the kink y s = m (torch relu's choice; JAX jnp.maximum gives half).",
+        notes="No PyTorch equivalent (MultiMarginLoss with C = 2 and HingeEmbeddingLoss differ). "
+        "Labels follow Keras: a batch whose labels are all in {0, 1} is mapped to {-1, 1} by "
+        "2y - 1; otherwise every label must be -1 or 1 (a batch mixing 0 and -1 is rejected with "
+        "invalid_label, where Keras would leave it unconverted). With margin = 1 the per-sample "
+        "values equal Keras Hinge's mean over the last axis. sklearn's hinge_loss maps labels by "
+        "order instead (the larger label is +1) and optax does no conversion.",
+        sampler=_sample_hinge(1.0, zero_one=False),
+        examples=(
+            Example("{-1, 1} labels", {"predictions": [0.8, -2.0, 0.3, 1.5],
+                                       "targets": [1.0, -1.0, -1.0, 1.0]}),
+            Example("{0, 1} labels are mapped to {-1, 1}",
+                    {"predictions": [0.8, -2.0, 0.3], "targets": [1.0, 0.0, 0.0]},
+                    {"margin": 0.5}),
+        ),
+        **_COMMON,
+    ),
+    LossSpec(
+        name="squared_hinge",
+        fn=squared_hinge,
+        inputs=(SCORES, HINGE_TARGETS),
+        params=(MARGIN,),
+        summary="Squared binary hinge loss (L2-SVM): max(0, margin - y s)^2.",
+        formula=r"\ell = \max(0,\ m - y s)^2,\ y \in \{-1, 1\}",
+        reference="keras.losses.SquaredHinge; Lee & Mangasarian (2001), SSVM",
+        gradient_note=r"\partial\ell/\partial s = -2y\,\max(0,\ m - y s) (continuous)",
+        notes="No PyTorch equivalent. Same label rule as hinge (all-{0, 1} batches are mapped by "
+        "2y - 1). With margin = 1 the per-sample values equal Keras SquaredHinge's mean over the "
+        "last axis.",
+        sampler=_sample_hinge(0.5, zero_one=True),
+        examples=(Example("{-1, 1} labels", {"predictions": [0.8, -2.0, 0.3],
+                                             "targets": [1.0, -1.0, -1.0]}),),
+        **_COMMON,
+    ),
+)

@@ -1,0 +1,68 @@
+"""The registry as plain JSON-ready data: what ``GET /losses`` returns and the README table uses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .registry import LOSSES, SPECS
+from .spec import INPUT_KINDS, LossSpec
+
+
+def describe(spec: LossSpec) -> dict[str, Any]:
+    """One loss, fully described."""
+    return {
+        "name": spec.name,
+        "aliases": list(spec.aliases),
+        "family": spec.family,
+        "summary": spec.summary,
+        "inputs": [
+            {
+                "name": i.name,
+                "kind": i.kind,
+                "meaning": INPUT_KINDS[i.kind],
+                "description": i.description,
+                "shape": i.shape,
+                "dtype": i.dtype,
+                "differentiable": i.differentiable,
+                "optional": i.optional,
+            }
+            for i in spec.inputs
+        ],
+        "params": {p.name: p.json_schema() for p in spec.params},
+        "reductions": list(spec.reductions),
+        "default_reduction": spec.default_reduction,
+        "differentiable": spec.differentiable,
+        "formula": spec.formula,
+        "gradient": spec.gradient_note,
+        "notes": spec.notes,
+        "reference": spec.reference,
+        "torch_equivalent": spec.torch_equivalent,
+        "properties": {
+            "nonnegative": spec.nonnegative,
+            "zero_at_match": spec.zero_at_match,
+            "shift_invariant": spec.shift_invariant,
+        },
+        "examples": [
+            {"summary": e.summary, "inputs": dict(e.inputs), "params": dict(e.params),
+             "reduction": e.reduction}
+            for e in spec.examples
+        ],
+    }
+
+
+def catalog() -> list[dict[str, Any]]:
+    """Every loss, in registry order."""
+    return [describe(s) for s in SPECS]
+
+
+def markdown_table() -> str:
+    """The README's table of losses (generated; a test checks the README is current)."""
+    rows = ["| loss | aliases | family | inputs | parameters (defaults) | gradient |",
+            "| --- | --- | --- | --- | --- | --- |"]
+    for s in LOSSES.values():
+        inputs = ", ".join(f"`{i.name}`" for i in s.inputs)
+        params = ", ".join(f"`{p.name}`={p.default!r}" for p in s.params) or "-"
+        aliases = ", ".join(f"`{a}`" for a in s.aliases) or "-"
+        grad = ", ".join(s.differentiable_inputs) if s.differentiable else "no"
+        rows.append(f"| `{s.name}` | {aliases} | {s.family} | {inputs} | {params} | {grad} |")
+    return "\n".join(rows)
