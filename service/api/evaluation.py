@@ -1,0 +1,122 @@
+"""From a parsed request body to a response body: validate, decode arrays, evaluate, encode.
+
+Locations: the core reports ``("targets", 3)`` or ``("params", "delta")``; here they become
+``["body", "targets", 3]`` (or ``["body", "inputs", "var", 0]`` when the input was sent inside
+``inputs``), so every problem points at the JSON that caused it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ValidationError
+
+from .. import engine
+from ..config import Settings
+from ..encoding import EncodingError, decode_array, encode_array, encode_scalar
+from ..losses import LossError, LossSpec
+from .problems import ProblemError, from_loss_error, from_validation_error
+from .schemas import COMMON_INPUTS
+
+
+def _validate(model: type[BaseModel], obj: Any) -> BaseModel:
+    if not isinstance(obj, dict):
+        raise ProblemError("invalid_field", "the request body must be a JSON object", ("body",))
+    try:
+        return model.model_validate(obj)
+    except ValidationError as exc:
+        raise from_validation_error(exc) from None
+
+
+def _collect_inputs(spec: LossSpec, req: BaseModel) -> dict[str, tuple[Any, tuple[Any, ...]]]:
+    """input name -> (raw value, body location), from the top level and from ``inputs``."""
+    found: dict[str, tuple[Any, tuple[Any, ...]]] = {}
+    for name in COMMON_INPUTS:
+        value = getattr(req, name, None)
+        if value is not None:
+            found[name] = (value, ("body", name))
+    nested = req.inputs.model_dump(exclude_none=True) if req.inputs is not None else {}
+    for name, value in nested.items():
+        if name in found:
+            raise ProblemError("duplicate_input", f"{name} is given both at the top level and "
+                               "in inputs; give it once", ("body", "inputs", name))
+        found[name] = (value, ("body", "inputs", name))
+    return found
+
+
+def _map_loc(loc: tuple[Any, ...], where: dict[str, tuple[Any, ...]]) -> list[Any]:
+    if not loc:
+        return ["body"]
+    head, rest = loc[0], loc[1:]
+    if head in where:
+        return [*where[head], *rest]
+    if head == "name":
+        return ["path", "name"]
+    if head in COMMON_INPUTS:
+        return ["body", head, *rest]
+    if head in ("params", "reduction", "sample_weight", "dtype"):
+        return ["body", *loc]
+    return ["body", "inputs", *loc]
+
+
+def evaluate_body(spec: LossSpec, model: type[BaseModel], obj: Any, *, want_grad: bool,
+                  settings: Settings, check_bools: bool = True) -> dict[str, Any]:
+    """The response body for one /loss or /gradient request (raises ProblemError)."""
+    req = _validate(model, obj)
+    raw = _collect_inputs(spec, req)
+    budget = settings.max_elements
+    arrays: dict[str, np.ndarray] = {}
+    where: dict[str, tuple[Any, ...]] = {}
+    try:
+        for name, (value, loc) in raw.items():
+            arrays[name] = decode_array(value, loc, max_elements=budget, check_bools=check_bools)
+            budget -= arrays[name].size
+            where[name] = loc
+        sw = None
+        if req.sample_weight is not None:
+            sw = decode_array(req.sample_weight, ("body", "sample_weight"),
+                              max_elements=max(budget, 0), check_bools=check_bools)
+            where["sample_weight"] = ("body", "sample_weight")
+    except EncodingError as exc:
+        raise ProblemError(exc.code, exc.message, exc.loc, status=exc.status) from None
+    if budget < 0:
+        raise ProblemError("too_many_elements", f"the request holds more than "
+                           f"{settings.max_elements} array elements", ("body",))
+    params = req.params.model_dump()
+    try:
+        result = engine.run(spec.name, arrays, params, reduction=req.reduction,
+                            sample_weight=sw, dtype=req.dtype, want_grad=want_grad,
+                            backend=settings.backend)
+    except LossError as exc:
+        raise from_loss_error(exc, _map_loc(exc.loc, where)) from None
+    ev = result.evaluation
+    enc = req.encoding
+    value = np.asarray(ev.value)
+    body: dict[str, Any] = {
+        "loss": ev.loss,
+        "value": encode_scalar(value) if value.ndim == 0 and ev.reduction != "none"
+        else encode_array(value, enc),
+        "reduction": ev.reduction,
+        "per_sample": encode_array(ev.per_sample, enc),
+        "n_samples": ev.n_samples,
+        "params": _jsonable(ev.params),
+        "dtype": ev.dtype,
+        "backend": result.backend,
+    }
+    if want_grad:
+        grads = ev.gradients or {}
+        body["gradients"] = {k: encode_array(g, enc) for k, g in grads.items()}
+        body["gradient"] = body["gradients"].get("predictions")
+    return body
+
+
+def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for k, v in params.items():
+        if isinstance(v, float) and not math.isfinite(v):
+            out[k] = encode_scalar(v)
+        else:
+            out[k] = v
+    return out

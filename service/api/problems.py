@@ -1,0 +1,162 @@
+"""RFC 9457 problem details: every error the service returns, in one shape.
+
+``{"type", "title", "status", "detail", "code", "errors": [{"loc", "msg", "type"}]}`` with media
+type ``application/problem+json``. ``code`` is machine-readable (the core's error codes plus the
+transport ones below); ``loc`` is the JSON location of the problem (``["body", "targets", 3]``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from http import HTTPStatus
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, Field, ValidationError
+from starlette.responses import Response
+
+from ..losses.errors import LossError
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+# status for codes that are not 422
+STATUS_BY_CODE: dict[str, int] = {
+    "invalid_json": 400,
+    "empty_body": 400,
+    "unknown_loss": 404,
+    "not_found": 404,
+    "method_not_allowed": 405,
+    "payload_too_large": 413,
+    "too_many_elements": 413,
+    "unsupported_media_type": 415,
+    "not_ready": 503,
+    "internal_error": 500,
+}
+
+
+class ProblemItem(BaseModel):
+    loc: list[str | int] = Field(description="JSON location of the problem")
+    msg: str
+    type: str = Field(description="machine-readable code of this item")
+
+
+class Problem(BaseModel):
+    """An error response (RFC 9457)."""
+
+    type: str = Field(description="URI reference identifying the problem type")
+    title: str
+    status: int
+    detail: str
+    code: str = Field(description="machine-readable error code, e.g. shape_mismatch")
+    errors: list[ProblemItem] = Field(default_factory=list)
+    suggestions: list[str] | None = Field(
+        None, description="closest loss names (unknown_loss only)"
+    )
+
+
+class ProblemError(Exception):
+    """Raise anywhere in the HTTP layer to answer with a problem."""
+
+    def __init__(self, code: str, detail: str, loc: Sequence[str | int] = (),
+                 status: int | None = None, errors: list[dict[str, Any]] | None = None,
+                 **extra: Any):
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+        self.status = status or STATUS_BY_CODE.get(code, 422)
+        self.errors = errors if errors is not None else (
+            [{"loc": list(loc), "msg": detail, "type": code}] if loc else []
+        )
+        self.extra = extra
+
+
+def problem_body(code: str, status: int, detail: str, errors: list[dict[str, Any]],
+                 **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": f"urn:loss-service:problem:{code}",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "errors": errors,
+    }
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return body
+
+
+def problem_response(exc: ProblemError, headers: dict[str, str] | None = None) -> Response:
+    body = problem_body(exc.code, exc.status, exc.detail, exc.errors, **exc.extra)
+    return Response(orjson.dumps(body), status_code=exc.status, media_type=PROBLEM_MEDIA_TYPE,
+                    headers=headers)
+
+
+def from_loss_error(exc: LossError, loc: Sequence[str | int]) -> ProblemError:
+    """A core error as a problem; ``loc`` is the error's location already mapped into the body."""
+    extra: dict[str, Any] = {}
+    if exc.code == "unknown_loss":
+        extra["suggestions"] = list(getattr(exc, "suggestions", ()))
+    return ProblemError(exc.code, exc.message, loc, **extra)
+
+
+def _clean_loc(loc: Sequence[Any]) -> list[str | int]:
+    """Drop pydantic's union-variant tags (``'constrained-float'``, ``'literal[-1]'``)."""
+    return [p for p in loc if isinstance(p, int) or str(p).isidentifier()]
+
+
+def _code_for(item: dict[str, Any]) -> str:
+    loc = _clean_loc(item["loc"])
+    kind = item["type"]
+    head = loc[0] if loc else ""
+    if head == "params":
+        return "unknown_param" if kind == "extra_forbidden" else "invalid_param"
+    if head == "inputs" and kind == "extra_forbidden":
+        return "unknown_input"
+    if head == "reduction":
+        return "unsupported_reduction"
+    if head == "dtype":
+        return "unsupported_dtype"
+    if kind == "extra_forbidden":
+        return "unknown_field"
+    if kind == "missing":
+        return "missing_field"
+    return "invalid_field"
+
+
+def from_validation_error(exc: ValidationError, prefix: Sequence[str | int] = ("body",)
+                          ) -> ProblemError:
+    """Pydantic's validation errors, in the problem shape (first error's code on top)."""
+    items = []
+    for err in exc.errors(include_url=False):
+        loc = [*prefix, *_clean_loc(err["loc"])]
+        items.append({"loc": loc, "msg": err["msg"], "type": _code_for(err)})
+    # several union branches report one problem: keep the first per location
+    seen: set[tuple[Any, ...]] = set()
+    unique = []
+    for it in items:
+        key = tuple(it["loc"])
+        if key not in seen:
+            seen.add(key)
+            unique.append(it)
+    first = unique[0]
+    detail = f"{first['msg']} at {'.'.join(str(p) for p in first['loc'])}"
+    if len(unique) > 1:
+        detail += f" (and {len(unique) - 1} more)"
+    return ProblemError(first["type"], detail, errors=unique)
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries documenting problem bodies for ``statuses``."""
+    descriptions = {
+        400: "Malformed JSON or empty body",
+        404: "Unknown loss (the body suggests the closest names)",
+        405: "Method not allowed",
+        413: "Body or element count over the configured limit",
+        415: "Content type is not application/json",
+        422: "Invalid input: bad shape, value, parameter or reduction (see `code` and `errors`)",
+        503: "Not ready yet",
+    }
+    return {
+        s: {"model": Problem, "description": descriptions[s],
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+        for s in statuses
+    }

@@ -1,0 +1,1 @@
+"""Routers: losses (/loss, /gradient), catalog (/losses), health (/healthz, /readyz, /version)."""

@@ -1,0 +1,55 @@
+"""Probes and version: ``/healthz`` (alive), ``/readyz`` (warm-up done), ``/version``."""
+
+from __future__ import annotations
+
+import platform
+from typing import Any
+
+import numpy as np
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+
+from ... import __version__
+from ...engine import BACKENDS
+from ..problems import ProblemError, error_responses
+
+router = APIRouter(tags=["operations"])
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Version(BaseModel):
+    service: str
+    python: str
+    numpy: str
+    backends: dict[str, dict[str, Any]]
+
+
+@router.get("/healthz", operation_id="healthz", summary="Liveness: the process answers",
+            response_model=Health)
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", operation_id="readyz", response_model=Health,
+            summary="Readiness: the backend has evaluated a warm-up loss",
+            responses=error_responses(503))
+async def readyz(request: Request) -> dict[str, str]:
+    if not getattr(request.app.state, "ready", False):
+        raise ProblemError("not_ready", "warming up", status=503)
+    return {"status": "ready"}
+
+
+def backends() -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {b: {"available": True} for b in BACKENDS}
+    out["cupy"] = {"available": False, "reason": "the CuPy backend is not part of this build"}
+    return out
+
+
+@router.get("/version", operation_id="version", summary="Service and library versions",
+            response_model=Version)
+async def version() -> dict[str, Any]:
+    return {"service": __version__, "python": platform.python_version(),
+            "numpy": np.__version__, "backends": backends()}

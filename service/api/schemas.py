@@ -1,0 +1,224 @@
+"""Request and response models, generated from the loss registry.
+
+Each loss gets its own request model (``MseRequest``...), so the OpenAPI document shows exactly
+which inputs, parameters and reductions that loss takes. Array fields are *documented* precisely
+(nested lists, tensor objects, b64 tensors) but not validated element by element by pydantic:
+arrays are decoded and checked with NumPy in :mod:`service.encoding`, which keeps large requests
+fast.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
+
+from ..losses import LOSSES, LossSpec, ParamSpec
+from ..losses.evaluate import DTYPES
+
+COMMON_INPUTS = ("predictions", "targets")
+
+ARRAY_SCHEMA: dict[str, Any] = {
+    "description": "An array: a number, a nested list of numbers (class indices as integers), "
+    "or a tensor object with flat `data` or little-endian `b64` bytes.",
+    "anyOf": [
+        {"type": "number"},
+        {"$ref": "#/components/schemas/NestedList"},
+        {"$ref": "#/components/schemas/TensorData"},
+        {"$ref": "#/components/schemas/TensorB64"},
+    ],
+}
+OUT_NUMBER: dict[str, Any] = {
+    "anyOf": [{"type": "number"}, {"enum": ["NaN", "Infinity", "-Infinity"]}],
+    "description": "a number; a non-finite value is the string NaN, Infinity or -Infinity",
+}
+OUT_ARRAY_SCHEMA: dict[str, Any] = {
+    "description": "A result array: nested lists (encoding json; non-finite values as the "
+    "strings NaN, Infinity, -Infinity) or a b64 tensor object (encoding b64).",
+    "anyOf": [
+        OUT_NUMBER,
+        {"$ref": "#/components/schemas/NestedOutList"},
+        {"$ref": "#/components/schemas/TensorB64"},
+    ],
+}
+# components referenced above, added to the OpenAPI document by service.api.openapi
+EXTRA_COMPONENTS: dict[str, Any] = {
+    "NestedList": {
+        "type": "array",
+        "description": "a nested list of numbers (rectangular)",
+        "items": {"anyOf": [{"type": "number"}, {"$ref": "#/components/schemas/NestedList"}]},
+    },
+    "NestedOutList": {
+        "type": "array",
+        "items": {"anyOf": [OUT_NUMBER, {"$ref": "#/components/schemas/NestedOutList"}]},
+    },
+}
+
+ArrayIn = Annotated[Any, WithJsonSchema(ARRAY_SCHEMA)]
+ArrayOut = Annotated[Any, WithJsonSchema(OUT_ARRAY_SCHEMA)]
+NumberOrArrayOut = Annotated[Any, WithJsonSchema({"anyOf": [OUT_NUMBER, OUT_ARRAY_SCHEMA]})]
+
+WireDtype = Literal["float64", "float32", "int64", "int32"]
+
+
+class TensorData(BaseModel):
+    """A tensor object with a flat row-major `data` list."""
+
+    model_config = ConfigDict(extra="forbid")
+    shape: list[Annotated[int, Field(ge=0)]]
+    dtype: WireDtype = "float64"
+    data: list[float]
+
+
+class TensorB64(BaseModel):
+    """A tensor object with base64 of the little-endian row-major bytes."""
+
+    model_config = ConfigDict(extra="forbid")
+    shape: list[Annotated[int, Field(ge=0)]]
+    dtype: WireDtype = "float64"
+    b64: str
+
+
+def _camel(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_"))
+
+
+def _param_type(p: ParamSpec) -> Any:
+    bounds: dict[str, float] = {}
+    if p.minimum is not None:
+        bounds["gt" if p.exclusive_minimum else "ge"] = p.minimum
+    if p.maximum is not None:
+        bounds["lt" if p.exclusive_maximum else "le"] = p.maximum
+    base: Any
+    if p.type == "float":
+        base = Annotated[float, Field(**bounds)]
+    elif p.type == "int":
+        base = Annotated[int, Field(**bounds)]
+    elif p.type == "bool":
+        base = bool
+    elif p.type == "choice":
+        base = Literal[tuple(p.choices)]
+    elif p.type == "float_array":
+        base = list[Annotated[float, Field(**bounds)]]
+    else:
+        base = Annotated[float, Field(**bounds)] | list[Annotated[float, Field(**bounds)]]
+    if p.extra_allowed:
+        base = base | Literal[tuple(p.extra_allowed)]
+    if p.nullable:
+        base = base | None
+    return base
+
+
+def params_model(spec: LossSpec) -> type[BaseModel]:
+    fields: dict[str, Any] = {
+        p.name: (_param_type(p), Field(p.default, description=p.description)) for p in spec.params
+    }
+    return create_model(
+        f"{_camel(spec.name)}Params",
+        __config__=ConfigDict(extra="forbid", strict=True),
+        __doc__=f"Parameters of {spec.name} (defaults filled in).",
+        **fields,
+    )
+
+
+def inputs_model(spec: LossSpec) -> type[BaseModel]:
+    fields: dict[str, Any] = {
+        i.name: (ArrayIn | None, Field(None, description=f"{i.description}; shape {i.shape}"))
+        for i in spec.inputs
+    }
+    return create_model(
+        f"{_camel(spec.name)}Inputs",
+        __config__=ConfigDict(extra="forbid"),
+        __doc__=f"Named inputs of {spec.name}.",
+        **fields,
+    )
+
+
+def example_body(spec: LossSpec, index: int = 0) -> dict[str, Any]:
+    """The registry's example as a request body."""
+    ex = spec.examples[index]
+    body: dict[str, Any] = {}
+    others = {}
+    for k, v in ex.inputs.items():
+        if k in COMMON_INPUTS:
+            body[k] = v
+        else:
+            others[k] = v
+    if others:
+        body["inputs"] = others
+    if ex.params:
+        body["params"] = dict(ex.params)
+    body["reduction"] = ex.reduction
+    return body
+
+
+def request_model(spec: LossSpec) -> type[BaseModel]:
+    """The request model of one loss."""
+    fields: dict[str, Any] = {}
+    for i in spec.inputs:
+        if i.name in COMMON_INPUTS:
+            fields[i.name] = (ArrayIn | None, Field(None, description=f"{i.description}; "
+                                                    f"shape {i.shape}"))
+    reductions = Literal[tuple(spec.reductions)]
+    pm = params_model(spec)
+    fields.update(
+        inputs=(inputs_model(spec) | None,
+                Field(None, description="named inputs (predictions and targets may be given "
+                      "here instead of at the top level)")),
+        params=(pm, Field(default_factory=pm, description="parameters")),
+        reduction=(reductions, Field(spec.default_reduction, description="reduction")),
+        sample_weight=(ArrayIn | None, Field(None, description="optional, one weight >= 0 per "
+                                             "sample (first axis of the unreduced loss)")),
+        dtype=(Literal[DTYPES], Field("float64", description="computation precision")),
+        encoding=(Literal["json", "b64"], Field("json", description="how result arrays are "
+                                                 "returned: nested lists or b64 tensors")),
+    )
+    return create_model(
+        f"{_camel(spec.name)}Request",
+        __config__=ConfigDict(extra="forbid",
+                              json_schema_extra={"examples": [example_body(spec)]}),
+        __doc__=f"Request body for /loss/{spec.name} and /gradient/{spec.name}.",
+        **fields,
+    )
+
+
+class GenericRequest(BaseModel):
+    """Request body for any loss by name or alias (the per-loss routes document the exact one)."""
+
+    model_config = ConfigDict(extra="forbid")
+    predictions: ArrayIn | None = None
+    targets: ArrayIn | None = None
+    inputs: dict[str, ArrayIn] | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    reduction: Literal["none", "mean", "sum", "batchmean"] | None = None
+    sample_weight: ArrayIn | None = None
+    dtype: Literal[DTYPES] = "float64"
+    encoding: Literal["json", "b64"] = "json"
+
+
+class LossResponse(BaseModel):
+    """The value of a loss, its per-sample breakdown and the effective parameters."""
+
+    loss: str = Field(description="canonical loss name")
+    value: NumberOrArrayOut = Field(description="the reduced value (a number), or the "
+                                    "unreduced array for reduction none")
+    reduction: str
+    per_sample: ArrayOut = Field(description="one value per sample: the mean over the "
+                                 "non-batch axes of the (sample-weighted) unreduced loss")
+    n_samples: int
+    params: dict[str, Any] = Field(description="effective parameters, defaults included")
+    dtype: str
+    backend: str
+
+
+class GradientResponse(LossResponse):
+    """A loss value plus its gradients with respect to every differentiable input."""
+
+    gradients: dict[str, ArrayOut] = Field(
+        description="gradient of the reduced value (of the sum for reduction none) for each "
+        "differentiable input, in that input's shape")
+    gradient: ArrayOut | None = Field(None, description="the gradient for `predictions`, "
+                                      "where the loss has that input")
+
+
+REQUEST_MODELS: dict[str, type[BaseModel]] = {name: request_model(s) for name, s in LOSSES.items()}

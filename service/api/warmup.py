@@ -1,0 +1,22 @@
+"""Warm-up before readiness: evaluate every loss's first example once (imports, code paths)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from .. import engine
+from ..losses import LOSSES
+
+
+def _run_examples(backend: str) -> None:
+    for spec in LOSSES.values():
+        ex = spec.examples[0]
+        engine.run(spec.name, ex.inputs, ex.params, reduction=ex.reduction,
+                   want_grad=spec.differentiable, backend=backend)
+
+
+async def warm_up(app: FastAPI) -> None:
+    """Mark the app ready once the configured backend has evaluated the examples."""
+    await run_in_threadpool(_run_examples, app.state.settings.backend)
+    app.state.ready = True

@@ -1,0 +1,237 @@
+"""A typed Python client for the service (httpx; sync and async), NumPy arrays in and out.
+
+    from service.client import LossClient
+
+    with LossClient("http://127.0.0.1:8000") as client:
+        r = client.gradient("cross_entropy", logits, labels, label_smoothing=0.1)
+        r.value, r.per_sample, r.gradient  # float, np.ndarray, np.ndarray
+
+Arrays with more than ``b64_threshold`` elements travel as base64 tensors (both ways), which is
+orders of magnitude cheaper than nested JSON lists. A problem response raises
+:class:`LossServiceError` carrying the problem body (``code``, ``errors`` with locations).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import numpy as np
+import orjson
+
+from .encoding import encode_array, wire_to_array
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+COMMON = ("predictions", "targets")
+
+
+class LossServiceError(Exception):
+    """An error response; ``problem`` is the RFC 9457 body (code, detail, errors)."""
+
+    def __init__(self, status: int, problem: dict[str, Any]):
+        self.status = status
+        self.problem = problem
+        self.code: str = problem.get("code", "http_error")
+        self.errors: list[dict[str, Any]] = problem.get("errors", [])
+        super().__init__(f"{status} {self.code}: {problem.get('detail', '')}")
+
+
+@dataclass(frozen=True)
+class LossResult:
+    """A /loss or /gradient response with arrays decoded to NumPy."""
+
+    loss: str
+    value: float | np.ndarray
+    reduction: str
+    per_sample: np.ndarray
+    n_samples: int
+    params: dict[str, Any]
+    dtype: str
+    backend: str
+    gradients: dict[str, np.ndarray] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def gradient(self) -> np.ndarray | None:
+        """The gradient with respect to ``predictions`` (None where the loss has no such input)."""
+        return self.gradients.get("predictions")
+
+
+def _wire(value: Any, threshold: int) -> tuple[Any, bool]:
+    """An input for the request body; True when it went as b64."""
+    if isinstance(value, dict):  # already a tensor object
+        return value, "b64" in value
+    a = np.asarray(value)
+    if a.dtype.kind == "b" or a.dtype.kind not in "iuf":
+        return value, False  # let the server report what is wrong with it
+    if a.size > threshold:
+        if a.dtype.kind in "iu":
+            a = a.astype(np.int64)
+        return encode_array(a, "b64"), True
+    return (a.tolist() if isinstance(value, np.ndarray) else value), False
+
+
+def build_request(predictions: Any = None, targets: Any = None, *,
+                  inputs: dict[str, Any] | None = None, params: dict[str, Any] | None = None,
+                  reduction: str | None = None, sample_weight: Any = None,
+                  dtype: str | None = None, encoding: str | None = None,
+                  b64_threshold: int = 4096) -> dict[str, Any]:
+    """The JSON body for /loss and /gradient."""
+    body: dict[str, Any] = {}
+    big = False
+    for name, value in (("predictions", predictions), ("targets", targets)):
+        if value is not None:
+            body[name], b = _wire(value, b64_threshold)
+            big |= b
+    if inputs:
+        body["inputs"] = {}
+        for name, value in inputs.items():
+            body["inputs"][name], b = _wire(value, b64_threshold)
+            big |= b
+    if params:
+        body["params"] = {k: (v.tolist() if isinstance(v, np.ndarray) else v)
+                          for k, v in params.items()}
+    if reduction is not None:
+        body["reduction"] = reduction
+    if sample_weight is not None:
+        body["sample_weight"], b = _wire(sample_weight, b64_threshold)
+        big |= b
+    if dtype is not None:
+        body["dtype"] = dtype
+    body["encoding"] = encoding or ("b64" if big else "json")
+    return body
+
+
+def parse_result(data: dict[str, Any]) -> LossResult:
+    value = data["value"]
+    value = float(wire_to_array(value)) if not isinstance(value, list | dict) else \
+        wire_to_array(value)
+    grads = {k: wire_to_array(v) for k, v in (data.get("gradients") or {}).items()}
+    return LossResult(loss=data["loss"], value=value, reduction=data["reduction"],
+                      per_sample=wire_to_array(data["per_sample"]), n_samples=data["n_samples"],
+                      params=data["params"], dtype=data["dtype"], backend=data["backend"],
+                      gradients=grads, raw=data)
+
+
+def _check(response: httpx.Response) -> dict[str, Any]:
+    try:
+        data = orjson.loads(response.content) if response.content else {}
+    except orjson.JSONDecodeError:
+        data = {"code": "http_error", "detail": response.text[:500]}
+    if response.status_code >= 400:
+        raise LossServiceError(response.status_code, data)
+    return data
+
+
+_HEADERS = {"content-type": "application/json", "accept": "application/json"}
+
+
+class LossClient:
+    """Synchronous client. Use as a context manager, or call :meth:`close`."""
+
+    def __init__(self, base_url: str = DEFAULT_URL, *, timeout: float = 60.0,
+                 b64_threshold: int = 4096, headers: dict[str, str] | None = None,
+                 transport: httpx.BaseTransport | None = None):
+        self.b64_threshold = b64_threshold
+        self._http = httpx.Client(base_url=base_url, timeout=timeout,
+                                  headers={**_HEADERS, **(headers or {})}, transport=transport)
+
+    def __enter__(self) -> LossClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        return _check(self._http.post(path, content=orjson.dumps(body)))
+
+    def loss(self, name: str, predictions: Any = None, targets: Any = None, *,
+             inputs: dict[str, Any] | None = None, reduction: str | None = None,
+             sample_weight: Any = None, dtype: str | None = None, encoding: str | None = None,
+             **params: Any) -> LossResult:
+        """``POST /loss/{name}``; keyword arguments beyond the named ones are the loss's params."""
+        body = build_request(predictions, targets, inputs=inputs, params=params,
+                             reduction=reduction, sample_weight=sample_weight, dtype=dtype,
+                             encoding=encoding, b64_threshold=self.b64_threshold)
+        return parse_result(self._post(f"/loss/{name}", body))
+
+    def gradient(self, name: str, predictions: Any = None, targets: Any = None, *,
+                 inputs: dict[str, Any] | None = None, reduction: str | None = None,
+                 sample_weight: Any = None, dtype: str | None = None,
+                 encoding: str | None = None, **params: Any) -> LossResult:
+        """``POST /gradient/{name}``: the value plus gradients of every differentiable input."""
+        body = build_request(predictions, targets, inputs=inputs, params=params,
+                             reduction=reduction, sample_weight=sample_weight, dtype=dtype,
+                             encoding=encoding, b64_threshold=self.b64_threshold)
+        return parse_result(self._post(f"/gradient/{name}", body))
+
+    def losses(self) -> list[dict[str, Any]]:
+        """The catalog (``GET /losses``)."""
+        return _check(self._http.get("/losses"))["losses"]
+
+    def describe(self, name: str) -> dict[str, Any]:
+        return _check(self._http.get(f"/losses/{name}"))
+
+    def ready(self) -> bool:
+        return self._http.get("/readyz").status_code == 200
+
+    def version(self) -> dict[str, Any]:
+        return _check(self._http.get("/version"))
+
+
+class AsyncLossClient:
+    """Asynchronous client with the same methods as :class:`LossClient`."""
+
+    def __init__(self, base_url: str = DEFAULT_URL, *, timeout: float = 60.0,
+                 b64_threshold: int = 4096, headers: dict[str, str] | None = None,
+                 transport: httpx.AsyncBaseTransport | None = None):
+        self.b64_threshold = b64_threshold
+        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout,
+                                       headers={**_HEADERS, **(headers or {})},
+                                       transport=transport)
+
+    async def __aenter__(self) -> AsyncLossClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        return _check(await self._http.post(path, content=orjson.dumps(body)))
+
+    async def loss(self, name: str, predictions: Any = None, targets: Any = None, *,
+                   inputs: dict[str, Any] | None = None, reduction: str | None = None,
+                   sample_weight: Any = None, dtype: str | None = None,
+                   encoding: str | None = None, **params: Any) -> LossResult:
+        body = build_request(predictions, targets, inputs=inputs, params=params,
+                             reduction=reduction, sample_weight=sample_weight, dtype=dtype,
+                             encoding=encoding, b64_threshold=self.b64_threshold)
+        return parse_result(await self._post(f"/loss/{name}", body))
+
+    async def gradient(self, name: str, predictions: Any = None, targets: Any = None, *,
+                       inputs: dict[str, Any] | None = None, reduction: str | None = None,
+                       sample_weight: Any = None, dtype: str | None = None,
+                       encoding: str | None = None, **params: Any) -> LossResult:
+        body = build_request(predictions, targets, inputs=inputs, params=params,
+                             reduction=reduction, sample_weight=sample_weight, dtype=dtype,
+                             encoding=encoding, b64_threshold=self.b64_threshold)
+        return parse_result(await self._post(f"/gradient/{name}", body))
+
+    async def losses(self) -> list[dict[str, Any]]:
+        return _check(await self._http.get("/losses"))["losses"]
+
+    async def describe(self, name: str) -> dict[str, Any]:
+        return _check(await self._http.get(f"/losses/{name}"))
+
+    async def ready(self) -> bool:
+        return (await self._http.get("/readyz")).status_code == 200
+
+    async def version(self) -> dict[str, Any]:
+        return _check(await self._http.get("/version"))

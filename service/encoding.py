@@ -1,0 +1,242 @@
+"""Arrays on the wire <-> NumPy, with shape, dtype and size checks.
+
+An array in a request is one of
+
+* a nested JSON list of numbers (integers stay integers: class indices);
+* a tensor object ``{"shape": [...], "dtype": "...", "data": [flat row-major list]}``;
+* a tensor object ``{"shape": [...], "dtype": "...", "b64": "<base64 of little-endian row-major
+  bytes>"}``, the fast path for large arrays.
+
+Arrays in a response are nested lists (``encoding: "json"``) or b64 tensor objects (``"b64"``).
+JSON has no NaN or infinity, so a non-finite result is written as the string ``"NaN"``,
+``"Infinity"`` or ``"-Infinity"`` in the json encoding (never ``null``); b64 carries IEEE values.
+
+Nothing here allocates in proportion to a *claimed* shape before checking it against the element
+limit and the data actually sent.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+from typing import Any
+
+import numpy as np
+
+WIRE_DTYPES: dict[str, str] = {"float64": "<f8", "float32": "<f4", "int64": "<i8", "int32": "<i4"}
+NONFINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+Loc = tuple[str | int, ...]
+
+
+class EncodingError(ValueError):
+    """A malformed array; ``loc`` is its place in the request body, ``status`` the HTTP status."""
+
+    def __init__(self, code: str, message: str, loc: Loc, status: int = 422):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.loc = loc
+        self.status = status
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _locate_problem(obj: Any, loc: Loc) -> tuple[str, str, Loc]:
+    """Walk a nested list that NumPy refused; return (code, message, loc) of the first problem."""
+
+    def shape_of(x: Any) -> tuple[int, ...]:
+        dims = []
+        while isinstance(x, list):
+            dims.append(len(x))
+            if not x:
+                break
+            x = x[0]
+        return tuple(dims)
+
+    expected = shape_of(obj)
+
+    def walk(x: Any, depth: int, here: Loc) -> tuple[str, str, Loc] | None:
+        if depth < len(expected):
+            if not isinstance(x, list):
+                return ("ragged_array", f"expected a list of length {expected[depth]} here "
+                        f"(the array's shape is {expected} from its first elements), got a number",
+                        here)
+            if len(x) != expected[depth]:
+                return ("ragged_array", f"ragged array: this list has {len(x)} elements, the "
+                        f"first list at this depth has {expected[depth]}", here)
+            for i, item in enumerate(x):
+                found = walk(item, depth + 1, (*here, i))
+                if found:
+                    return found
+            return None
+        if isinstance(x, list):
+            return ("ragged_array", "ragged array: a list where a number was expected", here)
+        if isinstance(x, bool):
+            return ("invalid_number", "booleans are not numbers", here)
+        if not _is_number(x):
+            return ("invalid_number", f"expected a number, got {type(x).__name__}", here)
+        if isinstance(x, int) and not -(2**63) <= x < 2**63:
+            return ("invalid_number", "integer out of the int64 range", here)
+        return None
+
+    found = walk(obj, 0, loc)
+    return found or ("invalid_array", "not a rectangular array of numbers", loc)
+
+
+def _decode_nested(obj: Any, loc: Loc, max_elements: int, check_bools: bool) -> np.ndarray:
+    if _is_number(obj):
+        return np.asarray(obj)
+    try:
+        arr = np.asarray(obj)
+    except (ValueError, TypeError, OverflowError):
+        raise EncodingError(*_locate_problem(obj, loc)) from None
+    if arr.dtype.kind not in "iuf" or (check_bools and _contains_bool(obj)):
+        raise EncodingError(*_locate_problem(obj, loc))
+    if arr.size > max_elements:
+        raise EncodingError("too_many_elements", f"the array has {arr.size} elements; the limit "
+                            f"is {max_elements}", loc, status=413)
+    if arr.dtype.kind == "u":
+        arr = arr.astype(np.int64)
+    return arr
+
+
+def _contains_bool(obj: Any) -> bool:
+    """True if any leaf is a bool (NumPy silently turns True into 1.0 in a float list)."""
+    if isinstance(obj, bool):
+        return True
+    if isinstance(obj, list):
+        if obj and not isinstance(obj[0], list):
+            return any(type(v) is bool for v in obj)
+        return any(_contains_bool(v) for v in obj)
+    return False
+
+
+def _decode_tensor(obj: dict[str, Any], loc: Loc, max_elements: int) -> np.ndarray:
+    keys = set(obj)
+    payload = keys & {"data", "b64"}
+    allowed = {"shape", "dtype", "data", "b64"}
+    for k in keys - allowed:
+        raise EncodingError("invalid_tensor", f"unknown field {k!r} in a tensor object "
+                            "(allowed: shape, dtype, data or b64)", (*loc, k))
+    if len(payload) != 1:
+        raise EncodingError("invalid_tensor", "a tensor object needs exactly one of 'data' and "
+                            "'b64'", loc)
+    if "shape" not in obj:
+        raise EncodingError("invalid_tensor", "a tensor object needs 'shape'", (*loc, "shape"))
+    shape = obj["shape"]
+    if not isinstance(shape, list) or not all(
+        isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape
+    ) or len(shape) > 32:
+        raise EncodingError("invalid_tensor", "shape must be a list of at most 32 non-negative "
+                            "integers", (*loc, "shape"))
+    n = math.prod(shape)
+    if n > max_elements:
+        raise EncodingError("too_many_elements", f"shape {shape} claims {n} elements; the limit "
+                            f"is {max_elements}", (*loc, "shape"), status=413)
+    dtype_name = obj.get("dtype", "float64")
+    if dtype_name not in WIRE_DTYPES:
+        raise EncodingError("unsupported_dtype", f"dtype must be one of "
+                            f"{', '.join(WIRE_DTYPES)}; got {dtype_name!r}", (*loc, "dtype"))
+    dtype = np.dtype(WIRE_DTYPES[dtype_name])
+    if "b64" in obj:
+        text = obj["b64"]
+        if not isinstance(text, str):
+            raise EncodingError("invalid_base64", "b64 must be a string", (*loc, "b64"))
+        nbytes = n * dtype.itemsize
+        if len(text) != 4 * math.ceil(nbytes / 3):
+            raise EncodingError(
+                "invalid_tensor", f"b64 holds {len(text)} characters; shape {shape} and dtype "
+                f"{dtype_name} need {nbytes} bytes, i.e. {4 * math.ceil(nbytes / 3)} base64 "
+                "characters", (*loc, "b64"))
+        try:
+            raw = base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            raise EncodingError("invalid_base64", "b64 is not valid base64",
+                                (*loc, "b64")) from None
+        if len(raw) != nbytes:
+            raise EncodingError("invalid_tensor", f"b64 decodes to {len(raw)} bytes; expected "
+                                f"{nbytes}", (*loc, "b64"))
+        return np.frombuffer(raw, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
+    data = obj["data"]
+    if not isinstance(data, list) or any(isinstance(v, list) for v in data[:1]):
+        raise EncodingError("invalid_tensor", "data must be a flat list of numbers",
+                            (*loc, "data"))
+    if len(data) != n:
+        raise EncodingError("invalid_tensor", f"data has {len(data)} values; shape {shape} needs "
+                            f"{n}", (*loc, "data"))
+    flat = _decode_nested(data, (*loc, "data"), max_elements, check_bools=True)
+    if flat.ndim != 1:
+        raise EncodingError("invalid_tensor", "data must be a flat list of numbers",
+                            (*loc, "data"))
+    if dtype.kind == "i" and flat.dtype.kind != "i":
+        raise EncodingError("invalid_tensor", f"dtype {dtype_name} needs integer data",
+                            (*loc, "data"))
+    return flat.astype(dtype.newbyteorder("="), copy=False).reshape(shape)
+
+
+def decode_array(obj: Any, loc: Loc, *, max_elements: int, check_bools: bool = True) -> np.ndarray:
+    """One request array (nested list or tensor object) as a NumPy array.
+
+    ``check_bools=False`` skips the scan for booleans mixed into numeric lists; callers pass it
+    when the raw body contains no ``true``/``false`` token at all.
+    """
+    if isinstance(obj, dict):
+        return _decode_tensor(obj, loc, max_elements)
+    if isinstance(obj, bool) or not (isinstance(obj, list) or _is_number(obj)):
+        raise EncodingError("invalid_array", "expected a number, a nested list of numbers or a "
+                            "tensor object", loc)
+    return _decode_nested(obj, loc, max_elements, check_bools)
+
+
+def _nonfinite_to_text(a: np.ndarray) -> Any:
+    obj = a.astype(object)
+    obj[np.isnan(a)] = NONFINITE["nan"]
+    obj[np.isposinf(a)] = NONFINITE["inf"]
+    obj[np.isneginf(a)] = NONFINITE["-inf"]
+    return obj.tolist()
+
+
+def encode_array(a: Any, encoding: str = "json") -> Any:
+    """A result array for the response body (orjson serializes NumPy arrays directly)."""
+    a = np.asarray(a)
+    if encoding == "b64":
+        wire = a.astype(a.dtype.newbyteorder("<"), copy=False)
+        return {"shape": list(a.shape), "dtype": a.dtype.name,
+                "b64": base64.b64encode(wire.tobytes()).decode("ascii")}
+    if a.dtype.kind == "f" and not np.isfinite(a).all():
+        return _nonfinite_to_text(a)
+    if a.ndim == 0:
+        return a.item()
+    return a
+
+
+def encode_scalar(v: Any) -> float | str:
+    """A reduced value: a JSON number, or "NaN" / "Infinity" / "-Infinity"."""
+    f = float(v)
+    if math.isfinite(f):
+        return f
+    return NONFINITE["nan"] if math.isnan(f) else NONFINITE["inf" if f > 0 else "-inf"]
+
+
+def tensor_to_wire(a: np.ndarray, encoding: str = "b64") -> dict[str, Any]:
+    """A NumPy array as a request tensor object (used by the client)."""
+    if encoding == "b64":
+        return encode_array(a, "b64")
+    return {"shape": list(a.shape), "dtype": a.dtype.name, "data": a.reshape(-1)}
+
+
+def wire_to_array(obj: Any) -> np.ndarray:
+    """A response array (nested list with non-finite strings, or b64 object) as NumPy."""
+    if isinstance(obj, dict):
+        return decode_array(obj, (), max_elements=2**62)
+    if isinstance(obj, str):
+        return np.asarray(float(obj.replace("Infinity", "inf")))
+    a = np.asarray(obj)
+    if a.dtype.kind in "OU":
+        a = np.vectorize(lambda v: float(v.replace("Infinity", "inf")) if isinstance(v, str)
+                         else float(v), otypes=[float])(a)
+    return a

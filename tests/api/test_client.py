@@ -1,0 +1,61 @@
+"""The Python client (async, in-process): NumPy in and out, b64 for large arrays, typed errors."""
+
+from __future__ import annotations
+
+import httpx
+import numpy as np
+import pytest
+
+from service.client import AsyncLossClient, LossServiceError, build_request
+from service.losses import evaluate
+from tests.conftest import assert_close
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+async def lc(app):
+    async with AsyncLossClient("http://testserver", transport=httpx.ASGITransport(app=app),
+                               b64_threshold=50) as c:
+        yield c
+
+
+async def test_loss_and_gradient_numpy_in_and_out(lc):
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
+    r = await lc.gradient("huber", x, y, delta=0.5)
+    core = evaluate("huber", {"predictions": x, "targets": y}, {"delta": 0.5}, want_grad=True)
+    assert r.loss == "huber" and r.params == {"delta": 0.5}
+    assert isinstance(r.value, float) and r.value == float(core.value)
+    assert isinstance(r.gradient, np.ndarray) and r.gradient.shape == (4, 3)
+    assert_close(r.gradient, core.gradients["predictions"], 0, 0)
+    assert_close(r.per_sample, core.per_sample, 0, 0)
+    none = await lc.loss("mse", x, y, reduction="none")
+    assert isinstance(none.value, np.ndarray) and none.value.shape == (4, 3)
+
+
+async def test_large_arrays_travel_as_b64(lc):
+    x = np.random.default_rng(1).normal(size=(100, 10))
+    body = build_request(x, x, b64_threshold=50)
+    assert "b64" in body["predictions"] and body["encoding"] == "b64"
+    r = await lc.gradient("mse", x, np.zeros_like(x), reduction="sum")
+    assert r.raw["per_sample"]["b64"]
+    assert_close(r.gradient, 2 * x, 0, 0)
+    assert r.value == pytest.approx(float(np.sum(x * x)), rel=1e-15)
+
+
+async def test_errors_raise_with_the_problem(lc):
+    with pytest.raises(LossServiceError) as exc:
+        await lc.loss("mse", [1.0, 2.0], [1.0])
+    assert exc.value.status == 422 and exc.value.code == "shape_mismatch"
+    assert exc.value.errors[0]["loc"] == ["body", "targets"]
+    with pytest.raises(LossServiceError) as exc:
+        await lc.loss("no_such_loss", [1.0], [1.0])
+    assert exc.value.status == 404 and exc.value.problem["suggestions"] is not None
+
+
+async def test_catalog_and_version(lc):
+    assert any(e["name"] == "mse" for e in await lc.losses())
+    assert (await lc.describe("l2"))["name"] == "mse"
+    assert await lc.ready()
+    assert (await lc.version())["backends"]["numpy"]["available"]

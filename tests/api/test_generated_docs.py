@@ -1,0 +1,42 @@
+"""Generated artifacts are current: openapi/openapi.json and the README's loss table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from service.cli import openapi_text, readme_with_table
+from service.main import create_app
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_openapi_file_is_current():
+    committed = (ROOT / "openapi" / "openapi.json").read_text()
+    assert committed == openapi_text(), "openapi/openapi.json is stale: run `loss-service openapi`"
+
+
+def test_operation_ids_are_stable_and_unique():
+    doc = create_app().openapi()
+    ids = [op["operationId"] for p in doc["paths"].values() for op in p.values()]
+    assert len(ids) == len(set(ids))
+    assert "loss-mse" in ids and "gradient-mse" in ids and "list-losses" in ids
+
+
+def test_every_route_documents_errors():
+    doc = create_app().openapi()
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            if method == "post":
+                assert {"400", "413", "415", "422"} <= set(op["responses"]), (path, method)
+                body = op["requestBody"]["content"]["application/json"]
+                assert body["schema"]["$ref"].split("/")[-1] in doc["components"]["schemas"]
+    # every $ref resolves
+    text = json.dumps(doc)
+    for ref in {part.split('"')[0] for part in text.split('"$ref": "#/components/schemas/')[1:]}:
+        assert ref in doc["components"]["schemas"], ref
+
+
+def test_readme_loss_table_is_current():
+    readme = (ROOT / "README.md").read_text()
+    assert readme == readme_with_table(readme), "stale README table: run `loss-service docs`"
