@@ -3,11 +3,15 @@ still succeeds."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+
+from service.encoding import encode_array
 
 pytestmark = pytest.mark.anyio
 
 OK = {"predictions": [1.0, 2.0], "targets": [0.0, 1.0]}
+NAN_B64 = encode_array(np.array([1.0, np.nan]), "b64")
 
 CASES = [
     # (id, path, body or raw bytes, headers, status, code, loc)
@@ -81,6 +85,33 @@ CASES = [
      ["body", "sample_weight", 0]),
     ("sample_weight_shape", "/loss/mse", {**OK, "sample_weight": [1.0]}, None, 422,
      "shape_mismatch", ["body", "sample_weight"]),
+    ("nonfinite_input_b64", "/loss/mse", {"predictions": NAN_B64, "targets": [0.0, 0.0]},
+     None, 422, "nonfinite_input", ["body", "predictions", 1]),
+    ("class_index_out_of_range", "/loss/cross_entropy",
+     {"predictions": [[1.0, 2.0], [0.5, 0.1]], "targets": [0, 2]}, None, 422,
+     "class_index_out_of_range", ["body", "targets", 1]),
+    ("class_index_float", "/loss/cross_entropy",
+     {"predictions": [[1.0, 2.0], [0.5, 0.1]], "targets": [0.0, 1.0]}, None, 422,
+     "invalid_dtype", ["body", "targets"]),
+    ("probability_out_of_range", "/loss/bce", {"predictions": [0.5, 1.5], "targets": [0, 1]},
+     None, 422, "probability_out_of_range", ["body", "predictions", 1]),
+    ("rows_not_normalized", "/loss/cross_entropy",
+     {"predictions": [[1.0, 2.0], [0.5, 0.1]], "targets": [[0.5, 0.5], [0.3, 0.3]]}, None, 422,
+     "probability_rows_not_normalized", ["body", "targets", 1]),
+    ("invalid_label", "/loss/soft_margin", {"predictions": [0.5, 1.5], "targets": [1, 2]},
+     None, 422, "invalid_label", ["body", "targets", 1]),
+    ("invalid_value_in_inputs", "/loss/gaussian_nll",
+     {"predictions": [0.5, 1.5], "targets": [1.0, 2.0], "inputs": {"var": [1.0, -1.0]}}, None,
+     422, "invalid_value", ["body", "inputs", "var", 1]),
+    ("invalid_shape", "/loss/multilabel_soft_margin",
+     {"predictions": [[[0.5]]], "targets": [[[1.0]]]}, None, 422, "invalid_shape",
+     ["body", "predictions"]),
+    ("undefined_mean", "/loss/cross_entropy",
+     {"predictions": [[1.0, 2.0]], "targets": [-100]}, None, 422, "undefined_mean",
+     ["body", "reduction"]),
+    ("not_differentiable", "/gradient/zero_one",
+     {"predictions": [[1.0, 2.0]], "targets": [0]}, None, 422, "not_differentiable",
+     ["path", "name"]),
     ("unknown_loss", "/loss/msee", OK, None, 404, "unknown_loss", ["path", "name"]),
     ("unknown_loss_gradient", "/gradient/cross_entropyy", OK, None, 404, "unknown_loss",
      ["path", "name"]),
