@@ -7,7 +7,8 @@ of non-ignored targets for CrossEntropy/NLL). Then
 
 * ``none``:      ``s * l``
 * ``sum``:       ``sum(s * l)``
-* ``mean``:      ``sum(s * l) / sum(s * m)``   (unweighted: ``sum(l) / l.size``, as PyTorch)
+* ``mean``:      ``sum(s * a * l) / sum(s * m)`` (unweighted: ``sum(l) / l.size``, as PyTorch),
+  where ``a`` is the kernel's ``mean_scale`` (1 when absent; CTC: 1 / target length)
 * ``batchmean``: ``sum(s * l) / sum(s)``       (unweighted: ``sum(l) / l.shape[0]``, as PyTorch)
 
 The per-sample breakdown is ``per_sample[n] = mean over the non-batch axes of (s * l)[n]`` (a
@@ -92,8 +93,14 @@ def reduce_loss(xp: Any, out: LossOutput, reduction: str,
                 "or weights summing to 0); use reduction 'sum' or 'none'",
                 ("reduction",),
             )
-        value = xp.sum(weighted) / denom
-        cot = (ones if s is None else ones * s) / denom
+        a = None if reduction == "batchmean" else out.mean_scale
+        if a is not None:
+            a = xp.reshape(a, l2.shape)
+            value = xp.sum(weighted * a) / denom
+            cot = (a if s is None else a * s) / denom
+        else:
+            value = xp.sum(weighted) / denom
+            cot = (ones if s is None else ones * s) / denom
     else:
         raise errors.UnsupportedReduction(f"unknown reduction {reduction!r}", ("reduction",))
     if scalar:

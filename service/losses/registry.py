@@ -9,22 +9,51 @@ from __future__ import annotations
 
 import difflib
 
-from . import binary, counts, distributions, embedding, gan, multiclass, regression
+from . import (
+    binary,
+    contrastive,
+    counts,
+    cross_entropy_variants,
+    ctc,
+    deviance,
+    distributions,
+    embedding,
+    gan,
+    hinge_variants,
+    linear,
+    multiclass,
+    overlap,
+    ranking,
+    regression,
+    robust_regression,
+    sparsemax,
+)
 from .errors import UnknownLoss
 from .spec import LossSpec
 
 FAMILIES: tuple[str, ...] = (
     "regression", "binary", "multiclass", "distribution", "embedding", "counts", "gan",
+    "ranking", "segmentation", "sequence", "linear",
 )
 
 SPECS: tuple[LossSpec, ...] = (
     *regression.SPECS,
+    *robust_regression.SPECS,
     *binary.SPECS,
     *multiclass.SPECS,
+    *hinge_variants.SPECS,
+    *cross_entropy_variants.SPECS,
+    *sparsemax.SPECS,
     *distributions.SPECS,
     *embedding.SPECS,
+    *contrastive.SPECS,
+    *ranking.SPECS,
+    *overlap.SPECS,
     *counts.SPECS,
+    *deviance.SPECS,
     *gan.SPECS,
+    *ctc.SPECS,
+    *linear.SPECS,
 )
 
 LOSSES: dict[str, LossSpec] = {}

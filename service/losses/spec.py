@@ -16,6 +16,8 @@ with defaults filled in. The kernel checks shapes and domains, then returns
 * ``mean_weight``: optional per-element weights of the ``mean`` denominator (CrossEntropy/NLL with
   class weights or ignored targets divide by the sum of the target weights); ``None`` means each
   element counts once, i.e. ``mean`` divides by ``loss.size``.
+* ``mean_scale``: optional per-element factors applied to the loss inside ``mean`` only (CTC's
+  ``mean`` divides each sample's loss by its target length before averaging); ``None`` means 1.
 
 Reduction, ``sample_weight`` and the per-sample breakdown happen in one place:
 :func:`service.losses.reduce.reduce_loss`.
@@ -132,6 +134,7 @@ class LossOutput:
     loss: Array
     vjp: Vjp | None = None
     mean_weight: Array | None = None
+    mean_scale: Array | None = None
 
 
 @dataclass(frozen=True)
