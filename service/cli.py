@@ -8,11 +8,18 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
+import uvicorn
+
 from .config import get_settings
+from .observability.logging import configure_logging
 
 DEFAULT_OPENAPI = Path("openapi/openapi.json")
 TABLE_START, TABLE_END = "<!-- losses-table:start -->", "<!-- losses-table:end -->"
@@ -26,15 +33,49 @@ def openapi_text() -> str:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     settings = get_settings()
     host = args.host or settings.host
     port = settings.port if args.port is None else args.port
     workers = args.workers or settings.workers
-    uvicorn.run("service.main:app", host=host, port=port, workers=workers,
-                log_level=settings.log_level, access_log=False)
-    return 0
+    if workers > 1:
+        _prepare_multiprocess_metrics(settings.metrics_dir)
+    configure_logging(settings.log_level, settings.log_format)
+    config = uvicorn.Config("service.main:app", host=host, port=port, workers=workers,
+                            log_level=settings.log_level, access_log=False, server_header=False,
+                            timeout_graceful_shutdown=settings.graceful_timeout_s,
+                            log_config=None)
+    if workers > 1:
+        from uvicorn.supervisors import Multiprocess
+
+        Multiprocess(config, sockets=[config.bind_socket()]).run()
+        return 0
+    server = _GracefulServer(config)
+    server.run()
+    return 0 if server.started else 3
+
+
+class _GracefulServer(uvicorn.Server):
+    """A uvicorn server whose graceful shutdown on SIGTERM/SIGINT exits with status 0.
+
+    uvicorn re-raises the signal once it has drained in-flight requests, so the process would die
+    with -15, which process managers and orchestrators read as a crash.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            yield
+            self._captured_signals.clear()  # drained: do not re-raise the signal
+
+
+def _prepare_multiprocess_metrics(configured: Path | None) -> None:
+    """Workers share a fresh directory for Prometheus samples (set before they start)."""
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or (
+        str(configured) if configured else tempfile.mkdtemp(prefix="loss-service-metrics-"))
+    Path(path).mkdir(parents=True, exist_ok=True)
+    for stale in Path(path).glob("*.db"):  # samples of a previous run
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
 
 
 def _openapi(args: argparse.Namespace) -> int:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
+from pathlib import Path
+from typing import Annotated, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -35,6 +36,47 @@ class Settings(BaseSettings):
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(
         "info", description="log level"
     )
+    log_format: Literal["json", "text"] = Field(
+        "json", description="json: one JSON object per line (one line per request); text: plain"
+    )
+    api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="comma-separated API keys; when any is set, every route except /healthz, "
+        "/readyz and /metrics needs `Authorization: Bearer <key>` or `X-API-Key: <key>`",
+    )
+    api_keys_file: Path | None = Field(
+        None, description="file with one API key per line (e.g. a mounted secret), added to "
+        "api_keys",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="comma-separated origins allowed by CORS; empty (the default) means CORS "
+        "is closed",
+    )
+    graceful_timeout_s: float = Field(
+        30.0, ge=0, description="on SIGTERM, how long in-flight requests may take to finish"
+    )
+    metrics_dir: Path | None = Field(
+        None, description="directory for Prometheus multiprocess metrics (set automatically "
+        "when workers > 1; PROMETHEUS_MULTIPROC_DIR also works)",
+    )
+
+    @field_validator("api_keys", "cors_origins", mode="before")
+    @classmethod
+    def _split_csv(cls, v: object) -> object:
+        if isinstance(v, str):
+            return [part.strip() for part in v.split(",") if part.strip()]
+        return v
+
+    def all_api_keys(self) -> list[str]:
+        """api_keys plus the keys in api_keys_file (blank lines and # comments skipped)."""
+        keys = list(self.api_keys)
+        if self.api_keys_file is not None:
+            for line in self.api_keys_file.read_text().splitlines():
+                line = line.strip()
+                if line and not line.startswith("#"):
+                    keys.append(line)
+        return keys
 
 
 @lru_cache(maxsize=1)

@@ -6,12 +6,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from .api.errors import install_error_handlers
 from .api.openapi import build_openapi
-from .api.routes import catalog, health, losses
+from .api.routes import catalog, health, losses, metrics
 from .api.warmup import warm_up
 from .config import Settings, get_settings
+from .observability.logging import configure_logging
+from .observability.middleware import RequestContextMiddleware
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -20,15 +23,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.log_level, settings.log_format)
         await warm_up(app)
         yield
 
     app = FastAPI(title="loss-service", lifespan=lifespan, docs_url="/docs", redoc_url=None)
     app.state.settings = settings
     app.state.ready = False
-    for router in (losses.router, catalog.router, health.router):
+    for router in (losses.router, catalog.router, health.router, metrics.router):
         app.include_router(router)
     install_error_handlers(app)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
+                           allow_methods=["GET", "POST"], allow_headers=["*"],
+                           expose_headers=["X-Request-ID"])
+    app.add_middleware(RequestContextMiddleware, api_keys=settings.all_api_keys())
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -19,7 +19,7 @@ _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_la
 
 async def _problem(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ProblemError)
-    return problem_response(exc)
+    return problem_response(exc, request=request)
 
 
 async def _http(request: Request, exc: Exception) -> Response:
@@ -31,7 +31,8 @@ async def _http(request: Request, exc: Exception) -> Response:
     elif exc.status_code == 405:
         detail = f"method {request.method} is not allowed on {request.url.path}"
     headers = dict(exc.headers) if exc.headers else None
-    return problem_response(ProblemError(code, detail, status=exc.status_code), headers=headers)
+    return problem_response(ProblemError(code, detail, status=exc.status_code), headers=headers,
+                            request=request)
 
 
 async def _validation(request: Request, exc: Exception) -> Response:
@@ -39,13 +40,13 @@ async def _validation(request: Request, exc: Exception) -> Response:
     errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": "invalid_field"}
               for e in exc.errors()]
     detail = errors[0]["msg"] if errors else "invalid request"
-    return problem_response(ProblemError("invalid_field", detail, errors=errors))
+    return problem_response(ProblemError("invalid_field", detail, errors=errors), request=request)
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem_response(ProblemError("internal_error", "an internal error occurred; it has "
-                                         "been logged", status=500))
+                                         "been logged", status=500), request=request)
 
 
 def install_error_handlers(app: FastAPI) -> None:

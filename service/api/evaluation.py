@@ -62,8 +62,13 @@ def _map_loc(loc: tuple[Any, ...], where: dict[str, tuple[Any, ...]]) -> list[An
 
 
 def evaluate_body(spec: LossSpec, model: type[BaseModel], obj: Any, *, want_grad: bool,
-                  settings: Settings, check_bools: bool = True) -> dict[str, Any]:
-    """The response body for one /loss or /gradient request (raises ProblemError)."""
+                  settings: Settings, check_bools: bool = True,
+                  stats: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The response body for one /loss or /gradient request (raises ProblemError).
+
+    ``stats``, when given, receives ``n_elements`` (array elements decoded) for logs and metrics.
+    """
+    stats = {} if stats is None else stats
     req = _validate(model, obj)
     raw = _collect_inputs(spec, req)
     budget = settings.max_elements
@@ -73,6 +78,7 @@ def evaluate_body(spec: LossSpec, model: type[BaseModel], obj: Any, *, want_grad
         for name, (value, loc) in raw.items():
             arrays[name] = decode_array(value, loc, max_elements=budget, check_bools=check_bools)
             budget -= arrays[name].size
+            stats["n_elements"] = settings.max_elements - budget
             where[name] = loc
         sw = None
         if req.sample_weight is not None:

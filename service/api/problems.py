@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 from pydantic import BaseModel, Field, ValidationError
+from starlette.requests import Request
 from starlette.responses import Response
 
 from ..losses.errors import LossError
@@ -52,6 +53,7 @@ class Problem(BaseModel):
     suggestions: list[str] | None = Field(
         None, description="closest loss names (unknown_loss only)"
     )
+    request_id: str | None = Field(None, description="the request's X-Request-ID")
 
 
 class ProblemError(Exception):
@@ -84,8 +86,15 @@ def problem_body(code: str, status: int, detail: str, errors: list[dict[str, Any
     return body
 
 
-def problem_response(exc: ProblemError, headers: dict[str, str] | None = None) -> Response:
-    body = problem_body(exc.code, exc.status, exc.detail, exc.errors, **exc.extra)
+def problem_response(exc: ProblemError, headers: dict[str, str] | None = None,
+                     request: Request | None = None) -> Response:
+    """The problem as a response; with ``request``, its id goes in the body and its code in the
+    request state (for metrics and the access log)."""
+    extra = dict(exc.extra)
+    if request is not None:
+        request.state.problem_code = exc.code
+        extra["request_id"] = getattr(request.state, "request_id", None)
+    body = problem_body(exc.code, exc.status, exc.detail, exc.errors, **extra)
     return Response(orjson.dumps(body), status_code=exc.status, media_type=PROBLEM_MEDIA_TYPE,
                     headers=headers)
 

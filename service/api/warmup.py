@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from .. import engine
 from ..losses import LOSSES
+
+log = logging.getLogger("service.warmup")
 
 
 def _run_examples(backend: str) -> None:
@@ -17,6 +21,12 @@ def _run_examples(backend: str) -> None:
 
 
 async def warm_up(app: FastAPI) -> None:
-    """Mark the app ready once the configured backend has evaluated the examples."""
-    await run_in_threadpool(_run_examples, app.state.settings.backend)
+    """Mark the app ready once the configured backend has evaluated the examples; if that fails,
+    stay unready and keep the reason for /readyz."""
+    try:
+        await run_in_threadpool(_run_examples, app.state.settings.backend)
+    except Exception as exc:  # any failure means "not ready", with the reason reported
+        log.exception("warm-up failed")
+        app.state.not_ready_reason = f"warm-up failed: {type(exc).__name__}: {exc}"
+        return
     app.state.ready = True

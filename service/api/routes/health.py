@@ -38,7 +38,8 @@ async def healthz() -> dict[str, str]:
             responses=error_responses(503))
 async def readyz(request: Request) -> dict[str, str]:
     if not getattr(request.app.state, "ready", False):
-        raise ProblemError("not_ready", "warming up", status=503)
+        reason = getattr(request.app.state, "not_ready_reason", None) or "warming up"
+        raise ProblemError("not_ready", reason, status=503)
     return {"status": "ready"}
 
 

@@ -33,21 +33,32 @@ def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-async def _respond(request: Request, spec: LossSpec, want_grad: bool) -> Response:
-    settings = _settings(request)
-    raw = await read_body(request, settings.max_body_bytes)
+def _parse_and_evaluate(raw: bytes, spec: LossSpec, want_grad: bool, settings: Settings,
+                        stats: dict[str, Any]) -> bytes:
     obj = parse_json(raw)
     # booleans can hide in numeric lists (NumPy reads True as 1.0); scan only if any exist
     check_bools = b"true" in raw or b"false" in raw
-    model = REQUEST_MODELS[spec.name]
-    if len(raw) <= settings.inline_max_bytes:
-        body = evaluate_body(spec, model, obj, want_grad=want_grad, settings=settings,
-                             check_bools=check_bools)
-    else:
-        body = await run_in_threadpool(evaluate_body, spec, model, obj, want_grad=want_grad,
-                                       settings=settings, check_bools=check_bools)
-    return Response(orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY),
-                    media_type="application/json")
+    body = evaluate_body(spec, REQUEST_MODELS[spec.name], obj, want_grad=want_grad,
+                         settings=settings, check_bools=check_bools, stats=stats)
+    return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+async def _respond(request: Request, spec: LossSpec, want_grad: bool) -> Response:
+    settings = _settings(request)
+    state = request.state
+    state.loss, state.kind = spec.name, "gradient" if want_grad else "loss"
+    state.backend = settings.backend
+    raw = await read_body(request, settings.max_body_bytes)
+    stats: dict[str, Any] = {}
+    try:
+        if len(raw) <= settings.inline_max_bytes:  # small: no threadpool hop
+            payload = _parse_and_evaluate(raw, spec, want_grad, settings, stats)
+        else:  # large: parse, compute and encode off the event loop
+            payload = await run_in_threadpool(_parse_and_evaluate, raw, spec, want_grad,
+                                              settings, stats)
+    finally:
+        state.n_elements = stats.get("n_elements")
+    return Response(payload, media_type="application/json")
 
 
 def _openapi_body(model: type[BaseModel], spec: LossSpec) -> dict[str, Any]:

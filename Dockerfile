@@ -1,0 +1,46 @@
+# syntax=docker/dockerfile:1
+# loss-service images. Targets:
+#   runtime (default)  CPU, NumPy backend:        docker build -t loss-service .
+#   runtime-gpu        adds CuPy for CUDA 12 hosts: docker build --target runtime-gpu -t loss-service:gpu .
+# Both run as a non-root numeric user, with the server as PID 1 (exec form) so it gets SIGTERM.
+ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
+
+# ---- build: a virtual environment with the service and its dependencies -------------------------
+FROM ${PYTHON_IMAGE} AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
+WORKDIR /src
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+COPY pyproject.toml README.md ./
+COPY service ./service
+RUN pip install --no-cache-dir .
+
+# ---- build-gpu: the same plus CuPy and the CUDA 12 runtime, NVRTC and headers as wheels ---------
+# CuPy compiles kernels at run time, so it needs NVRTC and the CUDA headers: cupy-cuda12x[ctk]
+# brings them from PyPI, so a slim base works and only the host's NVIDIA driver is needed.
+FROM build AS build-gpu
+RUN pip install --no-cache-dir "/src[gpu]"
+
+# ---- runtime base: slim image, non-root user, settings by environment --------------------------
+FROM ${PYTHON_IMAGE} AS base
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    LOSS_SERVICE_HOST=0.0.0.0 \
+    LOSS_SERVICE_PORT=8000 \
+    LOSS_SERVICE_WORKERS=2 \
+    PROMETHEUS_MULTIPROC_DIR=/tmp/loss-service-metrics
+RUN useradd --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin app
+WORKDIR /app
+EXPOSE 8000
+# no curl in the image: Python itself probes /healthz
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('LOSS_SERVICE_PORT', '8000') + '/healthz', timeout=4)"]
+USER 10001:10001
+ENTRYPOINT ["loss-service", "serve"]
+
+FROM base AS runtime-gpu
+COPY --from=build-gpu /opt/venv /opt/venv
+
+FROM base AS runtime
+COPY --from=build /opt/venv /opt/venv

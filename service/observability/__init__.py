@@ -1,0 +1,1 @@
+"""Metrics (Prometheus, multiprocess-safe), structured logs and the per-request middleware."""

@@ -1,0 +1,121 @@
+"""The per-request middleware (pure ASGI, so it adds little to small requests).
+
+For every HTTP request it: accepts a client's ``X-Request-ID`` (or makes one) and echoes it; adds
+``X-Content-Type-Options: nosniff``; enforces the optional API keys (401 problem); records the
+Prometheus metrics; and writes one structured log line with the request id, route, loss, element
+count, status and duration.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+import orjson
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..api.problems import PROBLEM_MEDIA_TYPE, problem_body
+from . import metrics
+
+log = logging.getLogger("service.access")
+
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+_VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def _route_of(scope: Scope) -> str:
+    route = scope.get("route")
+    return getattr(route, "path", None) or "unmatched"
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp, api_keys: list[str] | None = None):
+        self.app = app
+        self.api_keys = [k.encode() for k in (api_keys or [])]
+
+    def _authorized(self, headers: Headers) -> bool:
+        given = headers.get("x-api-key")
+        auth = headers.get("authorization", "")
+        if given is None and auth[:7].lower() == "bearer ":
+            given = auth[7:].strip()
+        if not given:
+            return False
+        candidate = given.encode()
+        ok = False
+        for key in self.api_keys:  # compare against every key: timing reveals nothing
+            ok |= hmac.compare_digest(candidate, key)
+        return ok
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        incoming = headers.get("x-request-id", "")
+        rid = incoming if _VALID_ID.match(incoming) else uuid.uuid4().hex
+        state: dict[str, Any] = scope.setdefault("state", {})
+        state["request_id"] = rid
+        start = time.perf_counter()
+        status = 500
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                out = MutableHeaders(scope=message)
+                out["x-request-id"] = rid
+                out["x-content-type-options"] = "nosniff"
+            await send(message)
+
+        try:
+            needs_key = self.api_keys and scope["path"] not in OPEN_PATHS and \
+                scope["method"] != "OPTIONS"  # CORS preflights carry no credentials
+            if needs_key and not self._authorized(headers):
+                state["problem_code"] = "unauthorized"
+                await self._unauthorized(rid, send_with_headers)
+            else:
+                await self.app(scope, receive, send_with_headers)
+        finally:
+            self._record(scope, state, status, time.perf_counter() - start, rid)
+
+    @staticmethod
+    async def _unauthorized(rid: str, send: Send) -> None:
+        body = problem_body("unauthorized", 401, "a valid API key is required: send "
+                            "`Authorization: Bearer <key>` or `X-API-Key: <key>`",
+                            [{"loc": ["header", "authorization"], "msg": "missing or invalid "
+                              "API key", "type": "unauthorized"}], request_id=rid)
+        payload = orjson.dumps(body)
+        await send({"type": "http.response.start", "status": 401, "headers": [
+            (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+            (b"content-length", str(len(payload)).encode()),
+            (b"www-authenticate", b'Bearer realm="loss-service"'),
+        ]})
+        await send({"type": "http.response.body", "body": payload})
+
+    @staticmethod
+    def _record(scope: Scope, state: dict[str, Any], status: int, seconds: float,
+                rid: str) -> None:
+        route = _route_of(scope)
+        method = scope["method"]
+        metrics.REQUESTS.labels(route, method, str(status)).inc()
+        metrics.LATENCY.labels(route, method).observe(seconds)
+        code = state.get("problem_code")
+        if code:
+            metrics.ERRORS.labels(code).inc()
+        loss = state.get("loss")
+        n_elements = state.get("n_elements")
+        if loss and status < 400:
+            metrics.EVALUATIONS.labels(loss, state.get("kind", "loss"),
+                                       state.get("backend", "numpy")).inc()
+        if loss and n_elements:
+            metrics.ELEMENTS.labels(loss).inc(n_elements)
+        log.info("request", extra={
+            "request_id": rid, "method": method, "route": route, "path": scope["path"],
+            "loss": loss, "n_elements": n_elements, "status": status,
+            "duration_ms": round(seconds * 1000, 3), "code": code,
+        })
