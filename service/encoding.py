@@ -134,24 +134,29 @@ def _decode_tensor(obj: dict[str, Any], loc: Loc, max_elements: int) -> np.ndarr
         raise EncodingError("invalid_tensor", "shape must be a list of at most 32 non-negative "
                             "integers", (*loc, "shape"))
     n = math.prod(shape)
-    if n > max_elements:
-        raise EncodingError("too_many_elements", f"shape {shape} claims {n} elements; the limit "
-                            f"is {max_elements}", (*loc, "shape"), status=413)
+
+    def check_limit() -> None:  # after the structure is known good: a real payload that big
+        if n > max_elements:
+            raise EncodingError("too_many_elements", f"the tensor has {n} elements; the limit "
+                                f"is {max_elements}", (*loc, "shape"), status=413)
+
     dtype_name = obj.get("dtype", "float64")
-    if dtype_name not in WIRE_DTYPES:
+    if not isinstance(dtype_name, str) or dtype_name not in WIRE_DTYPES:
         raise EncodingError("unsupported_dtype", f"dtype must be one of "
-                            f"{', '.join(WIRE_DTYPES)}; got {dtype_name!r}", (*loc, "dtype"))
+                            f"{', '.join(WIRE_DTYPES)}; got {dtype_name!r:.40}", (*loc, "dtype"))
     dtype = np.dtype(WIRE_DTYPES[dtype_name])
     if "b64" in obj:
         text = obj["b64"]
         if not isinstance(text, str):
             raise EncodingError("invalid_base64", "b64 must be a string", (*loc, "b64"))
         nbytes = n * dtype.itemsize
-        if len(text) != 4 * math.ceil(nbytes / 3):
+        nchars = 4 * -(-nbytes // 3)  # integer arithmetic: a claimed shape may be astronomical
+        if len(text) != nchars:
             raise EncodingError(
                 "invalid_tensor", f"b64 holds {len(text)} characters; shape {shape} and dtype "
-                f"{dtype_name} need {nbytes} bytes, i.e. {4 * math.ceil(nbytes / 3)} base64 "
-                "characters", (*loc, "b64"))
+                f"{dtype_name} need {nbytes} bytes, i.e. {nchars} base64 characters",
+                (*loc, "b64"))
+        check_limit()
         try:
             raw = base64.b64decode(text, validate=True)
         except (binascii.Error, ValueError):
@@ -168,6 +173,7 @@ def _decode_tensor(obj: dict[str, Any], loc: Loc, max_elements: int) -> np.ndarr
     if len(data) != n:
         raise EncodingError("invalid_tensor", f"data has {len(data)} values; shape {shape} needs "
                             f"{n}", (*loc, "data"))
+    check_limit()
     flat = _decode_nested(data, (*loc, "data"), max_elements, check_bools=True)
     if flat.ndim != 1:
         raise EncodingError("invalid_tensor", "data must be a flat list of numbers",

@@ -9,6 +9,7 @@ the inputs' namespace.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -80,15 +81,19 @@ def _convert_input(xp: Any, spec: InputSpec, value: Any, dtype: Any) -> Array:
                 (name,),
             )
         return xp.astype(a, xp.int64)
+    with np.errstate(over="ignore"):  # an overflow in the cast is reported just below
+        out = xp.astype(a, dtype)
     if not integral:
-        bad = ~xp.isfinite(a)
+        bad = ~xp.isfinite(out)
         if bool(xp.any(bad)):
             idx = _checks.first_index(xp, bad)
-            raise errors.NonFiniteInput(
-                f"{name} contains a non-finite value ({float(a[idx])}) at index {list(idx)}",
-                (name, *idx),
-            )
-    return xp.astype(a, dtype)
+            original = float(a[idx])
+            dname = getattr(dtype, "__name__", str(dtype)).rsplit(".", 1)[-1]
+            why = (f"{original:g}, which overflows {dname}" if math.isfinite(original)
+                   else f"a non-finite value ({original})")
+            raise errors.NonFiniteInput(f"{name} contains {why} at index {list(idx)}",
+                                        (name, *idx))
+    return out
 
 
 def _array_params(xp: Any, spec: LossSpec, params: dict[str, Any], dtype: Any) -> dict[str, Any]:
