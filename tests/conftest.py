@@ -1,7 +1,10 @@
 """Shared fixtures: the array namespaces the core runs on, and helpers for oracle checks.
 
-* ``xp``: parametrized over NumPy (through array_api_compat) and ``array_api_strict``; the latter
-  rejects anything outside the array API standard, so a NumPy-only call in the core fails there.
+* ``xp``: parametrized over NumPy (through array_api_compat), ``array_api_strict`` (which rejects
+  anything outside the array API standard, so a NumPy-only call in the core fails there), PyTorch
+  on the CPU (through array_api_compat; skipped without torch) and CuPy (skipped unless a CUDA
+  device is present). Passing on torch shows the core is library-agnostic, which is what lets it
+  run on CuPy.
 * ``torch`` helpers: ``pytest.importorskip`` keeps the oracle tests skipping cleanly where PyTorch
   (pinned to 2.13.0) is not installed.
 """
@@ -19,7 +22,7 @@ from service.losses import evaluate, get_loss
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 
-NAMESPACES = ["numpy", "array_api_strict"]
+NAMESPACES = ["numpy", "array_api_strict", "torch", "cupy"]
 
 
 def _namespace(name: str) -> Any:
@@ -27,6 +30,18 @@ def _namespace(name: str) -> Any:
         import array_api_compat.numpy as xnp
 
         return xnp
+    if name == "torch":
+        pytest.importorskip("torch")
+        import array_api_compat.torch as xtorch
+
+        return xtorch
+    if name == "cupy":
+        cupy = pytest.importorskip("cupy")
+        if not cupy.cuda.is_available():
+            pytest.skip("no CUDA device")
+        import array_api_compat.cupy as xcupy
+
+        return xcupy
     return pytest.importorskip(name)
 
 
@@ -43,6 +58,10 @@ def to_xp(xp: Any, value: Any) -> Any:
 
 
 def to_np(value: Any) -> np.ndarray:
+    if hasattr(value, "get") and type(value).__module__.startswith("cupy"):
+        return value.get()
+    if type(value).__module__.startswith("torch"):
+        return value.detach().cpu().numpy()
     return np.asarray(value)
 
 
