@@ -18,7 +18,18 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="interface to bind")
     port: int = Field(8000, ge=0, le=65535, description="TCP port")
     workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes")
-    backend: Literal["numpy"] = Field("numpy", description="array backend for the loss core")
+    backend: Literal["auto", "numpy", "cupy"] = Field(
+        "numpy", description="default array backend: numpy; cupy (a CUDA GPU); or auto, which "
+        "sends requests of at least gpu_min_elements elements to the GPU when one is usable",
+    )
+    gpu_min_elements: int = Field(
+        1_000_000, ge=0, description="auto's crossover: requests with fewer elements stay on "
+        "NumPy (measured by bench/gpu.py)",
+    )
+    gpu_queue_size: int = Field(
+        8, ge=1, description="GPU requests running or waiting at once; beyond, 503 + Retry-After"
+    )
+    retry_after_s: int = Field(1, ge=0, description="Retry-After of a 503 when the GPU is busy")
     max_body_bytes: int = Field(
         256 * 1024 * 1024, ge=1024, description="largest request body accepted (413 beyond)"
     )

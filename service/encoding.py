@@ -217,7 +217,7 @@ def encode_array(a: Any, encoding: str = "json") -> Any:
         return _nonfinite_to_text(a)
     if a.ndim == 0:
         return a.item()
-    return a
+    return np.ascontiguousarray(a)  # orjson serializes C-contiguous arrays only
 
 
 def encode_scalar(v: Any) -> float | str:

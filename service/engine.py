@@ -1,38 +1,70 @@
 """The one entry point the HTTP layer, grading and benchmarks call to evaluate a loss.
 
-It places arrays on the configured backend, runs the core (:func:`service.losses.evaluate`) and
-brings results back as NumPy arrays. Only NumPy exists today; the backend name is reported in every
-response so clients can see where a number was computed.
+It picks the backend (:func:`service.backends.resolve`), places the arrays there (one copy in),
+runs the core (:func:`service.losses.evaluate`, the same array-API code on every backend), and
+brings the results back as NumPy arrays (one copy out). GPU work runs on the device worker's
+thread when one is given, so request threads never use CUDA concurrently.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
+from .backends import get_backend, resolve
+from .backends.worker import DeviceWorker
 from .losses import Evaluation, evaluate
 
-BACKENDS = ("numpy",)
+DEFAULT_GPU_MIN_ELEMENTS = 1_000_000
 
 
 @dataclass(frozen=True)
 class EngineResult:
-    evaluation: Evaluation
+    evaluation: Evaluation  # arrays are NumPy arrays, whatever the backend
     backend: str
 
-    def numpy(self, a: Any) -> np.ndarray:
-        return np.asarray(a)
+
+def _count(inputs: Mapping[str, Any]) -> int:
+    return sum(math.prod(np.shape(v)) for v in inputs.values() if v is not None)
+
+
+def _on_device(backend_name: str, name: str, inputs: Mapping[str, Any], params: Any,
+               reduction: str | None, sample_weight: Any, dtype: str,
+               want_grad: bool) -> Evaluation:
+    backend = get_backend(backend_name)
+    host = {k: np.asarray(v) for k, v in inputs.items() if v is not None}
+    if sample_weight is not None:
+        host["__sample_weight__"] = np.asarray(sample_weight)
+    dev = backend.to_device(host)
+    sw = dev.pop("__sample_weight__", None)
+    ev = evaluate(name, dev, params, reduction=reduction, sample_weight=sw, dtype=dtype,
+                  want_grad=want_grad)
+    results = {"value": ev.value, "per_sample": ev.per_sample}
+    results.update({f"grad:{k}": g for k, g in (ev.gradients or {}).items()})
+    back = backend.to_host(results)
+    grads = {k[5:]: v for k, v in back.items() if k.startswith("grad:")}
+    return replace(ev, value=back["value"], per_sample=back["per_sample"],
+                   gradients=grads if ev.gradients is not None else None)
 
 
 def run(name: str, inputs: Mapping[str, Any], params: Mapping[str, Any] | None = None, *,
         reduction: str | None = None, sample_weight: Any = None, dtype: str = "float64",
-        want_grad: bool = False, backend: str = "numpy") -> EngineResult:
-    """Evaluate on ``backend``; arrays in the result are NumPy arrays."""
-    if backend != "numpy":
-        raise ValueError(f"unknown backend {backend!r}")
-    ev = evaluate(name, inputs, params, reduction=reduction, sample_weight=sample_weight,
-                  dtype=dtype, want_grad=want_grad)
-    return EngineResult(evaluation=ev, backend=backend)
+        want_grad: bool = False, backend: str = "numpy", worker: DeviceWorker | None = None,
+        gpu_min_elements: int = DEFAULT_GPU_MIN_ELEMENTS) -> EngineResult:
+    """Evaluate loss ``name`` on ``backend`` (``auto``, ``numpy`` or ``cupy``).
+
+    Raises :class:`service.backends.BackendUnavailable` when a named backend cannot be used, and
+    :class:`service.backends.worker.QueueFull` when the device queue is full.
+    """
+    chosen = resolve(backend, _count(inputs), gpu_min_elements)
+    if chosen == "numpy":
+        ev = evaluate(name, inputs, params, reduction=reduction, sample_weight=sample_weight,
+                      dtype=dtype, want_grad=want_grad)
+        return EngineResult(evaluation=ev, backend=chosen)
+    args = (chosen, name, inputs, params, reduction, sample_weight, dtype, want_grad)
+    ev = worker.run(_on_device, *args) if worker is not None else _on_device(*args)
+    return EngineResult(evaluation=ev, backend=chosen)

@@ -12,6 +12,7 @@ from .api.errors import install_error_handlers
 from .api.openapi import build_openapi
 from .api.routes import catalog, health, losses, metrics
 from .api.warmup import warm_up
+from .backends.worker import DeviceWorker
 from .config import Settings, get_settings
 from .observability.logging import configure_logging
 from .observability.middleware import RequestContextMiddleware
@@ -26,10 +27,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         configure_logging(settings.log_level, settings.log_format)
         await warm_up(app)
         yield
+        app.state.device_worker.shutdown()
 
     app = FastAPI(title="loss-service", lifespan=lifespan, docs_url="/docs", redoc_url=None)
     app.state.settings = settings
     app.state.ready = False
+    app.state.device_worker = DeviceWorker(settings.gpu_queue_size, settings.retry_after_s)
     for router in (losses.router, catalog.router, health.router, metrics.router):
         app.include_router(router)
     install_error_handlers(app)

@@ -14,6 +14,8 @@ import numpy as np
 from pydantic import BaseModel, ValidationError
 
 from .. import engine
+from ..backends import BackendUnavailable
+from ..backends.worker import DeviceWorker, QueueFull
 from ..config import Settings
 from ..encoding import EncodingError, decode_array, encode_array, encode_scalar
 from ..losses import LossError, LossSpec
@@ -63,7 +65,8 @@ def _map_loc(loc: tuple[Any, ...], where: dict[str, tuple[Any, ...]]) -> list[An
 
 def evaluate_body(spec: LossSpec, model: type[BaseModel], obj: Any, *, want_grad: bool,
                   settings: Settings, check_bools: bool = True,
-                  stats: dict[str, Any] | None = None) -> dict[str, Any]:
+                  stats: dict[str, Any] | None = None,
+                  worker: DeviceWorker | None = None) -> dict[str, Any]:
     """The response body for one /loss or /gradient request (raises ProblemError).
 
     ``stats``, when given, receives ``n_elements`` (array elements decoded) for logs and metrics.
@@ -91,12 +94,21 @@ def evaluate_body(spec: LossSpec, model: type[BaseModel], obj: Any, *, want_grad
         raise ProblemError("too_many_elements", f"the request holds more than "
                            f"{settings.max_elements} array elements", ("body",))
     params = req.params.model_dump()
+    requested = req.backend or settings.backend
     try:
         result = engine.run(spec.name, arrays, params, reduction=req.reduction,
                             sample_weight=sw, dtype=req.dtype, want_grad=want_grad,
-                            backend=settings.backend)
+                            backend=requested, worker=worker,
+                            gpu_min_elements=settings.gpu_min_elements)
     except LossError as exc:
         raise from_loss_error(exc, _map_loc(exc.loc, where)) from None
+    except BackendUnavailable as exc:
+        loc = ["body", "backend"] if req.backend else ["config", "backend"]
+        raise ProblemError(exc.code, str(exc), loc) from None
+    except QueueFull as exc:
+        raise ProblemError(exc.code, str(exc), status=503,
+                           headers={"Retry-After": str(exc.retry_after)}) from None
+    stats["backend"] = result.backend
     ev = result.evaluation
     enc = req.encoding
     value = np.asarray(ev.value)

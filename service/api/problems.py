@@ -31,6 +31,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "too_many_elements": 413,
     "unsupported_media_type": 415,
     "not_ready": 503,
+    "backend_busy": 503,
     "internal_error": 500,
 }
 
@@ -61,9 +62,10 @@ class ProblemError(Exception):
 
     def __init__(self, code: str, detail: str, loc: Sequence[str | int] = (),
                  status: int | None = None, errors: list[dict[str, Any]] | None = None,
-                 **extra: Any):
+                 headers: dict[str, str] | None = None, **extra: Any):
         super().__init__(detail)
         self.code = code
+        self.headers = headers
         self.detail = detail
         self.status = status or STATUS_BY_CODE.get(code, 422)
         self.errors = errors if errors is not None else (
@@ -95,8 +97,9 @@ def problem_response(exc: ProblemError, headers: dict[str, str] | None = None,
         request.state.problem_code = exc.code
         extra["request_id"] = getattr(request.state, "request_id", None)
     body = problem_body(exc.code, exc.status, exc.detail, exc.errors, **extra)
+    merged = {**(exc.headers or {}), **(headers or {})} or None
     return Response(orjson.dumps(body), status_code=exc.status, media_type=PROBLEM_MEDIA_TYPE,
-                    headers=headers)
+                    headers=merged)
 
 
 def from_loss_error(exc: LossError, loc: Sequence[str | int]) -> ProblemError:
@@ -161,8 +164,9 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         405: "Method not allowed",
         413: "Body or element count over the configured limit",
         415: "Content type is not application/json",
-        422: "Invalid input: bad shape, value, parameter or reduction (see `code` and `errors`)",
-        503: "Not ready yet",
+        422: "Invalid input: bad shape, value, parameter or reduction, or a backend that is not "
+        "available here (see `code` and `errors`)",
+        503: "Not ready yet, or the GPU queue is full (`backend_busy`, with Retry-After)",
     }
     return {
         s: {"model": Problem, "description": descriptions[s],

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
 
+from ..backends import BACKEND_CHOICES
 from ..losses import LOSSES, LossSpec, ParamSpec
 from ..losses.evaluate import DTYPES
 
@@ -170,6 +171,10 @@ def request_model(spec: LossSpec) -> type[BaseModel]:
         sample_weight=(ArrayIn | None, Field(None, description="optional, one weight >= 0 per "
                                              "sample (first axis of the unreduced loss)")),
         dtype=(Literal[DTYPES], Field("float64", description="computation precision")),
+        backend=(Literal[BACKEND_CHOICES] | None,
+                 Field(None, description="where to compute: numpy, cupy (a CUDA GPU) or auto "
+                       "(large requests to the GPU when one is usable); default: the server's "
+                       "setting")),
         encoding=(Literal["json", "b64"], Field("json", description="how result arrays are "
                                                  "returned: nested lists or b64 tensors")),
     )
@@ -193,6 +198,7 @@ class GenericRequest(BaseModel):
     reduction: Literal["none", "mean", "sum", "batchmean"] | None = None
     sample_weight: ArrayIn | None = None
     dtype: Literal[DTYPES] = "float64"
+    backend: Literal[BACKEND_CHOICES] | None = None
     encoding: Literal["json", "b64"] = "json"
 
 

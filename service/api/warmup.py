@@ -8,16 +8,23 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from .. import engine
+from ..backends import BackendUnavailable, availability
 from ..losses import LOSSES
 
 log = logging.getLogger("service.warmup")
 
 
 def _run_examples(backend: str) -> None:
-    for spec in LOSSES.values():
-        ex = spec.examples[0]
-        engine.run(spec.name, ex.inputs, ex.params, reduction=ex.reduction,
-                   want_grad=spec.differentiable, backend=backend)
+    """Every loss's first example on each backend the configured one can use."""
+    if backend == "cupy" and not availability()["cupy"]["available"]:
+        raise BackendUnavailable("cupy", availability()["cupy"]["reason"])
+    names = ["numpy"] + (["cupy"] if backend in ("cupy", "auto")
+                         and availability()["cupy"]["available"] else [])
+    for name in names:
+        for spec in LOSSES.values():
+            ex = spec.examples[0]
+            engine.run(spec.name, ex.inputs, ex.params, reduction=ex.reduction,
+                       want_grad=spec.differentiable, backend=name)
 
 
 async def warm_up(app: FastAPI) -> None:

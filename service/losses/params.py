@@ -73,7 +73,9 @@ def validate_one(p: ParamSpec, v: Any) -> Any:
             raise errors.InvalidParam(f"{p.name} must be true or false, got {v!r}", loc)
         return v
     if p.type == "choice":
-        if isinstance(v, bool) or v not in p.choices:
+        # a bool matches only a listed bool (True == 1 must not select a choice of 1)
+        listed = any(c == v and isinstance(c, bool) == isinstance(v, bool) for c in p.choices)
+        if not listed:
             choices = ", ".join(repr(c) for c in p.choices)
             raise errors.InvalidParam(f"{p.name} must be one of {choices}; got {v!r}", loc)
         return v

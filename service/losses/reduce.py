@@ -83,7 +83,7 @@ def reduce_loss(xp: Any, out: LossOutput, reduction: str,
         else:
             m = out.mean_weight
             if m is None:
-                denom = xp.sum(s) * k if s is not None else float(l2.size if k else 0)
+                denom = xp.sum(s) * k if s is not None else float(n * k)
             else:
                 m2 = xp.reshape(m, l2.shape)
                 denom = xp.sum(m2 * s) if s is not None else xp.sum(m2)

@@ -7,10 +7,10 @@ from typing import Any
 
 import numpy as np
 from fastapi import APIRouter, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ... import __version__
-from ...engine import BACKENDS
+from ...backends import availability
 from ..problems import ProblemError, error_responses
 
 router = APIRouter(tags=["operations"])
@@ -20,11 +20,19 @@ class Health(BaseModel):
     status: str
 
 
+class Ready(BaseModel):
+    status: str
+    backends: dict[str, dict[str, Any]] = Field(
+        description="each backend's availability here, with the reason when it is unusable")
+
+
 class Version(BaseModel):
     service: str
     python: str
     numpy: str
-    backends: dict[str, dict[str, Any]]
+    default_backend: str
+    backends: dict[str, dict[str, Any]] = Field(
+        description="each backend's availability here, with the reason when it is unusable")
 
 
 @router.get("/healthz", operation_id="healthz", summary="Liveness: the process answers",
@@ -33,24 +41,19 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", operation_id="readyz", response_model=Health,
+@router.get("/readyz", operation_id="readyz", response_model=Ready,
             summary="Readiness: the backend has evaluated a warm-up loss",
             responses=error_responses(503))
-async def readyz(request: Request) -> dict[str, str]:
+async def readyz(request: Request) -> dict[str, Any]:
     if not getattr(request.app.state, "ready", False):
         reason = getattr(request.app.state, "not_ready_reason", None) or "warming up"
         raise ProblemError("not_ready", reason, status=503)
-    return {"status": "ready"}
-
-
-def backends() -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {b: {"available": True} for b in BACKENDS}
-    out["cupy"] = {"available": False, "reason": "the CuPy backend is not part of this build"}
-    return out
+    return {"status": "ready", "backends": availability()}
 
 
 @router.get("/version", operation_id="version", summary="Service and library versions",
             response_model=Version)
-async def version() -> dict[str, Any]:
+async def version(request: Request) -> dict[str, Any]:
     return {"service": __version__, "python": platform.python_version(),
-            "numpy": np.__version__, "backends": backends()}
+            "numpy": np.__version__, "default_backend": request.app.state.settings.backend,
+            "backends": availability()}

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from ...backends.worker import DeviceWorker
 from ...config import Settings
 from ...losses import LOSSES, LossError, LossSpec, get_loss
 from ..body import parse_json, read_body
@@ -34,12 +35,13 @@ def _settings(request: Request) -> Settings:
 
 
 def _parse_and_evaluate(raw: bytes, spec: LossSpec, want_grad: bool, settings: Settings,
-                        stats: dict[str, Any]) -> bytes:
+                        stats: dict[str, Any], worker: DeviceWorker | None = None) -> bytes:
     obj = parse_json(raw)
     # booleans can hide in numeric lists (NumPy reads True as 1.0); scan only if any exist
     check_bools = b"true" in raw or b"false" in raw
     body = evaluate_body(spec, REQUEST_MODELS[spec.name], obj, want_grad=want_grad,
-                         settings=settings, check_bools=check_bools, stats=stats)
+                         settings=settings, check_bools=check_bools, stats=stats,
+                         worker=worker)
     return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
@@ -50,14 +52,20 @@ async def _respond(request: Request, spec: LossSpec, want_grad: bool) -> Respons
     state.backend = settings.backend
     raw = await read_body(request, settings.max_body_bytes)
     stats: dict[str, Any] = {}
+    # a GPU request waits on the device worker, which must never happen on the event loop
+    # (a body of n bytes holds fewer than n elements, so auto keeps small bodies on NumPy)
+    maybe_gpu = settings.backend == "cupy" or b'"cupy"' in raw or (
+        (settings.backend == "auto" or b'"auto"' in raw)
+        and settings.gpu_min_elements <= max(len(raw), settings.inline_max_bytes))
     try:
-        if len(raw) <= settings.inline_max_bytes:  # small: no threadpool hop
+        if len(raw) <= settings.inline_max_bytes and not maybe_gpu:  # small: no threadpool hop
             payload = _parse_and_evaluate(raw, spec, want_grad, settings, stats)
         else:  # large: parse, compute and encode off the event loop
             payload = await run_in_threadpool(_parse_and_evaluate, raw, spec, want_grad,
-                                              settings, stats)
+                                              settings, stats, request.app.state.device_worker)
     finally:
         state.n_elements = stats.get("n_elements")
+        state.backend = stats.get("backend", state.backend)
     return Response(payload, media_type="application/json")
 
 
