@@ -1,4 +1,5 @@
-"""Distribution losses: kl_div (PyTorch's ``F.kl_div`` semantics, elementwise).
+"""Distribution losses: kl_div (PyTorch's ``F.kl_div`` semantics, elementwise), and optax's
+per-sample ``kl_div_with_log_targets`` and ``generalized_kl`` (summed over the last axis).
 
 ``predictions`` are log-probabilities ``log q``; ``targets`` are probabilities ``p`` (or ``log p``
 with ``log_target``), of the same shape ``(*)`` (no broadcasting). The kernel returns the pointwise
@@ -8,9 +9,10 @@ the batch size, which is the true KL divergence averaged over the batch.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from . import _checks
+from . import _checks, errors
 from ._math import ns, xlogy
 from .spec import Array, Example, InputSpec, LossOutput, LossSpec, ParamSpec
 
@@ -57,6 +59,105 @@ def _sample(rng: Any, n: int, c: int) -> tuple[dict[str, Any], dict[str, Any]]:
     if c > 1:  # one exact zero: the xlogy edge (contributes 0, gradient 0)
         p[0, 0] = 0.0
         p[0] /= p[0].sum()
+    return {"predictions": np.log(q), "targets": p}, {}
+
+
+def _last_axis(predictions: Array, targets: Array) -> None:
+    """Same shape, at least 1-D: the last axis holds the distribution."""
+    _checks.same_shape(predictions, targets, "predictions", "targets")
+    if predictions.ndim == 0:
+        raise errors.InvalidShape(
+            "predictions must have at least 1 dimension (the last axis holds the "
+            "distribution), got shape ()",
+            ("predictions",),
+        )
+
+
+def kl_div_with_log_targets(predictions: Array, targets: Array) -> LossOutput:
+    """Kullback-Leibler divergence ``KL(p || q)`` per sample, both given as log-probabilities.
+
+    ``l = sum_c e^{t_c} (t_c - x_c)`` over the last axis, ``x = log q``, ``t = log p``;
+    ``dl/dx_c = -e^{t_c}``.
+
+    Args:
+      predictions: [..., C] log-probabilities ``log q`` of the model distribution, each <= 0.
+      targets: [..., C] log-probabilities ``log p`` of the target distribution, each <= 0; same
+        shape.
+
+    Returns:
+      LossOutput with loss [...] (one value per distribution: the input shape without its last
+      axis; a scalar for a single 1-D distribution).
+
+    References:
+      Kullback & Leibler (1951), On Information and Sufficiency;
+      ``optax.losses.kl_divergence_with_log_targets``.
+    """
+    xp = ns(predictions, targets)
+    _last_axis(predictions, targets)
+    _checks.in_range(xp, predictions, "predictions", high=0.0, what="log-probabilities")
+    _checks.in_range(xp, targets, "targets", high=0.0, what="log-probabilities")
+    p = xp.exp(targets)
+    loss = xp.sum(p * (targets - predictions), axis=-1)
+    return LossOutput(loss, lambda cot: {"predictions": -p * xp.expand_dims(cot, axis=-1)})
+
+
+def _check_exp_finite(xp: Any, x: Array, name: str) -> None:
+    """exp(x) must be finite in x's dtype (the limit is rounded down by a relative 1e-6)."""
+    limit = math.log(float(xp.finfo(x.dtype).max)) * (1.0 - 1e-6)
+    bad = x > limit
+    if bool(xp.any(bad)):
+        idx = _checks.first_index(xp, bad)
+        raise errors.InvalidValue(
+            f"{name} holds log q and exp({float(x[idx]):g}) overflows {x.dtype}; values must "
+            f"be <= {limit:.4g}",
+            (name, *idx),
+        )
+
+
+def generalized_kl(predictions: Array, targets: Array) -> LossOutput:
+    """Generalized (unnormalized) Kullback-Leibler divergence per sample.
+
+    ``l = sum_c [p_c (log p_c - x_c) + e^{x_c} - p_c]`` over the last axis, ``x = log q``, with
+    ``0 log 0 = 0``; the Bregman divergence of ``f(v) = v log v - v``, >= 0 for any non-negative
+    ``p`` and positive ``q``, equal to ``KL(p || q)`` when both sum to 1.
+    ``dl/dx_c = e^{x_c} - p_c = q_c - p_c``.
+
+    Args:
+      predictions: [..., C] ``log q``, logs of a positive (not necessarily normalized) measure.
+      targets: [..., C] the non-negative target measure ``p`` (need not sum to 1); same shape.
+
+    Returns:
+      LossOutput with loss [...] (the input shape without its last axis).
+
+    References:
+      Boyd & Vandenberghe (2004), Convex Optimization, p. 90; Bregman (1967);
+      ``optax.losses.generalized_kl_divergence``.
+    """
+    xp = ns(predictions, targets)
+    _last_axis(predictions, targets)
+    _check_exp_finite(xp, predictions, "predictions")
+    _checks.in_range(xp, targets, "targets", low=0.0, what="a non-negative measure")
+    q = xp.exp(predictions)
+    terms = xlogy(xp, targets, targets) - targets * predictions + q - targets
+    g = q - targets
+    return LossOutput(xp.sum(terms, axis=-1),
+                      lambda cot: {"predictions": g * xp.expand_dims(cot, axis=-1)})
+
+
+def _sample_log_targets(rng: Any, n: int, c: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    import numpy as np  # test-input generation only
+
+    q = rng.dirichlet(np.full(c, 2.0), size=n)
+    p = rng.dirichlet(np.full(c, 2.0), size=n)
+    return {"predictions": np.log(q), "targets": np.log(p)}, {}
+
+
+def _sample_generalized(rng: Any, n: int, c: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    import numpy as np  # test-input generation only
+
+    q = rng.uniform(0.1, 2.0, size=(n, c))
+    p = rng.uniform(0.1, 2.0, size=(n, c))
+    p[0, 0] = 0.0  # the 0 log 0 edge: contributes q, gradient q
     return {"predictions": np.log(q), "targets": p}, {}
 
 
@@ -111,6 +212,81 @@ SPECS: tuple[LossSpec, ...] = (
                     {"predictions": [-0.2231436, -1.6094379],
                      "targets": [-0.5108256, -0.9162907]},
                     {"log_target": True}, reduction="sum"),
+        ),
+    ),
+    LossSpec(
+        name="kl_div_with_log_targets",
+        fn=kl_div_with_log_targets,
+        family="distribution",
+        summary="Kullback-Leibler divergence KL(p || q) per sample, with both p and q given as "
+        "log-probabilities (optax).",
+        inputs=(
+            InputSpec("predictions", "log_probabilities", "(..., C) or (C,)",
+                      "log q: log-probabilities of the model distribution over the last axis, "
+                      "each <= 0", differentiable=True),
+            InputSpec("targets", "log_probabilities", "(..., C) or (C,), same shape as "
+                      "predictions",
+                      "log p: log-probabilities of the target distribution, each <= 0"),
+        ),
+        formula=r"\ell = \sum_c e^{t_c}\,(t_c - x_c),\quad x = \log q,\ t = \log p",
+        reference="Kullback & Leibler (1951), On Information and Sufficiency; "
+        "optax.losses.kl_divergence_with_log_targets",
+        sampler=_sample_log_targets,
+        gradient_note=r"\partial\ell/\partial x_c = -e^{t_c} = -p_c; smooth, no kink. Gradients "
+        "are given w.r.t. predictions only (targets are data).",
+        notes="optax semantics: summed over the last axis, one value per distribution (the "
+        "unreduced shape is the input shape without its last axis; a single 1-D distribution "
+        "gives a scalar). optax does not reduce further, so jnp.mean(optax_value) is this "
+        "service's mean (and sum is the sum). Same number as kl_div with log_target=true and "
+        "reduction batchmean for (N, C) inputs; PyTorch's kl_div is elementwise instead. A "
+        "log-target of -inf (p = 0) gives NaN in optax and is a nonfinite_input here: use a "
+        "very negative value (e.g. -1e3), which contributes exactly 0. Inputs above 0 are "
+        "invalid_value (optax checks nothing). Rows are not checked to be normalized, so the "
+        "value can be negative for unnormalized inputs (nonnegative is false); for normalized "
+        "rows it is >= 0.",
+        nonnegative=False,
+        examples=(
+            Example("two 3-class distributions",
+                    {"predictions": [[-1.2039728, -0.6931472, -1.6094379],
+                                     [-0.3566749, -1.6094379, -2.3025851]],
+                     "targets": [[-1.6094379, -0.6931472, -1.2039728],
+                                 [-0.5108256, -1.2039728, -2.3025851]]}),
+        ),
+    ),
+    LossSpec(
+        name="generalized_kl",
+        fn=generalized_kl,
+        family="distribution",
+        summary="Generalized Kullback-Leibler divergence of unnormalized measures, per sample "
+        "(optax).",
+        inputs=(
+            InputSpec("predictions", "log_probabilities", "(..., C) or (C,)",
+                      "log q: logs of the model measure (log-probabilities, or logs of any "
+                      "positive weights)", differentiable=True),
+            InputSpec("targets", "counts", "(..., C) or (C,), same shape as predictions",
+                      "p: the non-negative target measure (probabilities or any non-negative "
+                      "weights; need not sum to 1)"),
+        ),
+        formula=r"\ell = \sum_c \bigl[p_c(\log p_c - x_c) + e^{x_c} - p_c\bigr],\quad "
+        r"x = \log q,\ 0\log 0 = 0",
+        reference="optax.losses.generalized_kl_divergence (formerly convex_kl_divergence); "
+        "Boyd & Vandenberghe (2004), Convex Optimization, p. 90; Bregman (1967)",
+        sampler=_sample_generalized,
+        gradient_note=r"\partial\ell/\partial x_c = e^{x_c} - p_c = q_c - p_c; smooth, no kink. "
+        "Gradients are given w.r.t. predictions only (targets are data).",
+        notes="optax semantics: KL(p || q) + sum(q - p) over the last axis, one value per "
+        "sample (the input shape without its last axis); jnp.mean(optax_value) is this "
+        "service's mean. Equals kl_div_with_log_targets when p and q both sum to 1, and half "
+        "the sum of poisson_deviance(x = q, y = p) over the last axis. optax's docstring asks "
+        "for strictly positive targets but its code uses 0 log 0 = 0, which is what is done "
+        "here (p = 0 contributes q). Targets < 0 are invalid_value; a log q whose exp "
+        "overflows the dtype (> 709.78 in float64) is invalid_value (optax returns inf). "
+        "Non-negative for any valid input (a Bregman divergence).",
+        examples=(
+            Example("unnormalized measures",
+                    {"predictions": [[0.0, -0.6931472, 0.4054651],
+                                     [-1.2039728, 0.0, 0.6931472]],
+                     "targets": [[1.0, 0.2, 2.0], [0.0, 1.5, 1.0]]}),
         ),
     ),
 )

@@ -1,5 +1,6 @@
 """Multiclass losses on class scores: cross_entropy, nll and focal (softmax family) here; the margin
-losses (multi_margin, multiclass_hinge) and the 0-1 loss in :mod:`.margin`. ``SPECS`` holds all six.
+losses (multi_margin, multiclass_hinge, multilabel_margin) and the 0-1 loss in :mod:`.margin`.
+``SPECS`` holds all seven.
 
 Predictions hold one score per class on PyTorch's class axis (1 of ``(N, C, d1..dK)``, 0 of an
 unbatched ``(C,)``); class-index targets have the predictions' shape without that axis. Kernels move

@@ -27,6 +27,7 @@ from . import (
     regression,
     robust_regression,
     sparsemax,
+    triplet_distance,
 )
 from .errors import UnknownLoss
 from .spec import LossSpec
@@ -46,6 +47,7 @@ SPECS: tuple[LossSpec, ...] = (
     *sparsemax.SPECS,
     *distributions.SPECS,
     *embedding.SPECS,
+    *triplet_distance.SPECS,
     *contrastive.SPECS,
     *ranking.SPECS,
     *overlap.SPECS,
