@@ -13,7 +13,8 @@ of non-ignored targets for CrossEntropy/NLL). Then
 
 The per-sample breakdown is ``per_sample[n] = mean over the non-batch axes of (s * l)[n]`` (a
 scalar ``l`` is one sample). Hence, with ``k = l.size / N`` elements per sample:
-``sum = k * sum(per_sample)``, and without weights ``mean = mean(per_sample)``.
+``sum = k * sum(per_sample)``, and without weights (and without ``mean_scale``)
+``mean = mean(per_sample)``.
 
 Gradients are of the reduced value; for ``none``, of ``sum(s * l)``. The cotangent passed to the
 kernel's ``vjp`` is ``d value / d l``.

@@ -175,6 +175,9 @@ class LossSpec:
     nonnegative: bool = True
     zero_at_match: bool = False  # loss is 0 when predictions == targets (regression losses)
     shift_invariant: bool = False  # unchanged when a constant is added to each row of logits
+    # False where `mean` is not the plain element average even without class weights (CTC's
+    # mean divides each sample by its target length first: LossOutput.mean_scale)
+    mean_is_element_average: bool = True
     examples: tuple[Example, ...] = ()
 
     @property
