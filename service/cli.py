@@ -3,6 +3,7 @@
     loss-service serve [--host H] [--port P] [--workers N]   (defaults from LOSS_SERVICE_* env)
     loss-service openapi [--output openapi/openapi.json] [--check]
     loss-service docs [--readme README.md] [--check]   (the README's generated loss table)
+    loss-service grade --case case.json --submission sub.json [--format gradescope]
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import uvicorn
 
 from .config import get_settings
 from .observability.logging import configure_logging
+from .offline import add_parser as add_grade_parser
 
 DEFAULT_OPENAPI = Path("openapi/openapi.json")
 TABLE_START, TABLE_END = "<!-- losses-table:start -->", "<!-- losses-table:end -->"
@@ -120,6 +122,12 @@ def _docs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _grade(args: argparse.Namespace) -> int:
+    from .offline import run
+
+    return run(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="loss-service", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -140,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     docs.add_argument("--readme", default="README.md")
     docs.add_argument("--check", action="store_true", help="exit 1 if the table is stale")
     docs.set_defaults(func=_docs)
+    add_grade_parser(sub)
+    sub.choices["grade"].set_defaults(func=_grade)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

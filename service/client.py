@@ -20,6 +20,7 @@ import httpx
 import numpy as np
 import orjson
 
+from .client_compare import GradeReport, grade_request, losses_request, parse_grade
 from .encoding import encode_array, wire_to_array
 
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -182,6 +183,34 @@ class LossClient:
     def version(self) -> dict[str, Any]:
         return _check(self._http.get("/version"))
 
+    def compare(self, loss: str, predictions: Any = None, targets: Any = None, *,
+                submission: dict[str, Any], **options: Any) -> GradeReport | dict[str, Any]:
+        """``POST /compare`` (grade): ``submission`` holds value / per_sample / gradient /
+        gradients; ``options`` are :func:`service.client_compare.grade_request`'s (inputs,
+        params, reduction, tolerance, require, format...). A GradeReport, or the dict of a
+        gradescope / prairielearn result."""
+        body = grade_request(loss, predictions, targets, submission,
+                             threshold=self.b64_threshold, **options)
+        return parse_grade(self._post("/compare", body))
+
+    def compare_losses(self, losses: list[Any], predictions: Any = None, targets: Any = None,
+                       **options: Any) -> dict[str, Any]:
+        """``POST /compare`` (losses): several losses side by side on one batch."""
+        body = losses_request(losses, predictions, targets, threshold=self.b64_threshold,
+                              **options)
+        return self._post("/compare", body)
+
+    def mistakes(self, loss: str | None = None) -> list[dict[str, Any]]:
+        """The mistake catalog (``GET /compare/mistakes``), optionally for one loss."""
+        params = {"loss": loss} if loss else None
+        return _check(self._http.get("/compare/mistakes", params=params))["mistakes"]
+
+    def case(self, name: str, *, seed: int = 0, n: int = 8, classes: int = 4,
+             kind: str = "random") -> dict[str, Any]:
+        """Deterministic test cases (``GET /cases/{name}``), as JSON ready to post back."""
+        query = {"seed": seed, "n": n, "classes": classes, "kind": kind}
+        return _check(self._http.get(f"/cases/{name}", params=query))
+
 
 class AsyncLossClient:
     """Asynchronous client with the same methods as :class:`LossClient`."""
@@ -235,3 +264,25 @@ class AsyncLossClient:
 
     async def version(self) -> dict[str, Any]:
         return _check(await self._http.get("/version"))
+
+    async def compare(self, loss: str, predictions: Any = None, targets: Any = None, *,
+                      submission: dict[str, Any], **options: Any
+                      ) -> GradeReport | dict[str, Any]:
+        body = grade_request(loss, predictions, targets, submission,
+                             threshold=self.b64_threshold, **options)
+        return parse_grade(await self._post("/compare", body))
+
+    async def compare_losses(self, losses: list[Any], predictions: Any = None,
+                             targets: Any = None, **options: Any) -> dict[str, Any]:
+        body = losses_request(losses, predictions, targets, threshold=self.b64_threshold,
+                              **options)
+        return await self._post("/compare", body)
+
+    async def mistakes(self, loss: str | None = None) -> list[dict[str, Any]]:
+        params = {"loss": loss} if loss else None
+        return _check(await self._http.get("/compare/mistakes", params=params))["mistakes"]
+
+    async def case(self, name: str, *, seed: int = 0, n: int = 8, classes: int = 4,
+                   kind: str = "random") -> dict[str, Any]:
+        query = {"seed": seed, "n": n, "classes": classes, "kind": kind}
+        return _check(await self._http.get(f"/cases/{name}", params=query))
