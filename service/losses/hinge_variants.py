@@ -17,6 +17,7 @@ import numpy as np
 from . import _checks
 from ._classes import check_index_targets, check_predictions, num_classes
 from ._math import as_float, gather_last, ns, one_hot
+from ._sampling import kink_tolerance, redraw_rows
 from .multiclass import _check_rows_normalized
 from .spec import Array, Example, InputSpec, LossOutput, LossSpec, ParamSpec
 
@@ -152,13 +153,16 @@ def perceptron(predictions: Array, targets: Array) -> LossOutput:
 
 
 def _scores(rng: Any, n: int, c: int, margin: float) -> tuple[np.ndarray, np.ndarray]:
-    """Scores with no tie (within 1e-3) in ``x_j + margin [j != y]`` and no hinge at 0."""
+    """Scores with no tie in ``x_j + margin [j != y]`` and no hinge at 0 (within
+    :func:`kink_tolerance`)."""
     y = rng.integers(0, c, size=n)
-    while True:
-        x = rng.normal(size=(n, c))
-        a = x + margin * (np.arange(c)[None, :] != y[:, None])
-        if np.all(np.diff(np.sort(a, axis=1), axis=1) > 1e-3):
-            return x, y
+    shift = margin * (np.arange(c)[None, :] != y[:, None])
+    tol = kink_tolerance(c)
+
+    def bad(x: np.ndarray) -> np.ndarray:
+        return np.any(np.diff(np.sort(x + shift, axis=1), axis=1) <= tol, axis=1)
+
+    return redraw_rows(rng, rng.normal(size=(n, c)), bad), y
 
 
 def _sample_cs(rng: Any, n: int, c: int) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -174,12 +178,14 @@ def _sample_mc_perceptron(rng: Any, n: int, c: int) -> tuple[dict[str, Any], dic
 def _sample_categorical_hinge(rng: Any, n: int, c: int) -> tuple[dict[str, Any], dict[str, Any]]:
     y = rng.integers(0, c, size=n)
     t = np.eye(c)[y]
-    while True:
-        x = rng.normal(size=(n, c))
+    tol = kink_tolerance(c)
+
+    def bad(x: np.ndarray) -> np.ndarray:
         v = np.sort((1.0 - t) * x, axis=1)
         z = v[:, -1] - np.sum(t * x, axis=1) + 1.0
-        if np.all(np.diff(v, axis=1) > 1e-3) and np.all(np.abs(z) > 1e-3):
-            return {"predictions": x, "targets": t}, {}
+        return np.any(np.diff(v, axis=1) <= tol, axis=1) | (np.abs(z) <= tol)
+
+    return {"predictions": redraw_rows(rng, rng.normal(size=(n, c)), bad), "targets": t}, {}
 
 
 def _sample_perceptron(rng: Any, n: int, c: int) -> tuple[dict[str, Any], dict[str, Any]]:

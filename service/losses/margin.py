@@ -15,6 +15,7 @@ import numpy as np
 from . import _checks, errors
 from ._classes import check_index_targets, check_predictions, class_vector, num_classes
 from ._math import as_float, gather_last, ns, one_hot
+from ._sampling import kink_tolerance, redraw_rows
 from .spec import Array, Example, InputSpec, LossOutput, LossSpec, ParamSpec
 
 
@@ -26,15 +27,16 @@ def _weston_watkins(xp: Any, x: Array, targets: Array, margin: float, p: int,
     z = margin - gather_last(xp, x, targets)[..., None] + x  # (..., C)
     active = as_float(xp, z > 0.0, x) * (1.0 - oh)  # strict: a hinge term of exactly 0 is off
     h = z * active
-    if p == 2:
-        terms, dterms = h * h, 2.0 * h
-    else:
-        terms, dterms = h, active
+    terms = h * h if p == 2 else h
     coef = scale if w is None else scale * xp.sum(oh * w, axis=-1)[..., None]
     loss = xp.sum(coef * terms, axis=-1)
-    d = coef * dterms  # d loss / d x_j for j != y
-    g = d - oh * xp.sum(d, axis=-1, keepdims=True)  # d loss / d x_y = -sum_j d_j
-    return LossOutput(loss, lambda cot: {"predictions": g * cot[..., None]})
+
+    def vjp(cot: Array) -> dict[str, Array]:
+        d = coef * (2.0 * h if p == 2 else active)  # d loss / d x_j for j != y
+        g = d - oh * xp.sum(d, axis=-1, keepdims=True)  # d loss / d x_y = -sum_j d_j
+        return {"predictions": g * cot[..., None]}
+
+    return LossOutput(loss, vjp)
 
 
 def multi_margin(predictions: Array, targets: Array, *, p: int = 1, margin: float = 1.0,
@@ -217,12 +219,12 @@ def _sample_multilabel_margin(rng: Any, n: int, c: int) -> tuple[dict[str, Any],
         t[r, :k] = rng.permutation(c)[:k]
     if c > 1 and n > 1:
         t[1, :2] = [t[1, 0] if t[1, 0] >= 0 else 0] * 2
-    x = rng.normal(size=(n, c))
-    h = 1.0 - x[:, :, None] + x[:, None, :]
-    while np.any(np.abs(h) < 1e-3):  # keep every hinge term away from its kink
-        x = rng.normal(size=(n, c))
-        h = 1.0 - x[:, :, None] + x[:, None, :]
-    return {"predictions": x, "targets": t}, {}
+    tol = kink_tolerance(c)
+
+    def bad(x: np.ndarray) -> np.ndarray:  # keep every hinge term away from its kink
+        return np.any(np.abs(1.0 - x[:, :, None] + x[:, None, :]) < tol, axis=(1, 2))
+
+    return {"predictions": redraw_rows(rng, rng.normal(size=(n, c)), bad), "targets": t}, {}
 
 
 # ------------------------------------------------------------------------------------ specs
