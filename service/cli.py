@@ -22,6 +22,7 @@ import uvicorn
 from .config import get_settings
 from .observability.logging import configure_logging
 from .offline import add_parser as add_grade_parser
+from .tuning import tcp_listener, tune_process
 
 DEFAULT_OPENAPI = Path("openapi/openapi.json")
 TABLE_START, TABLE_END = "<!-- losses-table:start -->", "<!-- losses-table:end -->"
@@ -39,6 +40,7 @@ def _serve(args: argparse.Namespace) -> int:
     host = args.host or settings.host
     port = settings.port if args.port is None else args.port
     workers = args.workers or settings.workers
+    tune_process(settings)  # before any thread exists; its environment reaches the workers
     if workers > 1:
         _prepare_multiprocess_metrics(settings.metrics_dir)
     configure_logging(settings.log_level, settings.log_format)
@@ -49,7 +51,7 @@ def _serve(args: argparse.Namespace) -> int:
     if workers > 1:
         from uvicorn.supervisors import Multiprocess
 
-        Multiprocess(config, sockets=[config.bind_socket()]).run()
+        Multiprocess(config, sockets=[tcp_listener(config.bind_socket())]).run()
         return 0
     server = _GracefulServer(config)
     server.run()

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
         description="bodies up to this size are computed on the event loop; larger ones in a "
         "worker thread so the loop never blocks",
     )
+    malloc_tuning: bool = Field(
+        True, description="glibc malloc settings that keep large freed arrays for reuse instead "
+        "of page-faulting fresh memory on every request (see service/tuning.py)",
+    )
     b64_threshold: int = Field(
         4096, ge=0, description="the Python client sends arrays with more elements as b64"
     )

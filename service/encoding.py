@@ -17,12 +17,13 @@ limit and the data actually sent.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import math
+import re
 from typing import Any
 
 import numpy as np
+import orjson
 
 WIRE_DTYPES: dict[str, str] = {"float64": "<f8", "float32": "<f4", "int64": "<i8", "int32": "<i4"}
 NONFINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
@@ -115,7 +116,19 @@ def _contains_bool(obj: Any) -> bool:
     return False
 
 
-def _decode_tensor(obj: dict[str, Any], loc: Loc, max_elements: int) -> np.ndarray:
+class B64Text:
+    """The base64 text of a tensor, left in the request body (see
+    :func:`service.api.body.parse_json`): ``view`` is a read-only memoryview of its characters,
+    which :func:`binascii.a2b_base64` decodes without a ``str`` of them ever existing."""
+
+    __slots__ = ("view",)
+
+    def __init__(self, view: memoryview):
+        self.view = view
+
+
+def _decode_tensor(obj: dict[str, Any], loc: Loc, max_elements: int,
+                   check_bools: bool = True) -> np.ndarray:
     keys = set(obj)
     payload = keys & {"data", "b64"}
     allowed = {"shape", "dtype", "data", "b64"}
@@ -147,7 +160,9 @@ def _decode_tensor(obj: dict[str, Any], loc: Loc, max_elements: int) -> np.ndarr
     dtype = np.dtype(WIRE_DTYPES[dtype_name])
     if "b64" in obj:
         text = obj["b64"]
-        if not isinstance(text, str):
+        if isinstance(text, B64Text):
+            text = text.view
+        elif not isinstance(text, str):
             raise EncodingError("invalid_base64", "b64 must be a string", (*loc, "b64"))
         nbytes = n * dtype.itemsize
         nchars = 4 * -(-nbytes // 3)  # integer arithmetic: a claimed shape may be astronomical
@@ -157,15 +172,18 @@ def _decode_tensor(obj: dict[str, Any], loc: Loc, max_elements: int) -> np.ndarr
                 f"{dtype_name} need {nbytes} bytes, i.e. {nchars} base64 characters",
                 (*loc, "b64"))
         check_limit()
-        try:
-            raw = base64.b64decode(text, validate=True)
+        try:  # reads the text's own buffer (base64.b64decode would copy it to bytes first);
+            # strict mode accepts exactly what b64decode(validate=True) accepts
+            raw = binascii.a2b_base64(text, strict_mode=True)
         except (binascii.Error, ValueError):
             raise EncodingError("invalid_base64", "b64 is not valid base64",
                                 (*loc, "b64")) from None
         if len(raw) != nbytes:
             raise EncodingError("invalid_tensor", f"b64 decodes to {len(raw)} bytes; expected "
                                 f"{nbytes}", (*loc, "b64"))
-        return np.frombuffer(raw, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
+        # a read-only view of the decoded bytes: no copy on little-endian machines
+        arr = np.frombuffer(raw, dtype=dtype).reshape(shape)
+        return arr.astype(dtype.newbyteorder("="), copy=False)
     data = obj["data"]
     if not isinstance(data, list) or any(isinstance(v, list) for v in data[:1]):
         raise EncodingError("invalid_tensor", "data must be a flat list of numbers",
@@ -174,7 +192,7 @@ def _decode_tensor(obj: dict[str, Any], loc: Loc, max_elements: int) -> np.ndarr
         raise EncodingError("invalid_tensor", f"data has {len(data)} values; shape {shape} needs "
                             f"{n}", (*loc, "data"))
     check_limit()
-    flat = _decode_nested(data, (*loc, "data"), max_elements, check_bools=True)
+    flat = _decode_nested(data, (*loc, "data"), max_elements, check_bools=check_bools)
     if flat.ndim != 1:
         raise EncodingError("invalid_tensor", "data must be a flat list of numbers",
                             (*loc, "data"))
@@ -187,11 +205,11 @@ def _decode_tensor(obj: dict[str, Any], loc: Loc, max_elements: int) -> np.ndarr
 def decode_array(obj: Any, loc: Loc, *, max_elements: int, check_bools: bool = True) -> np.ndarray:
     """One request array (nested list or tensor object) as a NumPy array.
 
-    ``check_bools=False`` skips the scan for booleans mixed into numeric lists; callers pass it
-    when the raw body contains no ``true``/``false`` token at all.
+    ``check_bools=False`` skips the scan for booleans mixed into numeric lists (nested or a
+    tensor's ``data``); callers pass it when the raw body contains no ``true``/``false`` token.
     """
     if isinstance(obj, dict):
-        return _decode_tensor(obj, loc, max_elements)
+        return _decode_tensor(obj, loc, max_elements, check_bools)
     if isinstance(obj, bool) or not (isinstance(obj, list) or _is_number(obj)):
         raise EncodingError("invalid_array", "expected a number, a nested list of numbers or a "
                             "tensor object", loc)
@@ -206,13 +224,55 @@ def _nonfinite_to_text(a: np.ndarray) -> Any:
     return obj.tolist()
 
 
-def encode_array(a: Any, encoding: str = "json") -> Any:
-    """A result array for the response body (orjson serializes NumPy arrays directly)."""
+def _b64_bytes(a: np.ndarray) -> bytes:
+    """base64 of the little-endian row-major bytes, read in place (no ``tobytes`` copy)."""
+    wire = np.ascontiguousarray(a.astype(a.dtype.newbyteorder("<"), copy=False))
+    return binascii.b2a_base64(wire.reshape(-1).view(np.uint8), newline=False)
+
+
+class Splices:
+    """Large b64 strings kept out of a JSON document until it is sent.
+
+    :meth:`hold` gives orjson a small placeholder (``"\\0<k>\\0"``: orjson escapes every NUL of
+    its own output, so a raw NUL marks a placeholder) and :meth:`splice` puts the strings back
+    into the serialized document as a list of parts to send in turn. A document holding the
+    same array twice (``gradient`` and ``gradients.predictions``) sends the same bytes twice
+    without building a second copy.
+    """
+
+    _MARK = re.compile(rb'"\x00(\d+)\x00"')
+
+    def __init__(self) -> None:
+        self.texts: list[bytes] = []
+
+    def hold(self, text: bytes) -> orjson.Fragment:
+        self.texts.append(text)
+        return orjson.Fragment(b'"\x00%d\x00"' % (len(self.texts) - 1))
+
+    def splice(self, document: bytes) -> list[bytes]:
+        if not self.texts:
+            return [document]
+        parts: list[bytes] = []
+        pieces = self._MARK.split(document)  # text, index, text, index, ..., text
+        for i, piece in enumerate(pieces):
+            if i % 2 == 0:
+                parts.append(piece)
+            else:
+                parts += [b'"', self.texts[int(piece)], b'"']
+        return parts
+
+
+def encode_array(a: Any, encoding: str = "json", *, splices: Splices | None = None) -> Any:
+    """A result array for the response body (orjson serializes NumPy arrays directly).
+
+    With ``splices`` (bodies serialized by orjson and sent by the service), the b64 text is held
+    there and the body gets a placeholder: no ``str`` of it is built and orjson never copies it.
+    """
     a = np.asarray(a)
     if encoding == "b64":
-        wire = a.astype(a.dtype.newbyteorder("<"), copy=False)
+        text = _b64_bytes(a)
         return {"shape": list(a.shape), "dtype": a.dtype.name,
-                "b64": base64.b64encode(wire.tobytes()).decode("ascii")}
+                "b64": splices.hold(text) if splices is not None else text.decode("ascii")}
     if a.dtype.kind == "f" and not np.isfinite(a).all():
         return _nonfinite_to_text(a)
     if a.ndim == 0:

@@ -17,7 +17,7 @@ from .. import engine
 from ..backends import BackendUnavailable
 from ..backends.worker import DeviceWorker, QueueFull
 from ..config import Settings
-from ..encoding import EncodingError, decode_array, encode_array, encode_scalar
+from ..encoding import EncodingError, Splices, decode_array, encode_array, encode_scalar
 from ..losses import LossError, LossSpec
 from .problems import ProblemError, from_loss_error, from_validation_error
 from .schemas import COMMON_INPUTS
@@ -39,7 +39,9 @@ def _collect_inputs(spec: LossSpec, req: BaseModel) -> dict[str, tuple[Any, tupl
         value = getattr(req, name, None)
         if value is not None:
             found[name] = (value, ("body", name))
-    nested = req.inputs.model_dump(exclude_none=True) if req.inputs is not None else {}
+    inputs = req.inputs
+    nested = {} if inputs is None else {  # the values as sent: model_dump would copy the lists
+        k: getattr(inputs, k) for k in type(inputs).model_fields if getattr(inputs, k) is not None}
     for name, value in nested.items():
         if name in found:
             raise ProblemError("duplicate_input", f"{name} is given both at the top level and "
@@ -66,10 +68,14 @@ def _map_loc(loc: tuple[Any, ...], where: dict[str, tuple[Any, ...]]) -> list[An
 def evaluate_body(spec: LossSpec, model: type[BaseModel], obj: Any, *, want_grad: bool,
                   settings: Settings, check_bools: bool = True,
                   stats: dict[str, Any] | None = None,
-                  worker: DeviceWorker | None = None) -> dict[str, Any]:
-    """The response body for one /loss or /gradient request (raises ProblemError).
+                  worker: DeviceWorker | None = None,
+                  splices: Splices | None = None) -> dict[str, Any]:
+    """The response body for one /loss or /gradient request (raises ProblemError), for orjson.
 
-    ``stats``, when given, receives ``n_elements`` (array elements decoded) for logs and metrics.
+    ``obj`` (the parsed JSON) is consumed: once its arrays are decoded, its values are dropped, so
+    the parsed lists or base64 text are freed before the loss is computed. ``stats``, when given,
+    receives ``n_elements`` (array elements decoded) for logs and metrics. With ``splices``,
+    b64 result strings are held there (see :class:`service.encoding.Splices`).
     """
     stats = {} if stats is None else stats
     req = _validate(model, obj)
@@ -77,6 +83,7 @@ def evaluate_body(spec: LossSpec, model: type[BaseModel], obj: Any, *, want_grad
     budget = settings.max_elements
     arrays: dict[str, np.ndarray] = {}
     where: dict[str, tuple[Any, ...]] = {}
+    value: Any = None
     try:
         for name, (value, loc) in raw.items():
             arrays[name] = decode_array(value, loc, max_elements=budget, check_bools=check_bools)
@@ -94,30 +101,35 @@ def evaluate_body(spec: LossSpec, model: type[BaseModel], obj: Any, *, want_grad
         raise ProblemError("too_many_elements", f"the request holds more than "
                            f"{settings.max_elements} array elements", ("body",))
     params = req.params.model_dump()
-    requested = req.backend or settings.backend
+    reduction, dtype, backend, enc = req.reduction, req.dtype, req.backend, req.encoding
+    del req, raw, value  # with obj cleared, nothing refers to the parsed arrays any more
+    if isinstance(obj, dict):
+        obj.clear()
+    requested = backend or settings.backend
     try:
-        result = engine.run(spec.name, arrays, params, reduction=req.reduction,
-                            sample_weight=sw, dtype=req.dtype, want_grad=want_grad,
+        result = engine.run(spec.name, arrays, params, reduction=reduction,
+                            sample_weight=sw, dtype=dtype, want_grad=want_grad,
                             backend=requested, worker=worker,
                             gpu_min_elements=settings.gpu_min_elements)
     except LossError as exc:
         raise from_loss_error(exc, _map_loc(exc.loc, where)) from None
     except BackendUnavailable as exc:
-        loc = ["body", "backend"] if req.backend else ["config", "backend"]
+        loc = ["body", "backend"] if backend else ["config", "backend"]
         raise ProblemError(exc.code, str(exc), loc) from None
     except QueueFull as exc:
         raise ProblemError(exc.code, str(exc), status=503,
                            headers={"Retry-After": str(exc.retry_after)}) from None
     stats["backend"] = result.backend
+    arrays.clear()  # the inputs are no longer needed: free them before encoding
+    sw = None
     ev = result.evaluation
-    enc = req.encoding
     value = np.asarray(ev.value)
     body: dict[str, Any] = {
         "loss": ev.loss,
         "value": encode_scalar(value) if value.ndim == 0 and ev.reduction != "none"
-        else encode_array(value, enc),
+        else encode_array(value, enc, splices=splices),
         "reduction": ev.reduction,
-        "per_sample": encode_array(ev.per_sample, enc),
+        "per_sample": encode_array(ev.per_sample, enc, splices=splices),
         "n_samples": ev.n_samples,
         "params": _jsonable(ev.params),
         "dtype": ev.dtype,
@@ -125,7 +137,7 @@ def evaluate_body(spec: LossSpec, model: type[BaseModel], obj: Any, *, want_grad
     }
     if want_grad:
         grads = ev.gradients or {}
-        body["gradients"] = {k: encode_array(g, enc) for k, g in grads.items()}
+        body["gradients"] = {k: encode_array(g, enc, splices=splices) for k, g in grads.items()}
         body["gradient"] = body["gradients"].get("predictions")
     return body
 

@@ -23,6 +23,22 @@ def softplus(xp: Any, x: Array) -> Array:
     return xp.maximum(x, 0.0) + xp.log1p(xp.exp(-xp.abs(x)))
 
 
+def softplus_pair(xp: Any, x: Array) -> tuple[Array, Array, Array]:
+    """(softplus(x), softplus(-x), e^{-|x|}): the two share log1p(e^{-|x|}) (one exp, one
+    log1p; the same values as two :func:`softplus` calls)."""
+    e = xp.exp(-xp.abs(x))
+    tail = xp.log1p(e)
+    return xp.maximum(x, 0.0) + tail, xp.maximum(-x, 0.0) + tail, e
+
+
+def sigmoid_pair(xp: Any, x: Array, e: Array) -> tuple[Array, Array]:
+    """(sigma(x), sigma(-x)) from ``e = e^{-|x|}`` (the same values as two :func:`sigmoid`
+    calls): sigma(+-x) is 1 / (1 + e) on its non-negative side, e / (1 + e) on the other."""
+    d = 1.0 + e
+    big, small = 1.0 / d, e / d
+    return xp.where(x >= 0, big, small), xp.where(x <= 0, big, small)  # -x >= 0 is x <= 0
+
+
 def log_sigmoid(xp: Any, x: Array) -> Array:
     """log sigma(x) = -softplus(-x)."""
     return -softplus(xp, -x)

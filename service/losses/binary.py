@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import _checks, errors
-from ._math import ns, sigmoid, softplus
+from ._math import ns, sigmoid_pair, softplus_pair
 from .binary_margin import SPECS as _MARGIN_SPECS
 from .spec import Array, Example, InputSpec, LossOutput, LossSpec, ParamSpec
 
@@ -139,12 +139,15 @@ def binary_cross_entropy_with_logits(predictions: Array, targets: Array, *, weig
     x, y = predictions, targets
     pos_term = y if c is None else c * y
     # both softplus terms are >= 0, so there is no cancellation (and x = +-1000 is exact)
-    loss = pos_term * softplus(xp, -x) + (1.0 - y) * softplus(xp, x)
+    sp_pos, sp_neg, e = softplus_pair(xp, x)
+    loss = pos_term * sp_neg + (1.0 - y) * sp_pos
+    del sp_pos, sp_neg
     if w is not None:
         loss = loss * w
 
     def vjp(cot: Array) -> dict[str, Array]:
-        g = (1.0 - y) * sigmoid(xp, x) - pos_term * sigmoid(xp, -x)
+        s_pos, s_neg = sigmoid_pair(xp, x, e)
+        g = (1.0 - y) * s_pos - pos_term * s_neg
         if w is not None:
             g = g * w
         return {"predictions": g * cot}
@@ -177,12 +180,14 @@ def multilabel_soft_margin(predictions: Array, targets: Array, *,
     if weight is not None:
         _checks.param_length(weight, "weight", n_classes, "class")
     x, y = predictions, targets
-    per_class = y * softplus(xp, -x) + (1.0 - y) * softplus(xp, x)
+    sp_pos, sp_neg, e = softplus_pair(xp, x)
+    per_class = y * sp_neg + (1.0 - y) * sp_pos
     scale = 1.0 / n_classes if weight is None else weight / n_classes
     loss = xp.sum(per_class * scale, axis=-1)
 
     def vjp(cot: Array) -> dict[str, Array]:
-        g = ((1.0 - y) * sigmoid(xp, x) - y * sigmoid(xp, -x)) * scale
+        s_pos, s_neg = sigmoid_pair(xp, x, e)
+        g = ((1.0 - y) * s_pos - y * s_neg) * scale
         return {"predictions": g * xp.expand_dims(cot, axis=-1)}
 
     return LossOutput(loss, vjp)
@@ -215,8 +220,8 @@ def sigmoid_focal(predictions: Array, targets: Array, *, alpha: float = 0.25,
     xp = _pair(predictions, targets)
     _checks.probabilities(xp, targets, "targets")
     x, y = predictions, targets
-    s, t = sigmoid(xp, x), sigmoid(xp, -x)
-    sp_pos, sp_neg = softplus(xp, x), softplus(xp, -x)  # -log s(-x), -log s(x)
+    sp_pos, sp_neg, e = softplus_pair(xp, x)  # -log s(-x), -log s(x)
+    s, t = sigmoid_pair(xp, x, e)
     ce = y * sp_neg + (1.0 - y) * sp_pos
     q = s * (1.0 - y) + t * y
     mod = q**gamma

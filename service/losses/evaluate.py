@@ -9,6 +9,7 @@ the inputs' namespace.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -48,8 +49,17 @@ def _namespace(values: list[Any]) -> Any:
     return array_namespace(*arrays) if arrays else array_namespace(np.empty(0))
 
 
+@functools.lru_cache(maxsize=256)
+def _dtype_kind(xp: Any, dtype: Any) -> str:
+    """"bool", "complex", "integral" or "real" (``xp.isdtype`` costs microseconds per call)."""
+    for kind in ("bool", "complex floating", "integral"):
+        if xp.isdtype(dtype, kind):
+            return kind.split()[0]
+    return "real"
+
+
 def _is_integer_dtype(xp: Any, a: Array) -> bool:
-    return xp.isdtype(a.dtype, "integral")
+    return _dtype_kind(xp, a.dtype) == "integral"
 
 
 def _to_array(xp: Any, value: Any, name: str) -> Array:
@@ -68,31 +78,33 @@ def _to_array(xp: Any, value: Any, name: str) -> Array:
 def _convert_input(xp: Any, spec: InputSpec, value: Any, dtype: Any) -> Array:
     name = spec.name
     a = _to_array(xp, value, name)
-    if xp.isdtype(a.dtype, "bool"):
+    kind = _dtype_kind(xp, a.dtype)
+    if kind == "bool":
         raise errors.InvalidDtype(f"{name} must hold numbers, not booleans", (name,))
-    if xp.isdtype(a.dtype, "complex floating"):
+    if kind == "complex":
         raise errors.InvalidDtype(f"{name} must be real", (name,))
     _checks.not_empty(a, name)
-    integral = _is_integer_dtype(xp, a)
+    integral = kind == "integral"
     if spec.dtype == "int" or (spec.dtype == "index_or_float" and integral):
         if not integral:
             raise errors.InvalidDtype(
                 f"{name} holds class indices and must be integers, got floating-point values",
                 (name,),
             )
-        return xp.astype(a, xp.int64)
-    with np.errstate(over="ignore"):  # an overflow in the cast is reported just below
-        out = xp.astype(a, dtype)
-    if not integral:
-        bad = ~xp.isfinite(out)
-        if bool(xp.any(bad)):
-            idx = _checks.first_index(xp, bad)
-            original = float(a[idx])
-            dname = getattr(dtype, "__name__", str(dtype)).rsplit(".", 1)[-1]
-            why = (f"{original:g}, which overflows {dname}" if math.isfinite(original)
-                   else f"a non-finite value ({original})")
-            raise errors.NonFiniteInput(f"{name} contains {why} at index {list(idx)}",
-                                        (name, *idx))
+        return xp.astype(a, xp.int64, copy=False)
+    if a.dtype == dtype:
+        out = a  # kernels never write to their inputs
+    else:
+        with np.errstate(over="ignore"):  # an overflow in the cast is reported just below
+            out = xp.astype(a, dtype)
+    if not integral and not bool(xp.all(xp.isfinite(out))):
+        idx = _checks.first_index(xp, ~xp.isfinite(out))
+        original = float(a[idx])
+        dname = getattr(dtype, "__name__", str(dtype)).rsplit(".", 1)[-1]
+        why = (f"{original:g}, which overflows {dname}" if math.isfinite(original)
+               else f"a non-finite value ({original})")
+        raise errors.NonFiniteInput(f"{name} contains {why} at index {list(idx)}",
+                                    (name, *idx))
     return out
 
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from array_api_compat import is_numpy_namespace
 
-from . import _checks, errors, margin
+from . import _checks, _fast, errors, margin
 from ._classes import (
     check_index_targets,
     check_predictions,
@@ -72,9 +73,13 @@ def _ce_probabilities(xp: Any, x: Array, targets: Array, w: Array | None, ignore
     wt = t if w is None else t * w
     logp = log_softmax(xp, to_last(xp, x))
     loss = -xp.sum(wt * logp, axis=-1)
-    # d/dx_j = p_j sum_c w_c t_c - w_j t_j
-    g = xp.exp(logp) * xp.sum(wt, axis=-1, keepdims=True) - wt
-    return LossOutput(loss, lambda cot: {"predictions": from_last(xp, g * cot[..., None])})
+
+    def vjp(cot: Array) -> dict[str, Array]:
+        # d/dx_j = p_j sum_c w_c t_c - w_j t_j
+        g = xp.exp(logp) * xp.sum(wt, axis=-1, keepdims=True) - wt
+        return {"predictions": from_last(xp, g * cot[..., None])}
+
+    return LossOutput(loss, vjp)
 
 
 def cross_entropy(predictions: Array, targets: Array, *, weight: Array | None = None,
@@ -115,6 +120,8 @@ def cross_entropy(predictions: Array, targets: Array, *, weight: Array | None = 
             "targets has the shape of class indices but holds floating-point values: send "
             "integers, or class probabilities of the predictions' shape", ("targets",))
     check_index_targets(xp, x, targets, ignore_index=ignore_index)
+    if _fast.ENABLED and is_numpy_namespace(xp) and x.ndim == 2 and eps == 0.0:  # NumPy only
+        return _fast.cross_entropy_index(x, targets, w, ignore_index)
     z = to_last(xp, x)
     logp = log_softmax(xp, z)
     valid = targets != ignore_index
@@ -123,16 +130,20 @@ def cross_entropy(predictions: Array, targets: Array, *, weight: Array | None = 
     vmask = as_float(xp, valid, z)
     m = vmask if w is None else xp.sum(oh * w, axis=-1) * vmask  # w_{y_n}, 0 if ignored
     loss = -m * gather_last(xp, logp, safe)
-    p = xp.exp(logp)
-    g = m[..., None] * (p - oh)
     if eps > 0.0:
         smooth = -xp.sum(logp if w is None else logp * w, axis=-1)
         loss = (1.0 - eps) * loss + (eps / c) * vmask * smooth
-        w_sum = float(c) if w is None else xp.sum(w)
-        w_c = 1.0 if w is None else w
-        g = (1.0 - eps) * g + (eps / c) * vmask[..., None] * (w_sum * p - w_c)
-    return LossOutput(loss, lambda cot: {"predictions": from_last(xp, g * cot[..., None])},
-                      mean_weight=m)
+
+    def vjp(cot: Array) -> dict[str, Array]:
+        p = xp.exp(logp)
+        g = m[..., None] * (p - oh)
+        if eps > 0.0:
+            w_sum = float(c) if w is None else xp.sum(w)
+            w_c = 1.0 if w is None else w
+            g = (1.0 - eps) * g + (eps / c) * vmask[..., None] * (w_sum * p - w_c)
+        return {"predictions": from_last(xp, g * cot[..., None])}
+
+    return LossOutput(loss, vjp, mean_weight=m)
 
 
 def nll(predictions: Array, targets: Array, *, weight: Array | None = None,
@@ -169,9 +180,9 @@ def nll(predictions: Array, targets: Array, *, weight: Array | None = None,
     if w is not None:
         m = m * xp.sum(oh * w, axis=-1)
     loss = -m * gather_last(xp, z, safe)
-    g = -m[..., None] * oh
-    return LossOutput(loss, lambda cot: {"predictions": from_last(xp, g * cot[..., None])},
-                      mean_weight=m)
+    return LossOutput(
+        loss, lambda cot: {"predictions": from_last(xp, -m[..., None] * oh * cot[..., None])},
+        mean_weight=m)
 
 
 def focal(predictions: Array, targets: Array, *, gamma: float = 2.0,
@@ -214,15 +225,19 @@ def focal(predictions: Array, targets: Array, *, gamma: float = 2.0,
         a_t = xp.sum(oh * class_vector(xp, alpha, x, "alpha", c), axis=-1)
     mod = q**gamma
     loss = -a_t * mod * log_pt
-    # gamma (1-p_t)^(gamma-1) p_t log p_t, written as gamma (1-p_t)^gamma p_t r with
-    # r = log p_t / (1 - p_t) in [-inf, -1] and r -> -1 as p_t -> 1: no negative power, no NaN
-    zero = q == 0.0
-    r = xp.where(zero, -xp.ones_like(q), log_pt / xp.where(zero, xp.ones_like(q), q))
-    second = gamma * mod * pt * r
-    dl_dlogpt = -a_t * (mod - second)  # d l / d log p_t
-    # d log p_t / d x_j = delta_jy - p_j, with 1 - p_t taken as q (no cancellation)
-    g = dl_dlogpt[..., None] * (oh * q[..., None] - (1.0 - oh) * xp.exp(logp))
-    return LossOutput(loss, lambda cot: {"predictions": g * cot[..., None]})
+
+    def vjp(cot: Array) -> dict[str, Array]:
+        # gamma (1-p_t)^(gamma-1) p_t log p_t, written as gamma (1-p_t)^gamma p_t r with
+        # r = log p_t / (1 - p_t) in [-inf, -1] and r -> -1 as p_t -> 1: no negative power, no NaN
+        zero = q == 0.0
+        r = xp.where(zero, -xp.ones_like(q), log_pt / xp.where(zero, xp.ones_like(q), q))
+        second = gamma * mod * pt * r
+        dl_dlogpt = -a_t * (mod - second)  # d l / d log p_t
+        # d log p_t / d x_j = delta_jy - p_j, with 1 - p_t taken as q (no cancellation)
+        g = dl_dlogpt[..., None] * (oh * q[..., None] - (1.0 - oh) * xp.exp(logp))
+        return {"predictions": g * cot[..., None]}
+
+    return LossOutput(loss, vjp)
 
 
 # ------------------------------------------------------------------------------------ samplers

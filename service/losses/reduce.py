@@ -26,7 +26,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from . import _checks, errors
+import numpy as np
+from array_api_compat import is_numpy_namespace
+
+from . import _checks, _fast, errors
 from .spec import Array, LossOutput
 
 
@@ -40,6 +43,23 @@ class Reduced:
 def _expand(xp: Any, w: Array, ndim: int) -> Array:
     """(N,) -> (N, 1, ..., 1) so it broadcasts over the non-batch axes."""
     return xp.reshape(w, (w.shape[0],) + (1,) * (ndim - 1))
+
+
+VIEW_MIN_SIZE = 4096  # below this, a filled array costs less than a broadcast view
+
+
+def _ones_scaled(xp: Any, like: Array, s: Array | None, denom: Any = None) -> Array:
+    """``ones_like(like) [* s] [/ denom]``, the cotangent of an unscaled loss.
+
+    NumPy (large arrays): the same values as a read-only broadcast view of one row of them (no
+    memory, no pass over the data; the kernels only read it). Otherwise the arrays themselves.
+    """
+    view = _fast.ENABLED and is_numpy_namespace(xp) and like.size >= VIEW_MIN_SIZE
+    ones: Array = np.ones((1,) * like.ndim, dtype=like.dtype) if view else xp.ones_like(like)
+    cot = ones if s is None else ones * s
+    if denom is not None:
+        cot = cot / denom
+    return np.broadcast_to(cot, like.shape) if view else cot
 
 
 def check_sample_weight(xp: Any, sample_weight: Array, loss: Array) -> None:
@@ -71,13 +91,12 @@ def reduce_loss(xp: Any, out: LossOutput, reduction: str,
     per_sample = xp.reshape(weighted, (n, k))
     per_sample = xp.sum(per_sample, axis=1) / k if k else xp.zeros((n,), dtype=l2.dtype)
 
-    ones = xp.ones_like(l2)
     if reduction == "none":
         value = xp.reshape(weighted, loss.shape)
-        cot = ones if s is None else ones * s
+        cot = _ones_scaled(xp, l2, s)
     elif reduction == "sum":
         value = xp.sum(weighted)
-        cot = ones if s is None else ones * s
+        cot = _ones_scaled(xp, l2, s)
     elif reduction in ("mean", "batchmean"):
         if reduction == "batchmean":
             denom = xp.sum(s) if s is not None else float(n)
@@ -101,7 +120,7 @@ def reduce_loss(xp: Any, out: LossOutput, reduction: str,
             cot = (a if s is None else a * s) / denom
         else:
             value = xp.sum(weighted) / denom
-            cot = (ones if s is None else ones * s) / denom
+            cot = _ones_scaled(xp, l2, s, denom)
     else:
         raise errors.UnsupportedReduction(f"unknown reduction {reduction!r}", ("reduction",))
     if scalar:

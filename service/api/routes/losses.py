@@ -8,18 +8,20 @@ in a worker thread, so a big request never blocks the loop.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from ...backends.worker import DeviceWorker
 from ...config import Settings
+from ...encoding import Splices
 from ...losses import LOSSES, LossError, LossSpec, get_loss
+from ...tuning import gc_paused
 from ..body import parse_json, read_body
 from ..evaluation import evaluate_body
 from ..problems import ProblemError, error_responses, from_loss_error
@@ -34,15 +36,83 @@ def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def _parse_and_evaluate(raw: bytes, spec: LossSpec, want_grad: bool, settings: Settings,
-                        stats: dict[str, Any], worker: DeviceWorker | None = None) -> bytes:
+GC_PAUSE_BYTES = 1 << 20  # bodies from 1 MiB are parsed and evaluated with the collector paused
+STREAM_BYTES = 1 << 20  # responses above 1 MiB are sent in slices of this size
+
+
+def _has_token(raw: bytes | bytearray, token: bytes, probe_at: int) -> bool:
+    """``token in raw``, found through ``memchr`` of its character at ``probe_at`` (a letter that
+    a body of numbers only has in its few keys), with a plain search if that letter is common."""
+    probe = token[probe_at:probe_at + 1]
+    i = raw.find(probe)
+    for _ in range(64):  # a few candidates: check each
+        if i == -1:
+            return False
+        if raw[max(i - probe_at, 0):i - probe_at + len(token)] == token:
+            return True
+        i = raw.find(probe, i + 1)
+    return token in raw
+
+
+def _holds_lists(obj: Any) -> bool:
+    """Whether any array of a parsed body is sent as JSON numbers (not b64)."""
+    if not isinstance(obj, dict):
+        return True
+    values = [v for k, v in obj.items() if k != "params"]
+    inputs = obj.get("inputs")
+    if isinstance(inputs, dict):
+        values += list(inputs.values())
+    return any(isinstance(v, list) or (isinstance(v, dict) and "data" in v) for v in values)
+
+
+def _evaluate_raw(box: list[bytes | bytearray], spec: LossSpec, want_grad: bool,
+                  settings: Settings, stats: dict[str, Any], worker: DeviceWorker | None,
+                  splices: Splices) -> dict[str, Any]:
+    raw = box.pop()  # the only reference to the body: freed as soon as it is parsed
     obj = parse_json(raw)
-    # booleans can hide in numeric lists (NumPy reads True as 1.0); scan only if any exist
-    check_bools = b"true" in raw or b"false" in raw
-    body = evaluate_body(spec, REQUEST_MODELS[spec.name], obj, want_grad=want_grad,
-                         settings=settings, check_bools=check_bools, stats=stats,
-                         worker=worker)
-    return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
+    # booleans can hide in numeric lists (NumPy reads True as 1.0): lists are scanned for them
+    # only if the body holds a true/false token and arrays sent as JSON numbers
+    check_bools = _holds_lists(obj) and (_has_token(raw, b"true", 2)
+                                         or _has_token(raw, b"false", 3))
+    del raw
+    return evaluate_body(spec, REQUEST_MODELS[spec.name], obj, want_grad=want_grad,
+                         settings=settings, check_bools=check_bools, stats=stats, worker=worker,
+                         splices=splices)
+
+
+def _parse_and_evaluate(box: list[bytes | bytearray], spec: LossSpec, want_grad: bool,
+                        settings: Settings, stats: dict[str, Any],
+                        worker: DeviceWorker | None = None) -> list[bytes]:
+    """The response body, as parts to send in turn, for the request body in ``box`` (taken out
+    of it, so that it can be freed as soon as it is parsed).
+
+    A large body is parsed and evaluated with the cyclic collector paused: the millions of
+    lists of a nested JSON array hold no cycles, and they are freed (by reference counting)
+    before it resumes (see :mod:`service.tuning`). b64 result strings are spliced into the
+    serialized document rather than copied into it (:class:`service.encoding.Splices`).
+    """
+    splices = Splices()
+    with gc_paused(len(box[0]) >= GC_PAUSE_BYTES):
+        body = _evaluate_raw(box, spec, want_grad, settings, stats, worker, splices)
+    return splices.splice(orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY))
+
+
+def _json_response(parts: list[bytes]) -> Response:
+    """One response from the parts; a large one is sent in slices of them, so the server never
+    holds a second copy of it (the transport's buffer takes one slice at a time)."""
+    size = sum(len(p) for p in parts)
+    if size <= STREAM_BYTES:
+        return Response(parts[0] if len(parts) == 1 else b"".join(parts),
+                        media_type="application/json")
+
+    async def slices() -> AsyncIterator[memoryview]:
+        for part in parts:
+            view = memoryview(part)
+            for start in range(0, len(view), STREAM_BYTES):
+                yield view[start:start + STREAM_BYTES]
+
+    return StreamingResponse(slices(), media_type="application/json",
+                             headers={"content-length": str(size)})
 
 
 async def _respond(request: Request, spec: LossSpec, want_grad: bool) -> Response:
@@ -54,19 +124,22 @@ async def _respond(request: Request, spec: LossSpec, want_grad: bool) -> Respons
     stats: dict[str, Any] = {}
     # a GPU request waits on the device worker, which must never happen on the event loop
     # (a body of n bytes holds fewer than n elements, so auto keeps small bodies on NumPy)
-    maybe_gpu = settings.backend == "cupy" or b'"cupy"' in raw or (
-        (settings.backend == "auto" or b'"auto"' in raw)
-        and settings.gpu_min_elements <= max(len(raw), settings.inline_max_bytes))
+    inline = len(raw) <= settings.inline_max_bytes and not (
+        settings.backend == "cupy" or b'"cupy"' in raw or (
+            (settings.backend == "auto" or b'"auto"' in raw)
+            and settings.gpu_min_elements <= settings.inline_max_bytes))
+    box = [raw]
+    del raw
     try:
-        if len(raw) <= settings.inline_max_bytes and not maybe_gpu:  # small: no threadpool hop
-            payload = _parse_and_evaluate(raw, spec, want_grad, settings, stats)
+        if inline:  # small: no threadpool hop
+            parts = _parse_and_evaluate(box, spec, want_grad, settings, stats)
         else:  # large: parse, compute and encode off the event loop
-            payload = await run_in_threadpool(_parse_and_evaluate, raw, spec, want_grad,
-                                              settings, stats, request.app.state.device_worker)
+            parts = await run_in_threadpool(_parse_and_evaluate, box, spec, want_grad,
+                                            settings, stats, request.app.state.device_worker)
     finally:
         state.n_elements = stats.get("n_elements")
         state.backend = stats.get("backend", state.backend)
-    return Response(payload, media_type="application/json")
+    return _json_response(parts)
 
 
 def _openapi_body(model: type[BaseModel], spec: LossSpec) -> dict[str, Any]:

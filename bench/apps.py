@@ -1,0 +1,22 @@
+"""The service's app plus a bare ``GET /ping``, for the HTTP suites (benchmarks only).
+
+``/ping`` goes through the same app, middleware (request id, metrics, the log line) and server
+settings as ``/loss/{name}``, and returns a fixed body: the floor any route of this server can
+reach, against which the small-requests suite compares ``/loss/mse``. The product API has no
+``/ping``; it exists only in this wrapper.
+"""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+
+from service.main import create_app
+
+app = create_app()
+
+_PONG = b'{"ping":"pong"}'
+
+
+@app.get("/ping", include_in_schema=False)
+async def ping() -> Response:
+    return Response(_PONG, media_type="application/json")
