@@ -68,6 +68,11 @@ class Settings(BaseSettings):
         description="comma-separated origins allowed by CORS; empty (the default) means CORS "
         "is closed",
     )
+    request_timeout_s: float = Field(
+        30.0, ge=0, description="time budget of one request, from its arrival: a body that has "
+        "not arrived by then gets 408, a computation still running gets 503 `request_timeout` "
+        "(with Retry-After); 0 disables the bound",
+    )
     graceful_timeout_s: float = Field(
         30.0, ge=0, description="on SIGTERM, how long in-flight requests may take to finish"
     )

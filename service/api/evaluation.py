@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
-from .. import engine
+from .. import deadline, engine
 from ..backends import BackendUnavailable
 from ..backends.worker import DeviceWorker, QueueFull
 from ..config import Settings
@@ -106,6 +106,7 @@ def evaluate_body(spec: LossSpec, model: type[BaseModel], obj: Any, *, want_grad
     if isinstance(obj, dict):
         obj.clear()
     requested = backend or settings.backend
+    deadline.check("parsing the body")
     try:
         result = engine.run(spec.name, arrays, params, reduction=reduction,
                             sample_weight=sw, dtype=dtype, want_grad=want_grad,
@@ -120,6 +121,7 @@ def evaluate_body(spec: LossSpec, model: type[BaseModel], obj: Any, *, want_grad
         raise ProblemError(exc.code, str(exc), status=503,
                            headers={"Retry-After": str(exc.retry_after)}) from None
     stats["backend"] = result.backend
+    deadline.check("computing the loss")
     arrays.clear()  # the inputs are no longer needed: free them before encoding
     sw = None
     ev = result.evaluation

@@ -32,6 +32,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "unsupported_media_type": 415,
     "not_ready": 503,
     "backend_busy": 503,
+    "request_timeout": 503,
     "internal_error": 500,
 }
 
@@ -120,6 +121,8 @@ def _code_for(item: dict[str, Any]) -> str:
     kind = item["type"]
     head = loc[0] if loc else ""
     if head == "params":
+        if len(loc) > 1 and loc[1] == "convention":
+            return "unsupported_convention"
         return "unknown_param" if kind == "extra_forbidden" else "invalid_param"
     if head == "inputs" and kind == "extra_forbidden":
         return "unknown_input"
@@ -140,7 +143,12 @@ def from_validation_error(exc: ValidationError, prefix: Sequence[str | int] = ("
     items = []
     for err in exc.errors(include_url=False):
         loc = [*prefix, *_clean_loc(err["loc"])]
-        items.append({"loc": loc, "msg": err["msg"], "type": _code_for(err)})
+        code = _code_for(err)
+        msg = err["msg"]
+        if code == "unsupported_convention" and err["type"] == "extra_forbidden":
+            msg = ("this loss is defined the same way in every library it appears in; it takes "
+                   "no convention")
+        items.append({"loc": loc, "msg": msg, "type": code})
     # several union branches report one problem: keep the first per location
     seen: set[tuple[Any, ...]] = set()
     unique = []

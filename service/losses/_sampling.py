@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from ..deadline import check
+
 
 def kink_tolerance(c: int) -> float:
     """How far sampled scores stay from ties and kinks: 1e-3 for the few classes of the gradient
@@ -17,6 +19,7 @@ def redraw_rows(rng: Any, x: np.ndarray, bad: Any, attempts: int = 200) -> np.nd
     """Redraw the rows of ``x`` that ``bad(x)`` flags (a boolean per row), a bounded number of
     times; rows still bad after that are kept (never an endless loop)."""
     for _ in range(attempts):
+        check("drawing inputs")  # the request's time budget, when there is one
         rows = np.flatnonzero(bad(x))
         if rows.size == 0:
             break

@@ -40,3 +40,12 @@ def test_every_route_documents_errors():
 def test_readme_loss_table_is_current():
     readme = (ROOT / "README.md").read_text()
     assert readme == readme_with_table(readme), "stale README table: run `loss-service docs`"
+
+
+def test_readme_documents_every_setting():
+    from service.config import Settings
+
+    readme = (ROOT / "README.md").read_text()
+    missing = [name for name in Settings.model_fields
+               if f"`LOSS_SERVICE_{name.upper()}`" not in readme]
+    assert not missing, f"settings missing from the README's configuration table: {missing}"

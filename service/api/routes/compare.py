@@ -3,13 +3,13 @@ mistake catalog) and ``GET /cases/{name}`` (deterministic test cases)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.routing import APIRoute
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from ...grading import CATALOG, applicable, case_set
@@ -28,6 +28,7 @@ from ..compare_schemas import (
     PrairieLearnResult,
 )
 from ..comparison import compare_body
+from ..offload import read_within, run_off_loop
 from ..problems import error_responses, from_loss_error
 
 router = APIRouter(tags=["compare"])
@@ -68,10 +69,11 @@ class ReadsItsOwnBody(APIRoute):
 async def compare(request: Request,
                   body: Annotated[CompareRequest, Body()] = ...) -> Response:  # docs only
     settings = request.app.state.settings
-    raw = await read_body(request, settings.max_body_bytes)
+    raw = await read_within(request, read_body(request, settings.max_body_bytes))
     obj = parse_json(raw)
     check_bools = b"true" in raw or b"false" in raw
-    result = await run_in_threadpool(compare_body, obj, settings, check_bools=check_bools)
+    result = await run_off_loop(request, functools.partial(compare_body, obj, settings,
+                                                             check_bools=check_bools))
     return _response(result)
 
 
@@ -118,6 +120,7 @@ async def mistakes(loss: Annotated[str | None, Query(description="a loss name or
             "`/compare` body: add `submission`. A loss whose sampler cannot draw a batch that "
             "large within 5 s answers 422 `case_too_large`.")
 async def cases(
+    request: Request,
     name: str,
     seed: Annotated[int, Query(ge=0, le=2**63 - 1, description="generator seed")] = 0,
     n: Annotated[int, Query(ge=1, le=MAX_N, description="batch size")] = 8,
@@ -130,8 +133,8 @@ async def cases(
     except LossError as exc:
         raise from_loss_error(exc, ["path", "name"]) from None
     try:
-        body = await run_in_threadpool(case_set, name, seed=seed, n=n, classes=classes,
-                                       kind=kind)
+        body = await run_off_loop(request, functools.partial(
+            case_set, name, seed=seed, n=n, classes=classes, kind=kind))
     except LossError as exc:  # case_too_large
         raise from_loss_error(exc, ["query", "n"]) from None
     return _response(body)

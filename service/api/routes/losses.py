@@ -14,7 +14,6 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
 from ...backends.worker import DeviceWorker
@@ -24,6 +23,7 @@ from ...losses import LOSSES, LossError, LossSpec, get_loss
 from ...tuning import gc_paused
 from ..body import parse_json, read_body
 from ..evaluation import evaluate_body
+from ..offload import read_within, run_inline, run_off_loop
 from ..problems import ProblemError, error_responses, from_loss_error
 from ..schemas import REQUEST_MODELS, GenericRequest, GradientResponse, LossResponse, example_body
 
@@ -120,7 +120,7 @@ async def _respond(request: Request, spec: LossSpec, want_grad: bool) -> Respons
     state = request.state
     state.loss, state.kind = spec.name, "gradient" if want_grad else "loss"
     state.backend = settings.backend
-    raw = await read_body(request, settings.max_body_bytes)
+    raw = await read_within(request, read_body(request, settings.max_body_bytes))
     stats: dict[str, Any] = {}
     # a GPU request waits on the device worker, which must never happen on the event loop
     # (a body of n bytes holds fewer than n elements, so auto keeps small bodies on NumPy)
@@ -132,10 +132,11 @@ async def _respond(request: Request, spec: LossSpec, want_grad: bool) -> Respons
     del raw
     try:
         if inline:  # small: no threadpool hop
-            parts = _parse_and_evaluate(box, spec, want_grad, settings, stats)
-        else:  # large: parse, compute and encode off the event loop
-            parts = await run_in_threadpool(_parse_and_evaluate, box, spec, want_grad,
-                                            settings, stats, request.app.state.device_worker)
+            parts = run_inline(request, _parse_and_evaluate, box, spec, want_grad, settings,
+                               stats)
+        else:  # large: parse, compute and encode off the event loop, within the time budget
+            parts = await run_off_loop(request, _parse_and_evaluate, box, spec, want_grad,
+                                       settings, stats, request.app.state.device_worker)
     finally:
         state.n_elements = stats.get("n_elements")
         state.backend = stats.get("backend", state.backend)

@@ -1,0 +1,127 @@
+"""The per-request time budget (``request_timeout_s``): a slow computation is answered with 503
+``request_timeout`` and Retry-After without waiting for it, a slow upload with 408, and the
+abandoned work stops at its next cooperative check. Durations here are generous upper bounds on
+sleeps the tests inject themselves; no test asserts how fast anything runs."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from service import deadline, engine
+from service.config import Settings
+
+pytestmark = pytest.mark.anyio
+
+BUDGET_S = 0.3
+
+
+@pytest.fixture
+def settings() -> Settings:
+    # inline_max_bytes=0: every body is computed off the event loop, like a large one
+    return Settings(request_timeout_s=BUDGET_S, inline_max_bytes=0, retry_after_s=2)
+
+
+@pytest.fixture
+def slow_engine(monkeypatch):
+    """engine.run sleeps 2 s first (in its worker thread); ``finished`` is set when it returns."""
+    finished = threading.Event()
+    real = engine.run
+
+    def slow(*args, **kwargs):
+        time.sleep(2.0)
+        try:
+            return real(*args, **kwargs)
+        finally:
+            finished.set()
+
+    monkeypatch.setattr(engine, "run", slow)
+    return finished
+
+
+BODY = {"predictions": [0.5, 1.0], "targets": [0.0, 1.0]}
+
+
+async def test_slow_computation_is_503_request_timeout(client, slow_engine, monkeypatch):
+    r = await client.post("/loss/mse", json=BODY)
+    assert r.status_code == 503
+    problem = r.json()
+    assert problem["code"] == "request_timeout"
+    assert r.headers["retry-after"] == "2"
+    assert "0.3 s" in problem["detail"]
+    # the answer came before the abandoned computation finished
+    assert not slow_engine.is_set()
+    monkeypatch.undo()
+    ok = await client.post("/loss/mse", json=BODY)
+    assert ok.status_code == 200 and ok.json()["value"] == pytest.approx(0.125)
+
+
+async def test_abandoned_work_stops_at_its_next_check(client, slow_engine):
+    """After the 503, the worker thread wakes up, computes, and is stopped by the check that
+    follows the computation: it never encodes a response nobody waits for."""
+    from service.api import evaluation
+
+    seen: list[str] = []
+    real_check = deadline.check
+
+    def spy(stage: str) -> None:
+        try:
+            real_check(stage)
+        except deadline.DeadlineExceeded:
+            seen.append(stage)
+            raise
+
+    evaluation.deadline.check = spy  # the module object is shared: restore below
+    try:
+        r = await client.post("/loss/mse", json=BODY)
+        assert r.status_code == 503
+        for _ in range(100):
+            if seen:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        evaluation.deadline.check = real_check
+    assert seen == ["computing the loss"]
+
+
+async def test_compare_is_bounded_too(client, slow_engine):
+    body = {"loss": "mse", "inputs": BODY, "submission": {"value": 0.125}}
+    r = await client.post("/compare", json=body)
+    assert r.status_code == 503 and r.json()["code"] == "request_timeout"
+
+
+async def test_slow_upload_is_408(client):
+    async def chunks():
+        yield b'{"predictions": [0.5],'
+        await asyncio.sleep(2.0)
+        yield b' "targets": [0.0]}'
+
+    r = await client.post("/loss/mse", content=chunks(),
+                          headers={"content-type": "application/json"})
+    assert r.status_code == 408
+    assert r.json()["code"] == "request_timeout" and r.json()["errors"][0]["loc"] == ["body"]
+
+
+async def test_fast_requests_are_untouched(client):
+    r = await client.post("/gradient/mse", json=BODY)
+    assert r.status_code == 200
+
+
+def test_check_is_a_no_op_without_a_budget():
+    deadline.check("anything")  # no budget set: never raises
+    with deadline.time_budget(0):
+        deadline.check("anything")
+    assert deadline.remaining() is None
+
+
+def test_check_raises_once_the_budget_is_spent():
+    with deadline.time_budget(0.01):
+        deadline.check("starting")
+        assert deadline.remaining() is not None
+        time.sleep(0.05)
+        with pytest.raises(deadline.DeadlineExceeded, match=r"0\.01 s.*while looping"):
+            deadline.check("looping")
+    deadline.check("after the block")  # the budget is gone with the block
