@@ -1,4 +1,4 @@
-"""``python -m bench <suite> [options]``: core, transport, small, memory, or all (see README.md).
+"""``python -m bench <suite> [options]``: core, transport, small, memory, load, or all (see README.md).
 
 ``python -m bench <suite> --help`` lists a suite's options; ``--quick`` shortens any suite.
 ``python -m bench.gpu`` is the NumPy/CuPy comparison (needs a CUDA device).
@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-SUITES = ("core", "transport", "small", "memory")
+SUITES = ("core", "transport", "small", "memory", "load")
 
 
 def main(argv: list[str]) -> int:
