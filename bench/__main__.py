@@ -1,4 +1,6 @@
-"""``python -m bench <suite> [options]``: core, transport, small, memory, load, or all (see README.md).
+"""``python -m bench <suite> [options]``: core, transport, small, memory, load or all.
+
+See bench/README.md.
 
 ``python -m bench <suite> --help`` lists a suite's options; ``--quick`` shortens any suite.
 ``python -m bench.gpu`` is the NumPy/CuPy comparison (needs a CUDA device).
