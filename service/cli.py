@@ -26,6 +26,8 @@ from .tuning import tcp_listener, tune_process
 
 DEFAULT_OPENAPI = Path("openapi/openapi.json")
 TABLE_START, TABLE_END = "<!-- losses-table:start -->", "<!-- losses-table:end -->"
+CONVENTIONS_START = "<!-- conventions-table:start -->"
+CONVENTIONS_END = "<!-- conventions-table:end -->"
 
 
 def openapi_text() -> str:
@@ -98,15 +100,21 @@ def _openapi(args: argparse.Namespace) -> int:
     return 0
 
 
-def readme_with_table(readme: str) -> str:
-    """``readme`` with the generated loss table between its markers."""
-    from .losses import ALIASES, LOSSES
-    from .losses.catalog import markdown_table
+def _replace_block(text: str, start_marker: str, end_marker: str, content: str) -> str:
+    start = text.index(start_marker) + len(start_marker)
+    end = text.index(end_marker)
+    return text[:start] + "\n" + content + "\n" + text[end:]
 
-    start = readme.index(TABLE_START) + len(TABLE_START)
-    end = readme.index(TABLE_END)
+
+def readme_with_table(readme: str) -> str:
+    """``readme`` with the generated loss and conventions tables between their markers."""
+    from .losses import ALIASES, LOSSES
+    from .losses.catalog import conventions_table, markdown_table
+
     summary = f"{len(LOSSES)} losses, {len(ALIASES)} aliases."
-    return readme[:start] + "\n" + summary + "\n\n" + markdown_table() + "\n" + readme[end:]
+    readme = _replace_block(readme, TABLE_START, TABLE_END,
+                            summary + "\n\n" + markdown_table())
+    return _replace_block(readme, CONVENTIONS_START, CONVENTIONS_END, conventions_table())
 
 
 def _docs(args: argparse.Namespace) -> int:

@@ -19,6 +19,7 @@ import numpy as np
 
 from .. import engine
 from ..losses import Evaluation, LossError, LossSpec, get_loss
+from ..losses.evaluate import last_axis_mean
 from ..losses.reduce import reduce_loss
 from ..losses.spec import LossOutput
 
@@ -147,11 +148,18 @@ class Context:
     def reduce(self, loss: np.ndarray, mean_weight: np.ndarray | None = None) -> Reduced:
         """Reduce an unreduced loss array as the core does (reduction, sample weights)."""
         sw = None if self.sample_weight is None else np.asarray(self.sample_weight, np.float64)
+        conv = self.spec.convention(self.params.get("convention"))
+        out = LossOutput(np.asarray(loss, dtype=np.float64), mean_weight=mean_weight,
+                         vjp=lambda cot: {"loss": cot})
         with np.errstate(all="ignore"):
-            red = reduce_loss(xnp, LossOutput(np.asarray(loss, dtype=np.float64),
-                                              mean_weight=mean_weight), self.reduction, sw)
+            if conv is not None and conv.last_axis_mean and mean_weight is None:
+                out = last_axis_mean(xnp, out)  # Keras: the per-sample loss is a row mean
+            red = reduce_loss(xnp, out, self.reduction, sw,
+                              weights_in_mean=conv is None or conv.weights_in_mean)
+            assert out.vjp is not None
+            cot = out.vjp(red.cotangent)["loss"]  # d value / d the elementwise loss
         return Reduced(np.asarray(red.value), np.asarray(red.per_sample),
-                       np.asarray(red.cotangent))
+                       np.asarray(np.broadcast_to(cot, np.shape(loss))))
 
     def gradient_checks(self, arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Only the gradient entries of ``arrays``."""

@@ -8,6 +8,12 @@ live in :mod:`service.losses.binary_margin`; :data:`SPECS` exports the whole fam
 ``weight`` / ``pos_weight`` parameters are a number or a list broadcast along the last axis (length
 1 or the last dimension). PyTorch accepts any tensor that broadcasts to the input; the service
 accepts the scalar and last-axis forms, which cover the documented uses (per-class weights).
+
+Conventions (``convention``; PyTorch's is the default): binary_cross_entropy clamps each log at
+-100 (torch), clips p to [1e-7, 1 - 1e-7] (keras) or p and 1 - p to the dtype's [eps, 1 - eps]
+(sklearn); binary_cross_entropy_with_logits is the same elementwise in torch, keras and optax;
+sigmoid_focal's alpha defaults to 0.25 (torch) or none (optax), and keras is Keras' clipped
+BinaryFocalCrossentropy on logits. Keras' mean over the last axis is applied generically.
 """
 
 from __future__ import annotations
@@ -15,9 +21,19 @@ from __future__ import annotations
 from typing import Any
 
 from . import _checks, errors
-from ._math import ns, sigmoid_pair, softplus_pair
+from ._math import as_float, ns, sigmoid_pair, softplus_pair
 from .binary_margin import SPECS as _MARGIN_SPECS
-from .spec import Array, Example, InputSpec, LossOutput, LossSpec, ParamSpec
+from .cross_entropy_variants import binary_focal as _keras_binary_focal
+from .spec import (
+    Array,
+    Convention,
+    Example,
+    InputSpec,
+    LossOutput,
+    LossSpec,
+    ParamSpec,
+    keras_convention,
+)
 
 PROBS = InputSpec("predictions", "probabilities", "(*)", "predicted probabilities in [0, 1]",
                   differentiable=True)
@@ -30,12 +46,17 @@ _WEIGHT_TEXT = ("a number, or a list of length 1 or of the last dimension, broad
                 "last axis; multiplies the loss (it is not in the mean's denominator)")
 WEIGHT = ParamSpec("weight", "float_or_float_array", None, "rescaling weight: " + _WEIGHT_TEXT,
                    minimum=0.0, nullable=True)
+LABEL_SMOOTHING = ParamSpec(
+    "label_smoothing", "float", 0.0,
+    "ls: targets become y (1 - ls) + ls / 2 (Keras' binary formula, toward 1/2; applied under "
+    "every convention; PyTorch's BCE has no smoothing)", minimum=0.0, maximum=1.0)
 POS_WEIGHT = ParamSpec("pos_weight", "float_or_float_array", None,
                        "weight of the positive (y) term: a number, or a list of length 1 or of "
                        "the last dimension (per class), broadcast along the last axis",
                        minimum=0.0, nullable=True)
 
 LOG_CLAMP = -100.0  # PyTorch clamps each log of BCE at -100
+KERAS_EPS = 1e-7  # keras.backend.epsilon(): Keras clips probabilities to [1e-7, 1 - 1e-7]
 # PyTorch's floor on p (1 - p) in the BCE gradient: the float32 literal 1e-12f (also in float64)
 BCE_EPS = 9.999999960041972e-13
 
@@ -75,36 +96,77 @@ def _clamped_logs(xp: Any, p: Array) -> tuple[Array, Array]:
             xp.where(below_one, xp.maximum(log_q, LOG_CLAMP), floor))
 
 
-def binary_cross_entropy(predictions: Array, targets: Array, *,
-                         weight: Any = None) -> LossOutput:
+def _smoothed(y: Array, label_smoothing: float) -> Array:
+    """Keras' binary label smoothing: ``y (1 - ls) + ls / 2`` (toward 1/2)."""
+    return y * (1.0 - label_smoothing) + 0.5 * label_smoothing if label_smoothing else y
+
+
+def _clipped(xp: Any, p: Array, eps: float) -> tuple[Array, Array]:
+    """``clip(p, eps, 1 - eps)`` (bounds rounded to p's dtype) and the mask where the gradient
+    passes (inside, or exactly at a bound, as torch.clamp; 0 where the clip is active)."""
+    inside = as_float(xp, (p >= eps) & (p <= 1.0 - eps), p)
+    return xp.clip(p, eps, 1.0 - eps), inside
+
+
+def binary_cross_entropy(predictions: Array, targets: Array, *, weight: Any = None,
+                         label_smoothing: float = 0.0, convention: str = "torch") -> LossOutput:
     """Binary cross-entropy on probabilities.
 
-    ``l = -w [y max(log p, -100) + (1 - y) max(log(1 - p), -100)]``;
-    ``dl/dp = w (p - y) / max(p (1 - p), 1e-12f)`` (PyTorch's formula, also where a log is clamped).
+    With ``y = t (1 - ls) + ls / 2`` (Keras' smoothing; ``y = t`` by default):
+
+    * ``torch``: ``l = -w [y max(log p, -100) + (1 - y) max(log(1 - p), -100)]``;
+      ``dl/dp = w (p - y) / max(p (1 - p), 1e-12f)`` (PyTorch's formula, also where a log is
+      clamped).
+    * ``keras``: ``pc = clip(p, 1e-7, 1 - 1e-7)``, ``l = -w [y log pc + (1 - y) log(1 - pc)]``;
+      ``dl/dp = w [(1 - y)/(1 - pc) - y/pc]`` where the clip passes, 0 where it is active.
+    * ``sklearn``: ``e`` = the dtype's eps, ``l = -w [y log clip(p, e, 1 - e) + (1 - y) log
+      clip(1 - p, e, 1 - e)]`` (log_loss clips both columns [1 - p, p]); gradient 0 where a
+      clip is active.
 
     Args:
       predictions: [*] probabilities p in [0, 1].
-      targets: [*] labels y in [0, 1] (soft labels allowed), same shape.
+      targets: [*] labels t in [0, 1] (soft labels allowed), same shape.
       weight: None, a number, or [1] / [last dim] weights broadcast along the last axis.
+      label_smoothing: ls in [0, 1].
+      convention: "torch", "keras" or "sklearn".
 
     Returns:
       LossOutput with loss [*]; ``mean`` divides by the element count, not by the weights.
 
     References:
-      ``torch.nn.functional.binary_cross_entropy``.
+      ``torch.nn.functional.binary_cross_entropy``; ``keras.losses.BinaryCrossentropy``;
+      ``sklearn.metrics.log_loss``.
     """
     xp = _pair(predictions, targets)
     _checks.probabilities(xp, predictions, "predictions")
     _checks.probabilities(xp, targets, "targets")
     w = _last_axis_param(xp, weight, tuple(predictions.shape), "weight")
-    p, y = predictions, targets
-    log_p, log_q = _clamped_logs(xp, p)
-    loss = (y - 1.0) * log_q - y * log_p  # PyTorch's arrangement of -[y log p + (1-y) log(1-p)]
+    p, y = predictions, _smoothed(targets, label_smoothing)
+    if convention == "torch":
+        log_p, log_q = _clamped_logs(xp, p)
+        loss = (y - 1.0) * log_q - y * log_p  # PyTorch's arrangement of -[y log p + (1-y) log(1-p)]
+
+        def slope() -> Array:
+            return (p - y) / xp.maximum((1.0 - p) * p, BCE_EPS)
+    elif convention == "keras":
+        pc, ok = _clipped(xp, p, KERAS_EPS)
+        loss = -(y * xp.log(pc) + (1.0 - y) * xp.log(1.0 - pc))  # Keras: log(1 - pc), no log1p
+
+        def slope() -> Array:
+            return ok * ((1.0 - y) / (1.0 - pc) - y / pc)
+    else:  # sklearn
+        eps = float(xp.finfo(p.dtype).eps)
+        pc, ok_p = _clipped(xp, p, eps)
+        qc, ok_q = _clipped(xp, 1.0 - p, eps)
+        loss = -((1.0 - y) * xp.log(qc) + y * xp.log(pc))
+
+        def slope() -> Array:
+            return ok_q * (1.0 - y) / qc - ok_p * y / pc
     if w is not None:
         loss = loss * w
 
     def vjp(cot: Array) -> dict[str, Array]:
-        g = (p - y) / xp.maximum((1.0 - p) * p, BCE_EPS)
+        g = slope()
         if w is not None:
             g = g * w
         return {"predictions": g * cot}
@@ -193,8 +255,8 @@ def multilabel_soft_margin(predictions: Array, targets: Array, *,
     return LossOutput(loss, vjp)
 
 
-def sigmoid_focal(predictions: Array, targets: Array, *, alpha: float = 0.25,
-                  gamma: float = 2.0) -> LossOutput:
+def sigmoid_focal(predictions: Array, targets: Array, *, alpha: float | None = None,
+                  gamma: float = 2.0, convention: str = "torch") -> LossOutput:
     """Sigmoid focal loss (RetinaNet).
 
     ``l = a_t (1 - p_t)^gamma BCEWithLogits(x, y)``, ``p = s(x)``, ``p_t = p y + (1 - p)(1 - y)``,
@@ -204,19 +266,37 @@ def sigmoid_focal(predictions: Array, targets: Array, *, alpha: float = 0.25,
     term is evaluated in log space and taken as 0 where ``q == 0`` (its limit), so
     ``0 < gamma < 1`` gives no NaN.
 
+    ``alpha=None`` is the convention's default: 0.25 for ``torch`` (torchvision), no weighting for
+    ``optax``. ``keras`` is Keras' ``BinaryFocalCrossentropy(from_logits=True)``: sigmoid, then the
+    clipped-probability BCE, no alpha (see :func:`.cross_entropy_variants.binary_focal`).
+
     Args:
       predictions: [*] logits x.
       targets: [*] labels y in [0, 1] (soft labels allowed), same shape.
-      alpha: weight of the positive class in [0, 1], or -1 for no weighting.
+      alpha: weight of the positive class in [0, 1], -1 for no weighting, or None (the
+        convention's default); ``keras`` takes only None or -1.
       gamma: focusing exponent, >= 0 (0 gives alpha-weighted BCE with logits).
+      convention: "torch", "optax" or "keras".
 
     Returns:
       LossOutput with loss [*].
 
     References:
       Lin et al., Focal Loss for Dense Object Detection (2017);
-      ``torchvision.ops.sigmoid_focal_loss``.
+      ``torchvision.ops.sigmoid_focal_loss``; ``optax.losses.sigmoid_focal_loss``;
+      ``keras.losses.BinaryFocalCrossentropy``.
     """
+    if convention == "keras":
+        if alpha is not None and alpha >= 0.0:
+            raise errors.InvalidParam(
+                "convention keras: BinaryFocalCrossentropy uses alpha only with "
+                "apply_class_balancing=True; leave alpha null here, or use binary_focal with "
+                "apply_class_balancing and from_logits for Keras' class-balanced loss",
+                ("params", "alpha"),
+            )
+        return _keras_binary_focal(predictions, targets, gamma=gamma, from_logits=True)
+    if alpha is None:
+        alpha = 0.25 if convention == "torch" else -1.0
     xp = _pair(predictions, targets)
     _checks.probabilities(xp, targets, "targets")
     x, y = predictions, targets
@@ -319,21 +399,49 @@ _OWN: tuple[LossSpec, ...] = (
         family="binary",
         aliases=("bce", "log_loss", "binary_crossentropy"),
         inputs=(PROBS, SOFT_TARGETS),
-        params=(WEIGHT,),
+        params=(WEIGHT, LABEL_SMOOTHING),
         summary="Binary cross-entropy (log loss) on predicted probabilities.",
         formula=r"\ell = -w\left[y \log p + (1 - y)\log(1 - p)\right],\ "
-        r"\text{each log clamped at } -100",
+        r"\text{each log clamped at } -100 \text{ (torch; keras and sklearn clip p instead)}",
         reference="torch.nn.BCELoss / torch.nn.functional.binary_cross_entropy; "
         "sklearn.metrics.log_loss (binary); keras.losses.BinaryCrossentropy",
-        gradient_note=r"\partial\ell/\partial p = w(p - y)/\max(p(1 - p), \epsilon) with "
+        gradient_note=r"torch: \partial\ell/\partial p = w(p - y)/\max(p(1 - p), \epsilon) with "
         "PyTorch's epsilon = 1e-12f (the float32 literal, 9.99999996e-13, also in float64). The "
-        "formula is used where a log is clamped too, so p = 0, y = 1 gives about -1e12.",
-        notes="PyTorch semantics: each log is clamped at -100, so p = 0, y = 1 gives exactly 100; "
-        "mean divides by the element count, not by the sum of weights. weight is a number or a "
-        "list broadcast along the last axis (PyTorch accepts any broadcastable tensor; a "
-        "length-1 list also works for a 0-d input, where PyTorch raises); negative weights are "
-        "rejected (PyTorch accepts them). Keras clips p to [1e-7, 1 - 1e-7] instead (maximum "
-        "16.12, zero gradient where clipped) and sklearn clips to the dtype's eps.",
+        "formula is used where a log is clamped too, so p = 0, y = 1 gives about -1e12. keras "
+        "and sklearn: w[(1 - y)/(1 - p) - y/p] with the clipped p (and 1 - p), 0 where a clip "
+        "is active (as jax.grad of the clip); at exactly a clip bound the gradient passes (as "
+        "torch.clamp; jnp.clip gives half there).",
+        notes="torch (default): each log is clamped at -100, so p = 0, y = 1 gives exactly 100; "
+        "mean divides by the element count, not by the sum of weights. keras: p clipped to "
+        "[1e-7, 1 - 1e-7] (16.118 at p = 0, y = 1; the bound 1 - 1e-7 is rounded to the dtype, "
+        "so p = 1, y = 0 gives 15.94 in float32) and the mean over the last axis. sklearn: "
+        "log_loss on positive-class probabilities, p and 1 - p clipped to [eps, 1 - eps] with "
+        "eps the dtype's machine epsilon (36.04 at p = 0, y = 1 in float64); for an (N, K) input "
+        "mean is the average of log_loss over the K columns; sklearn takes hard labels only "
+        "(soft labels use the same clipped formula). weight is a number or a list broadcast "
+        "along the last axis (PyTorch accepts any broadcastable tensor; a length-1 list also "
+        "works for a 0-d input, where PyTorch raises); it multiplies the loss under every "
+        "convention (Keras and sklearn have no such weight; use sample_weight for theirs); "
+        "negative weights are rejected (PyTorch accepts them). label_smoothing is Keras' binary "
+        "formula, y (1 - ls) + ls / 2, applied before the loss under every convention (PyTorch's "
+        "BCE has no smoothing).",
+        conventions=(
+            Convention("torch", "torch.nn.functional.binary_cross_entropy",
+                       "each log clamped at -100 (p = 0, y = 1 gives 100); gradient "
+                       "w (p - y) / max(p (1 - p), 1e-12); elementwise, mean divides by the "
+                       "element count"),
+            keras_convention(
+                "keras.losses.BinaryCrossentropy(from_logits=False)",
+                "p clipped to [1e-7, 1 - 1e-7] instead of the log clamp (p = 0, y = 1 gives "
+                "16.118; 1 - 1e-7 is rounded in the dtype) and log(1 - p) evaluated as Keras "
+                "does; gradient 0 where the clip is active"),
+            Convention(
+                "sklearn", "sklearn.metrics.log_loss (binary, (n,) positive-class probabilities)",
+                "p and 1 - p clipped to [eps, 1 - eps] with eps = the dtype's machine epsilon "
+                "(2.2e-16 in float64: p = 0, y = 1 gives 36.04) instead of the log clamp; "
+                "gradient 0 where a clip is active; sample_weight gives a weighted average "
+                "(np.average)"),
+        ),
         torch_equivalent="torch.nn.functional.binary_cross_entropy",
         sampler=_sample_bce,
         examples=(
@@ -355,14 +463,30 @@ _OWN: tuple[LossSpec, ...] = (
         summary="Binary cross-entropy on logits (sigmoid + BCE fused, numerically stable).",
         formula=r"\ell = -w\left[c\,y \log\sigma(x) + (1 - y)\log(1 - \sigma(x))\right]",
         reference="torch.nn.BCEWithLogitsLoss / "
-        "torch.nn.functional.binary_cross_entropy_with_logits; optax.sigmoid_binary_cross_entropy",
+        "torch.nn.functional.binary_cross_entropy_with_logits; "
+        "optax.losses.sigmoid_binary_cross_entropy; "
+        "keras.losses.BinaryCrossentropy(from_logits=True)",
         gradient_note=r"\partial\ell/\partial x = w\left[(1 - y)\sigma(x) - c\,y\,\sigma(-x)\right]"
         r" (= w[(c y + 1 - y)\sigma(x) - c y]); c = pos_weight",
         notes="Computed as w[c y softplus(-x) + (1 - y) softplus(x)], so logits of +-1000 give "
         "exact finite values (equal to PyTorch's). Targets are validated to lie in [0, 1] "
         "(PyTorch accepts any real target). weight and pos_weight are numbers or lists broadcast "
         "along the last axis (PyTorch accepts any broadcastable tensor); negative values are "
-        "rejected. mean divides by the element count.",
+        "rejected. mean divides by the element count. All three conventions give the same "
+        "elementwise values; keras adds its mean over the last axis. weight and pos_weight are "
+        "PyTorch's parameters; they are accepted under every convention (Keras and optax have "
+        "no such parameters, so they reproduce those libraries only when absent).",
+        conventions=(
+            Convention("torch", "torch.nn.functional.binary_cross_entropy_with_logits",
+                       "elementwise; mean divides by the element count"),
+            keras_convention(
+                "keras.losses.BinaryCrossentropy(from_logits=True)",
+                "the same elementwise values (Keras' JAX, TensorFlow and torch backends use a "
+                "stable log-sigmoid form; its NumPy backend instead applies sigmoid and the "
+                "1e-7 clip, saturating at 16.118, which is not reproduced)"),
+            Convention("optax", "optax.losses.sigmoid_binary_cross_entropy",
+                       "same numbers as torch (optax returns the elementwise loss)"),
+        ),
         torch_equivalent="torch.nn.functional.binary_cross_entropy_with_logits",
         sampler=_sample_bce_logits,
         examples=(
@@ -410,8 +534,12 @@ _OWN: tuple[LossSpec, ...] = (
         family="binary",
         inputs=(LOGITS, SOFT_TARGETS),
         params=(
-            ParamSpec("alpha", "float", 0.25, "weight of the positive class in [0, 1]; -1 "
-                      "disables the weighting", minimum=0.0, maximum=1.0, extra_allowed=(-1.0,)),
+            ParamSpec("alpha", "float", None, "weight of the positive class in [0, 1]; -1 "
+                      "disables the weighting; null (the default) takes the convention's "
+                      "default: 0.25 for torch (torchvision), no weighting for optax (alpha=None) "
+                      "and keras (alpha is unused without apply_class_balancing; keras accepts "
+                      "only null or -1)", minimum=0.0, maximum=1.0, extra_allowed=(-1.0,),
+                      nullable=True),
             ParamSpec("gamma", "float", 2.0, "focusing exponent; 0 gives (alpha-weighted) BCE",
                       minimum=0.0),
         ),
@@ -419,18 +547,40 @@ _OWN: tuple[LossSpec, ...] = (
         formula=r"\ell = \alpha_t (1 - p_t)^\gamma\,\mathrm{BCE}(x, y),\ p = \sigma(x),\ "
         r"p_t = p y + (1 - p)(1 - y),\ \alpha_t = \alpha y + (1 - \alpha)(1 - y)",
         reference="Lin et al. (2017), Focal Loss for Dense Object Detection; "
-        "torchvision.ops.sigmoid_focal_loss",
+        "torchvision.ops.sigmoid_focal_loss; optax.losses.sigmoid_focal_loss; "
+        "keras.losses.BinaryFocalCrossentropy",
         gradient_note=r"with q = 1 - p_t = \sigma(x)(1-y) + \sigma(-x)y: "
         r"\partial\ell/\partial x = \alpha_t[\gamma q^{\gamma-1} q' \mathrm{BCE} + "
         r"q^\gamma((1-y)\sigma(x) - y\sigma(-x))], q' = (1-2y)\sigma(x)\sigma(-x); valid for "
         "soft labels. Where q = 0 (a saturated, correct logit) the first term is taken as its "
-        "limit 0, so 0 < gamma < 1 gives a zero gradient instead of NaN.",
-        notes="torchvision semantics (alpha = -1 disables the weighting; alpha = -1, gamma = 0 "
-        "is exactly BCE with logits), but the default reduction here is 'mean' while "
-        "torchvision's default is 'none'. 1 - p_t is computed without cancellation, so "
-        "saturated logits keep their tiny loss where torchvision rounds it to 0. Keras "
-        "BinaryFocalCrossentropy applies alpha only with apply_class_balancing=True; optax "
-        "defaults to alpha=None.",
+        "limit 0, so 0 < gamma < 1 gives a zero gradient instead of NaN (torch and optax). "
+        "keras: binary_focal's gradient (from_logits): the clipped BCE's slope is 0 where the "
+        "clip is active, then times sigma(x) sigma(-x).",
+        notes="torch (default): torchvision semantics (alpha = -1 disables the weighting; "
+        "alpha = -1, gamma = 0 is exactly BCE with logits), but the default reduction here is "
+        "'mean' while torchvision's default is 'none'. 1 - p_t is computed without "
+        "cancellation, so saturated logits keep their tiny loss where torchvision rounds it to "
+        "0. optax: the same formula (optax also computes 1 - p_t in log space) with alpha "
+        "defaulting to no weighting. keras: BinaryFocalCrossentropy(from_logits=True, "
+        "apply_class_balancing=False), which applies sigmoid and then the clipped probability "
+        "BCE, so it is not logit-stable (a logit of -1000 with y = 1 gives 16.118, and the "
+        "gradient vanishes once sigmoid saturates); Keras' class-balanced form is binary_focal "
+        "with apply_class_balancing and from_logits. Before conventions, alpha defaulted to "
+        "0.25; an explicit alpha means what it meant.",
+        conventions=(
+            Convention("torch", "torchvision.ops.sigmoid_focal_loss",
+                       "alpha defaults to 0.25; elementwise, mean divides by the element count"),
+            Convention("optax", "optax.losses.sigmoid_focal_loss",
+                       "alpha defaults to no weighting (optax's alpha=None); otherwise the same "
+                       "numbers as torch"),
+            keras_convention(
+                "keras.losses.BinaryFocalCrossentropy(from_logits=True, "
+                "apply_class_balancing=False)",
+                "p = sigmoid(x) clipped to [1e-7, 1 - 1e-7] inside the BCE (not logit-stable: "
+                "saturates at 16.118, gradient 0 where the clip is active), times "
+                "(1 - p_t)^gamma with the unclipped p; no alpha weighting (alpha must be null or "
+                "-1; use binary_focal for apply_class_balancing)"),
+        ),
         sampler=_sample_focal,
         examples=(Example("RetinaNet defaults", {"predictions": [3.0, -1.0, 0.5, -4.0],
                                                  "targets": [1.0, 1.0, 0.0, 0.0]}),),

@@ -5,6 +5,11 @@ Each kernel takes ``predictions`` (raw scores) and ``targets`` (labels in {-1, 1
 hinge losses also accept a batch whose labels are *all* in {0, 1}, mapped to {-1, 1} by ``2y - 1``
 (Keras' ``convert_binary_labels_to_hinge`` rule). The specs are exported through
 :mod:`service.losses.binary`.
+
+Conventions (no PyTorch equivalent, so Keras is the default): ``keras`` (the label rule above, then
+Keras' mean over the last axis, applied generically), ``optax`` (``hinge_loss``: labels used as
+given, elementwise) and ``sklearn`` (binary ``hinge_loss``: (n,) decisions, the larger of two label
+values is +1, the other -1). squared_hinge exists only in Keras.
 """
 
 from __future__ import annotations
@@ -13,16 +18,31 @@ from typing import Any
 
 from . import _checks, errors
 from ._math import as_float, ns, sigmoid, softplus
-from .spec import Array, Example, InputSpec, LossOutput, LossSpec, ParamSpec
+from .spec import (
+    Array,
+    Convention,
+    Example,
+    InputSpec,
+    LossOutput,
+    LossSpec,
+    ParamSpec,
+    keras_convention,
+)
 
 SCORES = InputSpec("predictions", "scores", "(*)", "raw real-valued scores (decision values)",
                    differentiable=True)
 SIGN_TARGETS = InputSpec("targets", "sign_labels", "(*), same shape as predictions",
                          "labels in {-1, 1}")
+_KERAS_LABELS = ("labels in {-1, 1}, or a batch whose labels are all in {0, 1} (mapped to {-1, 1} "
+                 "by 2y - 1)")
 HINGE_TARGETS = InputSpec(
-    "targets", "sign_labels", "(*), same shape as predictions",
-    "labels in {-1, 1}, or a batch whose labels are all in {0, 1} (mapped to {-1, 1} by 2y - 1)",
+    "targets", "sign_labels", "(*), same shape as predictions; (n,) for convention sklearn",
+    _KERAS_LABELS + "; convention optax: labels in {-1, 0, 1} used as given; convention "
+    "sklearn: at most two distinct whole numbers, the larger meaning +1 (one distinct value "
+    "means -1)",
 )
+SQUARED_HINGE_TARGETS = InputSpec("targets", "sign_labels", "(*), same shape as predictions",
+                                  _KERAS_LABELS)
 MARGIN = ParamSpec("margin", "float", 1.0, "the margin m: scores with y*s >= m cost nothing",
                    minimum=0.0)
 
@@ -71,25 +91,67 @@ def soft_margin(predictions: Array, targets: Array) -> LossOutput:
     return LossOutput(loss, lambda cot: {"predictions": -targets * sigmoid(xp, z) * cot})
 
 
-def hinge(predictions: Array, targets: Array, *, margin: float = 1.0) -> LossOutput:
+def _sklearn_labels(xp: Any, predictions: Array, t: Array) -> Array:
+    """scikit-learn's binary ``hinge_loss`` labels: ``LabelBinarizer(neg_label=-1)`` on (n,) labels.
+
+    Labels are whole numbers (sklearn refuses continuous targets). Two distinct values: the
+    larger is +1, the other -1. One distinct value: every label is -1 (sklearn's quirk:
+    ``hinge_loss([1, 1], [0.5, 2]) = 2.25``). More than two: refused (sklearn's multiclass form
+    is multiclass_hinge_cs).
+    """
+    _checks.ndim_in(predictions, "predictions", (1,),
+                    "(convention sklearn: binary hinge_loss takes (n,) decision values)")
+    fractional = t != xp.round(t)
+    if bool(xp.any(fractional)):
+        idx = _checks.first_index(xp, fractional)
+        raise errors.InvalidLabel(
+            f"convention sklearn: labels must be class labels (whole numbers; sklearn refuses "
+            f"continuous targets); found {float(t[idx]):g}",
+            ("targets", *idx),
+        )
+    lo, hi = xp.min(t), xp.max(t)
+    third = (t != lo) & (t != hi)
+    if bool(xp.any(third)):
+        idx = _checks.first_index(xp, third)
+        raise errors.InvalidLabel(
+            f"convention sklearn: the binary hinge_loss takes at most two distinct label values; "
+            f"found {float(lo):g}, {float(hi):g} and {float(t[idx]):g} (the multiclass form is "
+            "multiclass_hinge_cs)",
+            ("targets", *idx),
+        )
+    return 2.0 * as_float(xp, (t == hi) & (lo < hi), t) - 1.0
+
+
+def hinge(predictions: Array, targets: Array, *, margin: float = 1.0,
+          convention: str = "keras") -> LossOutput:
     """Binary hinge loss.
 
     ``l = max(0, m - y s)``; ``dl/ds = -y 1[m - y s > 0]`` (strict: 0 at the kink ``y s = m``).
+    The conventions differ only in how labels become ``y``: ``keras`` maps an all-{0, 1} batch by
+    ``2y - 1`` (otherwise labels must be +-1); ``optax`` uses labels in {-1, 0, 1} as given;
+    ``sklearn`` maps the larger of two distinct values to +1, the other (or a single value) to -1.
 
     Args:
-      predictions: [*] raw scores.
-      targets: [*] labels in {-1, 1} (or all in {0, 1}, mapped by ``2y - 1``), same shape.
+      predictions: [*] raw scores ([n] for ``sklearn``).
+      targets: [*] labels, same shape (see above).
       margin: the margin m, >= 0.
+      convention: "keras", "optax" or "sklearn".
 
     Returns:
       LossOutput with loss [*].
 
     References:
       Cortes & Vapnik, Support-vector networks (1995); ``keras.losses.Hinge``;
-      ``sklearn.metrics.hinge_loss`` (binary).
+      ``optax.losses.hinge_loss``; ``sklearn.metrics.hinge_loss`` (binary).
     """
     xp = _pair(predictions, targets)
-    y = _hinge_labels(xp, targets)
+    if convention == "optax":
+        _checks.labels_in(xp, targets, "targets", (-1.0, 0.0, 1.0))
+        y = targets
+    elif convention == "sklearn":
+        y = _sklearn_labels(xp, predictions, targets)
+    else:
+        y = _hinge_labels(xp, targets)
     gap = margin - y * predictions
     loss = xp.maximum(gap, 0.0)
     return LossOutput(
@@ -166,15 +228,40 @@ SPECS: tuple[LossSpec, ...] = (
         summary="Binary hinge loss (linear SVM): max(0, margin - y s).",
         formula=r"\ell = \max(0,\ m - y s),\ y \in \{-1, 1\}",
         reference="Cortes & Vapnik (1995), Support-vector networks; keras.losses.Hinge; "
-        "sklearn.metrics.hinge_loss (binary); optax.hinge_loss",
+        "sklearn.metrics.hinge_loss (binary); optax.losses.hinge_loss",
         gradient_note=r"\partial\ell/\partial s = -y\,\mathbb{1}[m - y s > 0]; strict, so the "
         "gradient is 0 at the kink y s = m (torch relu's choice; JAX jnp.maximum gives half).",
-        notes="No PyTorch equivalent (MultiMarginLoss with C = 2 and HingeEmbeddingLoss differ). "
-        "Labels follow Keras: a batch whose labels are all in {0, 1} is mapped to {-1, 1} by "
-        "2y - 1; otherwise every label must be -1 or 1 (a batch mixing 0 and -1 is rejected with "
-        "invalid_label, where Keras would leave it unconverted). With margin = 1 the per-sample "
-        "values equal Keras Hinge's mean over the last axis. sklearn's hinge_loss maps labels by "
-        "order instead (the larger label is +1) and optax does no conversion.",
+        notes="No PyTorch equivalent (MultiMarginLoss with C = 2 and HingeEmbeddingLoss differ), "
+        "so the default convention is Keras'. keras: a batch whose labels are all in {0, 1} is "
+        "mapped to {-1, 1} by 2y - 1; otherwise every label must be -1 or 1 (a batch mixing 0 "
+        "and -1 is rejected with invalid_label, where Keras would leave it unconverted); the "
+        "per-sample loss is the mean over the last axis, so a 1-D input is one sample (reduction "
+        "'none' gives a scalar; pass (N, 1) for one value per score). optax: elementwise, labels "
+        "used as given (a 0 label costs max(0, m)). sklearn: (n,) decisions only; labels by "
+        "order (any two whole numbers; a single distinct value means -1 for every label); "
+        "fractional labels and more than two distinct values are refused (use "
+        "multiclass_hinge_cs, sklearn's multiclass form); mean with sample_weight is "
+        "np.average. Keras, optax and sklearn fix the margin at 1: margin is accepted under "
+        "every convention and equals theirs at 1.",
+        conventions=(
+            keras_convention(
+                "keras.losses.Hinge",
+                "labels: an all-{0, 1} batch is mapped by 2y - 1, otherwise labels must be -1 or "
+                "1 (the default convention)"),
+            Convention(
+                "optax", "optax.losses.hinge_loss",
+                "elementwise; labels in {-1, 0, 1} used as given, with no {0, 1} mapping, so a 0 "
+                "label contributes max(0, margin) with gradient 0; at the kink optax's "
+                "jnp.maximum gives gradient -y/2, we give 0"),
+            Convention(
+                "sklearn", "sklearn.metrics.hinge_loss (binary: (n,) decision values)",
+                "predictions and targets must be 1-D; labels are whole numbers, and of two "
+                "distinct values the larger is +1 and the other -1 (e.g. {1, 2}); with one "
+                "distinct value every label is -1 (hinge_loss([1, 1], [0.5, 2]) = 2.25); "
+                "fractional labels and more than two distinct values are refused "
+                "(invalid_label; the multiclass form is multiclass_hinge_cs); sample_weight "
+                "gives a weighted average (np.average)"),
+        ),
         sampler=_sample_hinge(1.0, zero_one=False),
         examples=(
             Example("{-1, 1} labels", {"predictions": [0.8, -2.0, 0.3, 1.5],
@@ -188,15 +275,18 @@ SPECS: tuple[LossSpec, ...] = (
     LossSpec(
         name="squared_hinge",
         fn=squared_hinge,
-        inputs=(SCORES, HINGE_TARGETS),
+        inputs=(SCORES, SQUARED_HINGE_TARGETS),
         params=(MARGIN,),
         summary="Squared binary hinge loss (L2-SVM): max(0, margin - y s)^2.",
         formula=r"\ell = \max(0,\ m - y s)^2,\ y \in \{-1, 1\}",
         reference="keras.losses.SquaredHinge; Lee & Mangasarian (2001), SSVM",
         gradient_note=r"\partial\ell/\partial s = -2y\,\max(0,\ m - y s) (continuous)",
-        notes="No PyTorch equivalent. Same label rule as hinge (all-{0, 1} batches are mapped by "
-        "2y - 1). With margin = 1 the per-sample values equal Keras SquaredHinge's mean over the "
-        "last axis.",
+        notes="No PyTorch equivalent, and only Keras has it (optax and scikit-learn do not), so "
+        "the one convention is Keras': the same label rule as hinge (all-{0, 1} batches are "
+        "mapped by 2y - 1) and the per-sample loss is the mean over the last axis (a 1-D input "
+        "is one sample). Keras fixes the margin at 1; margin is accepted and equals Keras at 1.",
+        conventions=(keras_convention("keras.losses.SquaredHinge",
+                                      "labels: an all-{0, 1} batch is mapped by 2y - 1"),),
         sampler=_sample_hinge(0.5, zero_one=True),
         examples=(Example("{-1, 1} labels", {"predictions": [0.8, -2.0, 0.3],
                                              "targets": [1.0, -1.0, -1.0]}),),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .registry import LOSSES, SPECS
-from .spec import INPUT_KINDS, LossSpec
+from .spec import INPUT_KINDS, LossSpec, ParamSpec
 
 
 def describe(spec: LossSpec) -> dict[str, Any]:
@@ -29,6 +29,10 @@ def describe(spec: LossSpec) -> dict[str, Any]:
             for i in spec.inputs
         ],
         "params": {p.name: p.json_schema() for p in spec.params},
+        "conventions": [
+            {"name": c.name, "default": i == 0, "reference": c.reference, "changes": c.changes}
+            for i, c in enumerate(spec.conventions)
+        ],
         "reductions": list(spec.reductions),
         "default_reduction": spec.default_reduction,
         "differentiable": spec.differentiable,
@@ -55,14 +59,31 @@ def catalog() -> list[dict[str, Any]]:
     return [describe(s) for s in SPECS]
 
 
+def _param_cell(p: ParamSpec) -> str:
+    if p.name == "convention":
+        return f"`convention`={p.default!r} ({' / '.join(p.choices)})"
+    return f"`{p.name}`={p.default!r}"
+
+
 def markdown_table() -> str:
     """The README's table of losses (generated; a test checks the README is current)."""
     rows = ["| loss | aliases | family | inputs | parameters (defaults) | gradient |",
             "| --- | --- | --- | --- | --- | --- |"]
     for s in LOSSES.values():
         inputs = ", ".join(f"`{i.name}`" for i in s.inputs)
-        params = ", ".join(f"`{p.name}`={p.default!r}" for p in s.params) or "-"
+        params = ", ".join(_param_cell(p) for p in s.params) or "-"
         aliases = ", ".join(f"`{a}`" for a in s.aliases) or "-"
         grad = ", ".join(s.differentiable_inputs) if s.differentiable else "no"
         rows.append(f"| `{s.name}` | {aliases} | {s.family} | {inputs} | {params} | {grad} |")
+    return "\n".join(rows)
+
+
+def conventions_table() -> str:
+    """The README's table of library conventions, per loss (generated, checked like the other)."""
+    rows = ["| loss | convention | reproduces | what it changes |", "| --- | --- | --- | --- |"]
+    for s in LOSSES.values():
+        for i, c in enumerate(s.conventions):
+            name = f"`{c.name}` (default)" if i == 0 else f"`{c.name}`"
+            changes = c.changes.replace("|", "\\|")
+            rows.append(f"| `{s.name}` | {name} | {c.reference} | {changes} |")
     return "\n".join(rows)

@@ -10,7 +10,8 @@ and over ``l'``; only the time axis is a Python loop (each step depends on the p
 Layout, as PyTorch: ``log_probs`` is time-major ``(T, N, C)`` (or ``(T, C)`` unbatched); targets
 are padded ``(N, S)`` or concatenated ``(sum(target_lengths),)``; the unreduced loss has shape
 ``(N,)`` (``()`` unbatched). ``mean`` divides each loss by its target length (at least 1) before
-averaging over the batch: the kernel returns ``mean_scale = 1 / max(target_length, 1)``.
+averaging over the batch: the kernel returns ``mean_scale = 1 / max(target_length, 1)``. The
+``keras`` and ``optax`` conventions keep the values and make ``mean`` the plain batch average.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from ..deadline import check
 from . import _checks, errors
 from ._math import as_float, ns, one_hot
-from .spec import Array, Example, InputSpec, LossOutput, LossSpec, ParamSpec
+from .spec import Array, Convention, Example, InputSpec, LossOutput, LossSpec, ParamSpec
 
 _NEG_INF = -math.inf
 
@@ -142,7 +144,7 @@ def _padded_targets(xp: Any, targets: Array, tl: Array, n: int, num_classes: int
 
 def ctc(log_probs: Array, targets: Array, input_lengths: Array, target_lengths: Array, *,
         blank: int = 0, zero_infinity: bool = False,
-        gradient_convention: str = "torch") -> LossOutput:
+        gradient_convention: str = "torch", convention: str = "torch") -> LossOutput:
     """CTC loss (Graves et al., 2006) with PyTorch's layout and semantics.
 
     ``l_n = -log sum_{pi in B^{-1}(y_n)} prod_{t < T_n} p_t(pi_t)`` with ``p_t = exp(log_probs)``;
@@ -163,9 +165,13 @@ def ctc(log_probs: Array, targets: Array, input_lengths: Array, target_lengths: 
         ``exp(lp_t(c)) - gamma_t(c)``; ``"exact"``: the derivative of the value,
         ``-gamma_t(c)``, where ``gamma_t(c) = sum_{s: l'_s = c} alpha_t(s) beta_t(s) /
         (p_t(c) p(y|x))`` is the occupation probability of label c at frame t.
+      convention: ``"torch"``: ``mean`` divides each loss by its target length before
+        averaging (``mean_scale``); ``"keras"`` / ``"optax"``: ``mean`` is the plain average
+        of the per-sample losses. The values themselves are the same.
 
     Returns:
-      LossOutput with loss [N] (or []) and ``mean_scale = 1 / max(target_lengths, 1)``.
+      LossOutput with loss [N] (or []) and, under torch,
+      ``mean_scale = 1 / max(target_lengths, 1)``.
 
     References:
       Graves, Fernandez, Gomez, Schmidhuber (2006), Connectionist Temporal Classification,
@@ -205,6 +211,7 @@ def ctc(log_probs: Array, targets: Array, input_lengths: Array, target_lengths: 
     final = xp.broadcast_to(start[None, :], (n, width))  # T_n = 0: only the empty target has p = 1
     final = xp.where((il == 1)[:, None], alphas[0], final)
     for t in range(1, t_len):
+        check("computing CTC's forward pass")  # the request's time budget, if any
         a = alphas[-1]
         a_t = lp_ext[t, ...] + _lse3(xp, a, _shift_right(xp, a, 1),
                                 xp.where(skip, _shift_right(xp, a, 2), neg))
@@ -230,6 +237,7 @@ def ctc(log_probs: Array, targets: Array, input_lengths: Array, target_lengths: 
         betas: list[Array] = [neg] * t_len
         b_next = neg
         for t in range(t_len - 1, -1, -1):
+            check("computing CTC's backward pass")
             rec = _lse3(xp, b_next, _shift_left(xp, b_next, 1),
                         xp.where(skip_next, _shift_left(xp, b_next, 2), neg))
             b_next = lp_ext[t, ...] + xp.where((il == t + 1)[:, None], end_log, rec)
@@ -250,6 +258,8 @@ def ctc(log_probs: Array, targets: Array, input_lengths: Array, target_lengths: 
         g = g * scale[None, :, None]
         return {"log_probs": g[:, 0, :] if unbatched else g}
 
+    if convention != "torch":  # Keras and optax: 'mean' is the plain average over samples
+        return LossOutput(xp.reshape(loss, ()) if unbatched else loss, vjp)
     if unbatched:
         return LossOutput(xp.reshape(loss, ()), vjp, mean_scale=xp.reshape(mean_scale, ()))
     return LossOutput(loss, vjp, mean_scale=mean_scale)
@@ -323,7 +333,7 @@ SPECS: tuple[LossSpec, ...] = (
         r"[l'_s \ne \varnothing,\ l'_s \ne l'_{s-2}]\,\alpha_{t-1}(s-2)\big)",
         reference="Graves, Fernandez, Gomez, Schmidhuber (2006), Connectionist Temporal "
         "Classification: Labelling Unsegmented Sequence Data with Recurrent Neural Networks, "
-        "ICML; torch.nn.functional.ctc_loss",
+        "ICML; torch.nn.functional.ctc_loss; keras.losses.CTC; optax.losses.ctc_loss",
         gradient_note=r"\gamma_t(c) = \frac{1}{p(y|x)} \sum_{s: l'_s = c} "
         r"\frac{\alpha_t(s)\beta_t(s)}{p_t(c)} (\alpha, \beta both include frame t's emission). "
         r"The exact derivative is \partial\ell/\partial \log p_t(c) = -\gamma_t(c). "
@@ -334,7 +344,8 @@ SPECS: tuple[LossSpec, ...] = (
         "(pytorch/pytorch#52241, #82545). Samples with an infinite loss get gradient 0 "
         "(PyTorch: NaN without zero_infinity). Smooth: no kinks.",
         notes="PyTorch 'mean' = mean_n(l_n / max(L_n, 1)) (the per-sample breakdown is the "
-        "undivided l_n; 'sum' and 'none' do not divide). An impossible alignment (T_n too short"
+        "undivided l_n; 'sum' and 'none' do not divide); conventions keras and optax make "
+        "'mean' the plain average of l_n over the batch. An impossible alignment (T_n too short"
         " for the target and its repeats) gives loss inf (JSON 'Infinity'), or 0 with "
         "zero_infinity; its gradient is 0 either way, where PyTorch returns NaN without "
         "zero_infinity. log_probs are not checked to be normalised (PyTorch neither), but they"
@@ -346,12 +357,38 @@ SPECS: tuple[LossSpec, ...] = (
         "Keras keras.losses.CTC and optax.ctc_loss take logits (log_softmax inside), "
         "batch-major, use the whole sequence length (Keras) or padding masks (optax), and do "
         "not divide by the target length: their per-sample value equals this loss's 'none' on "
-        "log_softmax(logits) transposed to (T, N, C); Keras reserves 0 as both blank and "
-        "padding. optax gives an impossible alignment a large finite value (about 1e5, "
-        "log_epsilon) instead of inf.",
+        "log_softmax(logits) transposed to (T, N, C), and the gradient_convention='torch' "
+        "gradient on those log_probs is their gradient with respect to the logits; Keras "
+        "reserves 0 as both blank and padding. optax (and Keras, which uses optax's algorithm) "
+        "gives an impossible alignment a large finite value (about 1e5, log_epsilon) instead of "
+        "inf; that is not reproduced.",
         torch_equivalent="torch.nn.functional.ctc_loss",
         nonnegative=True,
         sampler=_sample,
+        conventions=(
+            Convention("torch", "torch.nn.CTCLoss",
+                       "'mean' divides each sample's loss by its target length (at least 1), "
+                       "then averages over the batch"),
+            Convention("keras", "keras.losses.CTC",
+                       "'mean' is the plain average of the per-sample -log p(y|x) (Keras' "
+                       "sum_over_batch_size; with sample_weight it divides by N, not by the "
+                       "weights' sum), not divided by target lengths. Inputs stay as here: "
+                       "Keras takes logits (N, T, C), batch-major, and applies log_softmax "
+                       "itself, so pass log_softmax(logits) transposed to (T, N, C) to match; "
+                       "Keras uses every frame (input_lengths = T) and 0 as blank and padding "
+                       "(blank = 0, target_lengths = the count of non-zero labels); an "
+                       "impossible alignment stays inf (Keras: about 1e5); Keras computes CTC "
+                       "in float32 on JAX even for float64 inputs, so it agrees to about 1e-6 "
+                       "only",
+                       weights_in_mean=False),
+            Convention("optax", "optax.losses.ctc_loss",
+                       "'mean' is the plain average of the per-sample -log p(y|x) (the mean of "
+                       "optax's per-sequence output), not divided by target lengths. Inputs "
+                       "stay as here: optax takes logits (B, T, K), batch-major, and applies "
+                       "log_softmax itself, so pass log_softmax(logits) transposed to (T, N, C)"
+                       " to match; its paddings are 1.0 past input_lengths / target_lengths; "
+                       "an impossible alignment stays inf (optax: about 1e5, log_epsilon)"),
+        ),
         examples=(
             Example("two sequences (T = 4, C = 3, blank 0), padded targets, mean over target "
                     "lengths",

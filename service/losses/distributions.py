@@ -4,7 +4,10 @@ per-sample ``kl_div_with_log_targets`` and ``generalized_kl`` (summed over the l
 ``predictions`` are log-probabilities ``log q``; ``targets`` are probabilities ``p`` (or ``log p``
 with ``log_target``), of the same shape ``(*)`` (no broadcasting). The kernel returns the pointwise
 terms; summing them over the class axis gives ``KL(p || q)``, and ``batchmean`` divides that sum by
-the batch size, which is the true KL divergence averaged over the batch.
+the batch size, which is the true KL divergence averaged over the batch. kl_div's ``optax``
+convention sums over the last axis (one value per distribution); its ``keras`` convention takes
+``predictions`` as probabilities ``q`` (not ``log q``), clips both to ``[1e-7, 1]`` and sums over
+the last axis.
 """
 
 from __future__ import annotations
@@ -14,29 +17,56 @@ from typing import Any
 
 from . import _checks, errors
 from ._math import ns, xlogy
-from .spec import Array, Example, InputSpec, LossOutput, LossSpec, ParamSpec
+from .spec import Array, Convention, Example, InputSpec, LossOutput, LossSpec, ParamSpec
+
+KERAS_EPSILON = 1e-7  # keras.backend.epsilon(): Keras clips both distributions to [1e-7, 1]
 
 
-def kl_div(predictions: Array, targets: Array, *, log_target: bool = False) -> LossOutput:
-    """Pointwise Kullback-Leibler divergence ``KL(p || q)`` with ``q`` given as log-probabilities.
+def kl_div(predictions: Array, targets: Array, *, log_target: bool = False,
+           convention: str = "torch") -> LossOutput:
+    """Kullback-Leibler divergence ``KL(p || q)``, pointwise (torch) or per sample (optax, keras).
 
-    ``l = p (log p - x)`` with ``p log p = 0`` where ``p == 0`` (``xlogy``), ``x = log q``; with
-    ``log_target`` (``t = log p``): ``l = e^t (t - x)``. ``dl/dx = -p`` (``-e^t``).
+    ``torch`` (default): ``l = p (log p - x)`` elementwise with ``p log p = 0`` where ``p == 0``
+    (``xlogy``), ``x = log q``; with ``log_target`` (``t = log p``): ``l = e^t (t - x)``.
+    ``dl/dx = -p`` (``-e^t``).
+
+    ``optax``: the same terms summed over the last axis (``optax.losses.kl_divergence``; with
+    ``log_target``, ``kl_divergence_with_log_targets``), one value per distribution.
+
+    ``keras`` (``keras.losses.KLDivergence``): ``predictions`` are the probabilities ``q``
+    themselves, not ``log q``; both are clipped to ``[1e-7, 1]`` and
+    ``l = sum_c p'_c log(p'_c / q'_c)`` over the last axis. ``dl/dq_c = -p'_c / q'_c`` where
+    ``q_c >= 1e-7`` and 0 where ``q_c`` is clipped (``q_c < 1e-7``; jax.grad of the clip gives one
+    half at exactly ``1e-7`` or ``1``, counted here as unclipped). ``log_target`` is refused.
 
     Args:
-      predictions: [*] log-probabilities ``log q`` (e.g. ``log_softmax`` outputs), each <= 0.
+      predictions: [*] log-probabilities ``log q`` (e.g. ``log_softmax`` outputs), each <= 0;
+        under ``keras`` the probabilities ``q`` in [0, 1].
       targets: [*] probabilities ``p`` in [0, 1], or log-probabilities ``log p`` <= 0 when
         ``log_target``; same shape as ``predictions``.
-      log_target: whether ``targets`` holds ``log p`` instead of ``p``.
+      log_target: whether ``targets`` holds ``log p`` instead of ``p`` (not under keras).
+      convention: "torch", "optax" or "keras".
 
     Returns:
-      LossOutput with loss [*] (elements can be negative; their sum over a distribution is >= 0).
+      LossOutput with loss [*] under torch (elements can be negative; their sum over a
+      distribution is >= 0), or [...] (the shape without the last axis) under optax and keras
+      (keras can be slightly negative, by its clipping).
+
+    Raises:
+      InvalidParam: ``log_target`` under keras.
 
     References:
       Kullback & Leibler (1951), On Information and Sufficiency;
-      ``torch.nn.functional.kl_div``.
+      ``torch.nn.functional.kl_div``; ``optax.losses.kl_divergence``;
+      ``keras.losses.KLDivergence``.
     """
     xp = ns(predictions, targets)
+    if convention == "keras":
+        return _kl_div_keras(xp, predictions, targets, log_target)
+    if convention == "optax":
+        _last_axis(predictions, targets)
+        if log_target:
+            return kl_div_with_log_targets(predictions, targets)
     _checks.same_shape(predictions, targets, "predictions", "targets")
     _checks.in_range(xp, predictions, "predictions", high=0.0, what="log-probabilities")
     if log_target:
@@ -48,7 +78,26 @@ def kl_div(predictions: Array, targets: Array, *, log_target: bool = False) -> L
         _checks.probabilities(xp, targets, "targets")
         p = targets
         loss = xlogy(xp, targets, targets) - targets * predictions
+    if convention == "optax":
+        return LossOutput(xp.sum(loss, axis=-1),
+                          lambda cot: {"predictions": -p * xp.expand_dims(cot, axis=-1)})
     return LossOutput(loss, lambda cot: {"predictions": -p * cot})
+
+
+def _kl_div_keras(xp: Any, q: Array, targets: Array, log_target: bool) -> LossOutput:
+    """``keras.losses.kl_divergence(targets, q)`` on probabilities, with its vjp."""
+    if log_target:
+        raise errors.InvalidParam(
+            "keras.losses.KLDivergence takes probabilities for both arguments; log_target is "
+            "not available under convention keras", ("params", "log_target"))
+    _last_axis(q, targets)
+    _checks.probabilities(xp, q, "predictions")
+    _checks.probabilities(xp, targets, "targets")
+    p_c = xp.clip(targets, KERAS_EPSILON, 1.0)
+    q_c = xp.clip(q, KERAS_EPSILON, 1.0)
+    loss = xp.sum(p_c * xp.log(p_c / q_c), axis=-1)
+    g = xp.where(q >= KERAS_EPSILON, -p_c / q_c, xp.zeros_like(q))
+    return LossOutput(loss, lambda cot: {"predictions": g * xp.expand_dims(cot, axis=-1)})
 
 
 def _sample(rng: Any, n: int, c: int) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -168,29 +217,44 @@ SPECS: tuple[LossSpec, ...] = (
         family="distribution",
         aliases=("kl_divergence",),
         summary="Kullback-Leibler divergence KL(p || q), with q given as log-probabilities "
-        "(PyTorch's KLDivLoss).",
+        "(PyTorch's KLDivLoss; optax's and Keras' per-sample KL by convention).",
         inputs=(
             InputSpec("predictions", "log_probabilities", "(*)",
                       "log q: log-probabilities of the model distribution (e.g. log_softmax "
-                      "outputs), each <= 0", differentiable=True),
+                      "outputs), each <= 0. UNDER CONVENTION keras: the probabilities q "
+                      "themselves, in [0, 1] (Keras' y_pred), not log q", differentiable=True),
             InputSpec("targets", "probabilities", "(*), same shape as predictions",
                       "p: target probabilities in [0, 1], or log p (each <= 0) when log_target "
                       "is true"),
         ),
         params=(ParamSpec("log_target", "bool", False,
-                          "targets are log-probabilities log p instead of probabilities p"),),
+                          "targets are log-probabilities log p instead of probabilities p "
+                          "(not under convention keras)"),),
         reductions=("none", "mean", "sum", "batchmean"),
         default_reduction="mean",
         formula=r"\ell = p\,(\log p - x) \ (\text{0 where } p = 0),\quad x = \log q;"
-        r"\quad \text{log\_target: } \ell = e^{t}(t - x),\ t = \log p",
+        r"\quad \text{log\_target: } \ell = e^{t}(t - x),\ t = \log p"
+        r"\quad \text{(optax: } \textstyle\sum_c \text{ over the last axis; keras: } "
+        r"\sum_c p'_c \log(p'_c / q'_c),\ p' = \operatorname{clip}(p, 10^{-7}, 1),\ "
+        r"q' = \operatorname{clip}(q, 10^{-7}, 1),\ q \text{ given as probabilities})",
         reference="Kullback & Leibler (1951), On Information and Sufficiency, Ann. Math. "
         "Statist. 22(1); seed 001 ('Deep learning loss functions': KL divergence, no worked "
-        "numbers); torch.nn.functional.kl_div",
-        gradient_note=r"\partial\ell/\partial x = -p (with log_target: -e^{t}); smooth, no kink. "
+        "numbers); torch.nn.functional.kl_div; optax.losses.kl_divergence; "
+        "keras.losses.KLDivergence",
+        gradient_note=r"\partial\ell/\partial x = -p (with log_target: -e^{t}); smooth, no kink "
+        "(optax: the same, per element of the summed row). Convention keras, w.r.t. the "
+        r"probabilities q: \partial\ell/\partial q_c = -p'_c / q'_c where q_c \ge 10^{-7}, and 0 "
+        r"where q_c < 10^{-7} (clipped; jax.grad of Keras' clip gives one half at exactly "
+        r"10^{-7} or 1, counted here as unclipped). "
         "Gradients are given w.r.t. predictions only (targets are data).",
-        notes="PyTorch semantics and argument order: predictions are log q, targets are p, and "
-        "the result is KL(p || q) (Keras takes (y_true, y_pred) as probabilities and clips both "
-        "to [1e-7, 1]; optax.kl_divergence sums over the last axis per sample). The default "
+        notes="PyTorch semantics and argument order by default: predictions are log q, targets "
+        "are p, and the result is KL(p || q). Convention optax (optax.losses.kl_divergence, "
+        "kl_divergence_with_log_targets with log_target) sums over the last axis, one value per "
+        "distribution, so its 'mean' is PyTorch's 'batchmean' for (N, C) inputs. Convention "
+        "keras (keras.losses.KLDivergence) takes predictions as PROBABILITIES q, not log q, "
+        "clips both p and q to [1e-7, 1] and sums over the last axis (a 0 target contributes "
+        "1e-7 log(1e-7 / q'), so the value can be slightly negative); log_target is refused "
+        "there (invalid_param). The default "
         "reduction is 'mean' (PyTorch's default), which divides by the number of elements N*C; "
         "PyTorch warns that this is not the true KL and recommends 'batchmean', which divides "
         "the sum by size(0) (for a 1-D input of C probabilities that is C, as in PyTorch). "
@@ -202,6 +266,27 @@ SPECS: tuple[LossSpec, ...] = (
         torch_equivalent="torch.nn.functional.kl_div",
         nonnegative=False,
         sampler=_sample,
+        conventions=(
+            Convention("torch", "torch.nn.KLDivLoss",
+                       "elementwise terms p (log p - log q); 'mean' divides by the element "
+                       "count N*C, 'batchmean' by N"),
+            Convention("optax", "optax.losses.kl_divergence (log_target: "
+                       "optax.losses.kl_divergence_with_log_targets)",
+                       "the terms are summed over the last axis: one value per distribution "
+                       "(shape without the last axis), so 'mean' averages the per-sample KL "
+                       "(PyTorch's 'batchmean' for (N, C) inputs); inputs need at least one "
+                       "axis"),
+            Convention("keras", "keras.losses.KLDivergence",
+                       "PREDICTIONS ARE PROBABILITIES q, NOT log q (Keras' y_pred); p and q are "
+                       "both clipped to [1e-7, 1] (a 0 target contributes 1e-7 log(1e-7 / q'), "
+                       "so the loss can be slightly negative) and the terms are summed (not "
+                       "averaged) over the last axis; the gradient is w.r.t. q and 0 where q < "
+                       "1e-7; log_target is refused (invalid_param); predictions or targets "
+                       "outside [0, 1] are refused (probability_out_of_range), where Keras "
+                       "clips them silently; mean with sample_weight "
+                       "divides by the number of samples (sum_over_batch_size)",
+                       weights_in_mean=False),
+        ),
         examples=(
             Example("two 3-class distributions, true KL per sample (batchmean)",
                     {"predictions": [[-1.2039728, -0.6931472, -1.6094379],

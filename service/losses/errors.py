@@ -20,6 +20,8 @@ Codes (stable, documented in the README):
 ``invalid_dtype``           e.g. floats where class indices (integers) are required
 ``invalid_param``           a parameter of the wrong type or outside its valid range
 ``unknown_param``           a parameter the loss does not have
+``unsupported_convention``  a ``convention`` the loss does not support (or any, for a loss
+                            that is defined the same way in every library)
 ``missing_input``           a required input was not given
 ``unknown_input``           an input the loss does not have
 ``unsupported_reduction``   a reduction the loss does not allow
@@ -99,6 +101,10 @@ class InvalidParam(LossError):
 
 class UnknownParam(LossError):
     code = "unknown_param"
+
+
+class UnsupportedConvention(LossError):
+    code = "unsupported_convention"
 
 
 class MissingInput(LossError):

@@ -10,6 +10,7 @@ the inputs' namespace.
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -22,7 +23,7 @@ from . import _checks, errors
 from .params import validate_params
 from .reduce import reduce_loss
 from .registry import get_loss
-from .spec import Array, InputSpec, LossSpec
+from .spec import Array, Convention, InputSpec, LossOutput, LossSpec
 
 DTYPES = ("float64", "float32")
 
@@ -117,6 +118,36 @@ def _array_params(xp: Any, spec: LossSpec, params: dict[str, Any], dtype: Any) -
     return out
 
 
+@functools.cache
+def _takes_convention(fn: Any) -> bool:
+    return "convention" in inspect.signature(fn).parameters
+
+
+def _kernel_params(spec: LossSpec, params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` as the kernel takes them: ``convention`` only where the kernel uses it."""
+    if "convention" in params and not _takes_convention(spec.fn):
+        return {k: v for k, v in params.items() if k != "convention"}
+    return params
+
+
+def last_axis_mean(xp: Any, out: LossOutput) -> LossOutput:
+    """Keras' per-sample loss: the mean of the elementwise loss over its last axis."""
+    loss = out.loss
+    if loss.ndim == 0:
+        return out
+    if out.mean_weight is not None or out.mean_scale is not None:
+        raise AssertionError("last_axis_mean applies to plain elementwise losses only")
+    k = loss.shape[-1]
+    vjp = out.vjp
+
+    def mean_vjp(cot: Array) -> dict[str, Array]:
+        assert vjp is not None
+        full = xp.broadcast_to(xp.expand_dims(cot / k, axis=-1), loss.shape)
+        return vjp(full)
+
+    return LossOutput(loss=xp.mean(loss, axis=-1), vjp=None if vjp is None else mean_vjp)
+
+
 def evaluate(
     name: str,
     inputs: Mapping[str, Any],
@@ -165,11 +196,16 @@ def evaluate(
                             sample_weight, cdtype)
 
     # overflow to inf is reported in the result (never as NaN-by-accident): no NumPy warnings
+    conv: Convention | None = spec.convention(effective.get("convention"))
+    kparams = _kernel_params(spec, _array_params(xp, spec, effective, cdtype))
     with np.errstate(all="ignore"):
-        out = spec.fn(**arrays, **_array_params(xp, spec, effective, cdtype))
+        out = spec.fn(**arrays, **kparams)
         if out.loss.dtype != cdtype:  # e.g. zero_one on integer labels: report in the dtype asked
             out = replace(out, loss=xp.astype(out.loss, cdtype))
-        red = reduce_loss(xp, out, reduction, sw)
+        if conv is not None and conv.last_axis_mean:
+            out = last_axis_mean(xp, out)
+        red = reduce_loss(xp, out, reduction, sw,
+                          weights_in_mean=conv is None or conv.weights_in_mean)
         grads = None
         if want_grad:
             assert out.vjp is not None, f"{spec.name} is differentiable but has no vjp"

@@ -16,7 +16,7 @@ from . import _checks, errors
 from ._classes import check_index_targets, check_predictions, class_vector, num_classes
 from ._math import as_float, gather_last, ns, one_hot
 from ._sampling import kink_tolerance, redraw_rows
-from .spec import Array, Example, InputSpec, LossOutput, LossSpec, ParamSpec
+from .spec import Array, Convention, Example, InputSpec, LossOutput, LossSpec, ParamSpec
 
 
 def _weston_watkins(xp: Any, x: Array, targets: Array, margin: float, p: int,
@@ -70,28 +70,63 @@ def multi_margin(predictions: Array, targets: Array, *, p: int = 1, margin: floa
 
 
 def multiclass_hinge(predictions: Array, targets: Array, *, margin: float = 1.0,
-                     p: int = 1) -> LossOutput:
-    """Multiclass SVM loss of cs231n (Weston-Watkins), not divided by C.
+                     p: int = 1, convention: str = "cs231n") -> LossOutput:
+    """Multiclass SVM loss, in the definition of cs231n (default) or of a library.
 
-    ``l_n = sum_{j != y_n} max(0, x_{n,j} - x_{n,y_n} + margin)^p`` = C * multi_margin. Gradient
-    ``p z_j^{p-1} [z_j > 0]`` for ``j != y`` and minus their sum at ``y`` (strict kink).
+    * ``cs231n`` (Weston-Watkins, not divided by C):
+      ``l_n = sum_{j != y_n} max(0, x_{n,j} - x_{n,y_n} + margin)^p`` = C * multi_margin. Gradient
+      ``p z_j^{p-1} [z_j > 0]`` for ``j != y`` and minus their sum at ``y`` (strict kink).
+    * ``torch`` (``torch.nn.MultiMarginLoss``): the same divided by C (the :func:`multi_margin`
+      kernel without class weights).
+    * ``optax`` / ``sklearn`` (Crammer-Singer): ``max_j (x_j + margin [j != y]) - x_y``, the
+      :func:`service.losses.hinge_variants.multiclass_hinge_cs` kernel (ties at the maximum split
+      the gradient evenly); ``p`` must be 1.
+    * ``keras`` (``keras.losses.CategoricalHinge`` on one-hot targets): ``max(neg - pos + 1, 0)``
+      with ``neg = max_c (1 - t_c) x_c``, which counts the 0 at the true class: the
+      :func:`service.losses.hinge_variants.categorical_hinge` kernel; ``p`` and ``margin`` must
+      be 1 (Keras has neither).
 
     Args:
       predictions: [C] or [N, C] class scores.
       targets: [] or [N] integer class indices.
       margin: Delta >= 0.
-      p: 1 (hinge) or 2 (squared hinge).
+      p: 1 (hinge) or 2 (squared hinge; cs231n and torch only).
+      convention: "cs231n", "torch", "optax", "sklearn" or "keras".
 
     Returns:
       LossOutput with loss [] or [N].
 
+    Raises:
+      InvalidParam: p = 2 under a Crammer-Singer convention, or margin != 1 under keras.
+
     References:
-      cs231n, Linear classification notes (multiclass SVM loss); Weston and Watkins (1999).
+      cs231n, Linear classification notes (multiclass SVM loss); Weston and Watkins (1999);
+      Crammer and Singer (2001); ``torch.nn.MultiMarginLoss``;
+      ``optax.losses.multiclass_hinge_loss``; ``sklearn.metrics.hinge_loss``;
+      ``keras.losses.CategoricalHinge``.
     """
     xp = ns(predictions, targets)
     check_predictions(predictions, max_ndim=2)
     check_index_targets(xp, predictions, targets)
-    return _weston_watkins(xp, predictions, targets, float(margin), int(p), None, 1.0)
+    if convention == "cs231n":
+        return _weston_watkins(xp, predictions, targets, float(margin), int(p), None, 1.0)
+    if convention == "torch":
+        return multi_margin(predictions, targets, p=p, margin=margin)
+    if int(p) != 1:
+        raise errors.InvalidParam(
+            f"p = {p} (squared hinge) exists only in the Weston-Watkins conventions cs231n and "
+            f"torch; {convention} defines the plain Crammer-Singer hinge (p = 1)", ("params", "p"))
+    # imported here: hinge_variants imports .multiclass, which imports this module
+    from . import hinge_variants
+
+    if convention == "keras":
+        if float(margin) != 1.0:
+            raise errors.InvalidParam(
+                "keras.losses.CategoricalHinge has a fixed margin of 1; got margin = "
+                f"{margin}", ("params", "margin"))
+        onehot = one_hot(xp, targets, num_classes(predictions), predictions.dtype)
+        return hinge_variants.categorical_hinge(predictions, onehot)
+    return hinge_variants.multiclass_hinge_cs(predictions, targets, margin=margin)
 
 
 def zero_one(predictions: Array, targets: Array) -> LossOutput:
@@ -278,26 +313,71 @@ SPECS: tuple[LossSpec, ...] = (
         fn=multiclass_hinge,
         family="multiclass",
         aliases=("svm", "multiclass_svm"),
-        summary="Multiclass SVM (Weston-Watkins) hinge loss of cs231n: sum over wrong classes.",
+        summary="Multiclass SVM hinge loss: cs231n's Weston-Watkins sum over wrong classes by "
+        "default, or the definition of PyTorch, optax, scikit-learn or Keras (convention).",
         inputs=(_SCORES, _TARGETS),
         params=(
-            ParamSpec("margin", "float", 1.0, "the margin Delta", minimum=0.0),
-            _P,
+            ParamSpec("margin", "float", 1.0, "the margin Delta (convention keras: must be 1)",
+                      minimum=0.0),
+            ParamSpec("p", "choice", 1, "exponent of each hinge term: 1 (hinge) or 2 (squared "
+                      "hinge; conventions cs231n and torch only)", choices=(1, 2)),
         ),
-        formula=r"\ell_n = \sum_{j \ne y_n} \max(0,\ x_{n,j} - x_{n,y_n} + \Delta)^p",
+        formula=r"\ell_n = \sum_{j \ne y_n} \max(0,\ x_{n,j} - x_{n,y_n} + \Delta)^p"
+        r"\ \text{(cs231n; torch: divided by } C\text{; optax, sklearn: }"
+        r"\max_j(x_{n,j} + \Delta[j \ne y_n]) - x_{n,y_n}\text{; keras: }"
+        r"\max(\max_c (1 - t_{n,c}) x_{n,c} - x_{n,y_n} + 1,\ 0),\ t = \text{one-hot}(y_n))",
         reference="cs231n, Linear classification notes (multiclass SVM loss); Weston and "
-        "Watkins (1999)",
-        gradient_note=r"with z_j = x_j - x_y + \Delta: \partial\ell/\partial x_j = p z_j^{p-1}"
-        r"[z_j > 0] (j \ne y), \partial\ell/\partial x_y = -\sum_{j \ne y} p z_j^{p-1}[z_j > 0]."
-        " Kink: strict z_j > 0 (gradient 0 at exactly 0), as cs231n and PyTorch MultiMargin.",
-        notes="Not divided by C: equals C * torch multi_margin_loss (which divides by C). The "
-        "Crammer-Singer form max_j (used by sklearn hinge_loss, optax multiclass_hinge_loss, "
-        "Keras CategoricalHinge) is a different loss. The regularisation term of cs231n is not "
-        "included.",
+        "Watkins (1999); Crammer and Singer (2001); torch.nn.MultiMarginLoss; "
+        "optax.losses.multiclass_hinge_loss; sklearn.metrics.hinge_loss; "
+        "keras.losses.CategoricalHinge",
+        gradient_note=r"cs231n, with z_j = x_j - x_y + \Delta: \partial\ell/\partial x_j = "
+        r"p z_j^{p-1}[z_j > 0] (j \ne y), \partial\ell/\partial x_y = -\sum_{j \ne y} "
+        r"p z_j^{p-1}[z_j > 0]. Kink: strict z_j > 0 (gradient 0 at exactly 0), as cs231n and "
+        "PyTorch MultiMargin; torch divides by C. optax/sklearn (Crammer-Singer): +1 at the "
+        r"maximiser of x_j + \Delta[j \ne y] and -1 at y; ties at the maximum split the +1 "
+        "evenly (JAX's max), so at the hinge's kink the target and the best wrong class get "
+        "one half each (multiclass_hinge_cs). keras: (1 - t_c) s_c - t_c where "
+        "neg - pos + 1 > 0 (strict; Keras on JAX gives one half at exactly 0), s the maximiser "
+        "indicator of (1 - t) x with ties split evenly (categorical_hinge).",
+        notes="Default convention cs231n: not divided by C, so it equals C * torch "
+        "multi_margin_loss (cs231n's worked example gives 2.9 where PyTorch gives 0.9667). The "
+        "Crammer-Singer form (optax, sklearn) and Keras' CategoricalHinge (Crammer-Singer with "
+        "a 0 floor at the true class) are different losses, reproduced by the convention "
+        "parameter; they are also available on their own as multiclass_hinge_cs and "
+        "categorical_hinge. The regularisation term of cs231n is not included.",
         sampler=_sample_hinge,
+        conventions=(
+            Convention("cs231n", "cs231n multiclass SVM loss (Weston-Watkins sum)",
+                       "sum over the wrong classes j of max(0, x_j - x_y + margin)^p"),
+            Convention("torch", "torch.nn.MultiMarginLoss",
+                       "the cs231n sum divided by the number of classes C (same numbers as "
+                       "multi_margin without class weights)"),
+            Convention("optax", "optax.losses.multiclass_hinge_loss",
+                       "Crammer-Singer: only the best wrong class counts, "
+                       "max_j (x_j + margin [j != y]) - x_y (margin replaces optax's fixed 1); "
+                       "p must be 1; ties at the maximum split the gradient evenly"),
+            Convention("sklearn", "sklearn.metrics.hinge_loss (more than two classes)",
+                       "Crammer-Singer, same numbers as optax: max(0, margin - (x_y - max_{j != "
+                       "y} x_j)) (margin replaces scikit-learn's fixed 1); p must be 1; 'mean' "
+                       "with sample_weight is scikit-learn's weighted average; the labels are "
+                       "the column indices (hinge_loss(..., labels=range(C)))"),
+            Convention("keras", "keras.losses.CategoricalHinge on one-hot(targets)",
+                       "max(neg - pos + 1, 0) with pos = x_y and neg = max_c (1 - t_c) x_c "
+                       "over the one-hot row t, which includes a 0 at the true class: when "
+                       "every wrong score is negative the loss is 1 - x_y, not Crammer-Singer's "
+                       "max(0, 1 + max_{j != y} x_j - x_y); p and margin must be 1 "
+                       "(invalid_param otherwise); mean with sample_weight divides by N "
+                       "(sum_over_batch_size)", weights_in_mean=False),
+        ),
         examples=(
             Example("seed 003 (cs231n): scores cat/car/frog per sample give 2.9, 0, 12.9, "
                     "mean 5.27", {"predictions": _SVM_SCORES, "targets": [0, 1, 2]}),
+            Example("the same scores under PyTorch's MultiMarginLoss: 2.9 / 3 = 0.9667, 0, 4.3",
+                    {"predictions": _SVM_SCORES, "targets": [0, 1, 2]},
+                    {"convention": "torch"}, reduction="none"),
+            Example("Crammer-Singer (optax, scikit-learn): only the best wrong class counts",
+                    {"predictions": _SVM_SCORES, "targets": [0, 1, 2]},
+                    {"convention": "sklearn"}, reduction="none"),
         ),
     ),
     LossSpec(

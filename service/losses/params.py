@@ -88,10 +88,24 @@ def validate_one(p: ParamSpec, v: Any) -> Any:
     return _float_list(p, v)
 
 
+def _check_convention(spec: LossSpec, value: Any) -> None:
+    loc: tuple[str | int, ...] = ("params", "convention")
+    if not spec.conventions:
+        raise errors.UnsupportedConvention(
+            f"{spec.name} is defined the same way in every library it appears in; it takes no "
+            "convention", loc)
+    names = [c.name for c in spec.conventions]
+    if value not in names or not isinstance(value, str):
+        raise errors.UnsupportedConvention(
+            f"{spec.name} supports the conventions {', '.join(names)}; got {value!r}", loc)
+
+
 def validate_params(spec: LossSpec, given: Mapping[str, Any] | None) -> dict[str, Any]:
     """All of ``spec``'s parameters, validated, with defaults for those not given."""
     given = dict(given or {})
     known = {p.name for p in spec.params}
+    if "convention" in given:
+        _check_convention(spec, given["convention"])
     for name in given:
         if name not in known:
             valid = ", ".join(sorted(known)) or "none"

@@ -8,7 +8,8 @@ of non-ignored targets for CrossEntropy/NLL). Then
 * ``none``:      ``s * l``
 * ``sum``:       ``sum(s * l)``
 * ``mean``:      ``sum(s * a * l) / sum(s * m)`` (unweighted: ``sum(l) / l.size``, as PyTorch),
-  where ``a`` is the kernel's ``mean_scale`` (1 when absent; CTC: 1 / target length)
+  where ``a`` is the kernel's ``mean_scale`` (1 when absent; CTC: 1 / target length); a
+  convention with ``weights_in_mean=False`` (Keras) divides by ``l.size`` instead
 * ``batchmean``: ``sum(s * l) / sum(s)``       (unweighted: ``sum(l) / l.shape[0]``, as PyTorch)
 
 The per-sample breakdown is ``per_sample[n] = mean over the non-batch axes of (s * l)[n]`` (a
@@ -74,8 +75,12 @@ def check_sample_weight(xp: Any, sample_weight: Array, loss: Array) -> None:
 
 
 def reduce_loss(xp: Any, out: LossOutput, reduction: str,
-                sample_weight: Array | None = None) -> Reduced:
-    """Apply ``reduction`` (and ``sample_weight``) to a kernel's output; see the module doc."""
+                sample_weight: Array | None = None, *, weights_in_mean: bool = True) -> Reduced:
+    """Apply ``reduction`` (and ``sample_weight``) to a kernel's output; see the module doc.
+
+    ``weights_in_mean=False`` (Keras' ``sum_over_batch_size``): ``mean`` with ``sample_weight``
+    divides by the element count, not by the weights' sum.
+    """
     loss = out.loss
     scalar = loss.ndim == 0
     l2 = xp.reshape(loss, (1,)) if scalar else loss  # at least 1-d: axis 0 is the batch
@@ -103,7 +108,7 @@ def reduce_loss(xp: Any, out: LossOutput, reduction: str,
         else:
             m = out.mean_weight
             if m is None:
-                denom = xp.sum(s) * k if s is not None else float(n * k)
+                denom = xp.sum(s) * k if s is not None and weights_in_mean else float(n * k)
             else:
                 m2 = xp.reshape(m, l2.shape)
                 denom = xp.sum(m2 * s) if s is not None else xp.sum(m2)

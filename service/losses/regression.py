@@ -10,13 +10,23 @@ from typing import Any
 
 from . import _checks
 from ._math import ns
-from .spec import Array, Example, InputSpec, LossOutput, LossSpec, ParamSpec
+from .spec import (
+    Array,
+    Convention,
+    Example,
+    InputSpec,
+    LossOutput,
+    LossSpec,
+    ParamSpec,
+    keras_convention,
+)
 
 PRED = InputSpec("predictions", "values", "(*)", "predicted values", differentiable=True)
 TARGET = InputSpec("targets", "values", "(*), same shape as predictions", "target values")
 
 
-def _diff(predictions: Array, targets: Array) -> tuple[Any, Array]:
+def difference(predictions: Array, targets: Array) -> tuple[Any, Array]:
+    """The namespace and ``predictions - targets``, after checking that the shapes agree."""
     _checks.same_shape(predictions, targets, "predictions", "targets")
     return ns(predictions, targets), predictions - targets
 
@@ -36,7 +46,7 @@ def mse(predictions: Array, targets: Array) -> LossOutput:
     References:
       ``torch.nn.functional.mse_loss``.
     """
-    _, d = _diff(predictions, targets)
+    _, d = difference(predictions, targets)
     return LossOutput(d * d, lambda cot: {"predictions": 2.0 * d * cot})
 
 
@@ -55,7 +65,7 @@ def l1(predictions: Array, targets: Array) -> LossOutput:
     References:
       ``torch.nn.functional.l1_loss``.
     """
-    xp, d = _diff(predictions, targets)
+    xp, d = difference(predictions, targets)
     return LossOutput(xp.abs(d), lambda cot: {"predictions": xp.sign(d) * cot})
 
 
@@ -76,7 +86,7 @@ def huber(predictions: Array, targets: Array, *, delta: float = 1.0) -> LossOutp
     References:
       Huber (1964); ``torch.nn.functional.huber_loss``.
     """
-    xp, d = _diff(predictions, targets)
+    xp, d = difference(predictions, targets)
     a = xp.abs(d)
     loss = xp.where(a < delta, 0.5 * d * d, delta * (a - 0.5 * delta))
     return LossOutput(loss, lambda cot: {"predictions": xp.clip(d, -delta, delta) * cot})
@@ -99,7 +109,7 @@ def smooth_l1(predictions: Array, targets: Array, *, beta: float = 1.0) -> LossO
     References:
       Girshick, Fast R-CNN (2015); ``torch.nn.functional.smooth_l1_loss``.
     """
-    xp, d = _diff(predictions, targets)
+    xp, d = difference(predictions, targets)
     a = xp.abs(d)
     if beta == 0.0:
         return LossOutput(a, lambda cot: {"predictions": xp.sign(d) * cot})
@@ -131,6 +141,15 @@ SPECS: tuple[LossSpec, ...] = (
         reference="torch.nn.functional.mse_loss; sklearn.metrics.mean_squared_error",
         gradient_note=r"\partial\ell/\partial x = 2(x - y)",
         torch_equivalent="torch.nn.functional.mse_loss",
+        conventions=(
+            Convention("torch", "torch.nn.functional.mse_loss",
+                       "elementwise loss; mean divides by the element count"),
+            keras_convention("keras.losses.MeanSquaredError"),
+            Convention("optax", "optax.losses.squared_error",
+                       "same numbers as torch (optax returns the elementwise loss)"),
+            Convention("sklearn", "sklearn.metrics.mean_squared_error",
+                       "same numbers as torch; sample_weight is a weighted average (np.average)"),
+        ),
         examples=(
             Example("seed 003: y = 0, y_hat = 0.9 gives 0.81 (gradient 1.80)",
                     {"predictions": [0.9], "targets": [0.0]}),
@@ -147,8 +166,16 @@ SPECS: tuple[LossSpec, ...] = (
         formula=r"\ell = |x - y|",
         reference="torch.nn.functional.l1_loss; sklearn.metrics.mean_absolute_error",
         gradient_note=r"\partial\ell/\partial x = \operatorname{sign}(x - y); 0 at x = y "
-        "(PyTorch's choice at the kink)",
+        "(PyTorch's choice at the kink, kept under every convention; jax.grad of Keras' "
+        "MeanAbsoluteError gives 1 there, JAX's abs'(0))",
         torch_equivalent="torch.nn.functional.l1_loss",
+        conventions=(
+            Convention("torch", "torch.nn.functional.l1_loss",
+                       "elementwise loss; mean divides by the element count"),
+            keras_convention("keras.losses.MeanAbsoluteError"),
+            Convention("sklearn", "sklearn.metrics.mean_absolute_error",
+                       "same numbers as torch; sample_weight is a weighted average (np.average)"),
+        ),
         examples=(Example("a small batch", {"predictions": [1.0, 2.0, 3.0],
                                             "targets": [1.5, 2.0, 1.0]}),),
         **_COMMON,
@@ -166,6 +193,13 @@ SPECS: tuple[LossSpec, ...] = (
         gradient_note=r"\partial\ell/\partial x = \operatorname{clip}(d, -\delta, \delta)",
         notes="Equals delta * smooth_l1(beta=delta); identical to smooth_l1 at delta = beta = 1.",
         torch_equivalent="torch.nn.functional.huber_loss",
+        conventions=(
+            Convention("torch", "torch.nn.functional.huber_loss",
+                       "elementwise loss; mean divides by the element count"),
+            keras_convention("keras.losses.Huber"),
+            Convention("optax", "optax.losses.huber_loss",
+                       "same numbers as torch (optax returns the elementwise loss)"),
+        ),
         examples=(Example("delta = 1", {"predictions": [0.5, 3.0, -2.0],
                                         "targets": [0.0, 0.0, 0.0]}, {"delta": 1.0}),),
         **_COMMON,

@@ -1,16 +1,19 @@
-"""More regression losses from Keras, optax and scikit-learn (elementwise, PyTorch-style outputs).
+"""More regression losses from Keras, optax and scikit-learn.
 
-* ``log_cosh``: Keras ``LogCosh`` / ``optax.losses.log_cosh``;
+* ``log_cosh``: ``optax.losses.log_cosh`` (default) / Keras ``LogCosh`` (``convention``);
 * ``half_mse`` [l2_loss]: ``optax.losses.l2_loss``, ``0.5 (x - y)^2``;
-* ``mape``: Keras ``MeanAbsolutePercentageError`` (a percentage, eps 1e-7), or scikit-learn's
-  ``mean_absolute_percentage_error`` (a fraction, eps = float64 machine epsilon) through params;
-* ``msle``: Keras ``MeanSquaredLogarithmicError`` (values clipped below at eps);
+* ``mape``: Keras ``MeanAbsolutePercentageError`` (default: a percentage, eps 1e-7) / scikit-learn
+  ``mean_absolute_percentage_error`` (``convention="sklearn"``: a fraction, eps = float64 machine
+  epsilon);
+* ``msle``: Keras ``MeanSquaredLogarithmicError`` (default: values clipped below at 1e-7) /
+  scikit-learn ``mean_squared_log_error`` (``convention="sklearn"``: no clipping, values <= -1
+  rejected);
 * ``pinball`` [quantile]: scikit-learn ``mean_pinball_loss``.
 
 Each kernel takes ``predictions`` ``x`` and ``targets`` ``y`` of the same shape ``(*)`` (no
-broadcasting) and returns the elementwise loss and its vector-Jacobian product. Keras averages
-each sample over its last axis inside the loss; here the loss stays elementwise, so Keras's
-default ``sum_over_batch_size`` number for an ``(N, D)`` input is this service's ``mean``.
+broadcasting) and returns the elementwise loss and its vector-Jacobian product. Keras' mean over
+the last axis (its per-sample loss) and its ``sum_over_batch_size`` weighting are applied outside
+the kernels, by the ``keras`` convention (:func:`service.losses.spec.keras_convention`).
 """
 
 from __future__ import annotations
@@ -18,26 +21,22 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from . import _checks
+from . import _checks, errors
 from ._math import as_float, ns
-from .spec import Array, Example, InputSpec, LossOutput, LossSpec, ParamSpec
-
-PRED = InputSpec("predictions", "values", "(*)", "predicted values", differentiable=True)
-TARGET = InputSpec("targets", "values", "(*), same shape as predictions", "target values")
+from .regression import PRED, TARGET, difference
+from .spec import (
+    Array,
+    Convention,
+    Example,
+    LossOutput,
+    LossSpec,
+    ParamSpec,
+    keras_convention,
+)
 
 _LOG2 = math.log(2.0)
 _F64_EPS = 2.220446049250313e-16  # numpy.finfo(numpy.float64).eps, scikit-learn's MAPE floor
-
-_KERAS_MEAN_NOTE = (
-    " Keras averages over the last axis inside the loss, so Keras's default "
-    "(sum_over_batch_size) number for an (N, D) input equals this service's mean, and Keras's "
-    "per-sample values are this service's per_sample breakdown."
-)
-
-
-def _diff(predictions: Array, targets: Array) -> tuple[Any, Array]:
-    _checks.same_shape(predictions, targets, "predictions", "targets")
-    return ns(predictions, targets), predictions - targets
+_KERAS_EPS = 1e-7  # keras.backend.epsilon()
 
 
 def log_cosh(predictions: Array, targets: Array) -> LossOutput:
@@ -58,7 +57,7 @@ def log_cosh(predictions: Array, targets: Array) -> LossOutput:
       Chen, Hua & Li (2019), Log Hyperbolic Cosine Loss Improves Variational Auto-Encoder;
       ``keras.losses.LogCosh``; ``optax.losses.log_cosh``.
     """
-    xp, d = _diff(predictions, targets)
+    xp, d = difference(predictions, targets)
     a = xp.abs(d)
     small = a < 1.0
     a_small = xp.where(small, a, xp.zeros_like(a))  # keeps sinh finite in the unused branch
@@ -84,12 +83,12 @@ def half_mse(predictions: Array, targets: Array) -> LossOutput:
     References:
       ``optax.losses.l2_loss``.
     """
-    _, d = _diff(predictions, targets)
+    _, d = difference(predictions, targets)
     return LossOutput(0.5 * d * d, lambda cot: {"predictions": d * cot})
 
 
-def mape(predictions: Array, targets: Array, *, eps: float = 1e-7,
-         percent: bool = True) -> LossOutput:
+def mape(predictions: Array, targets: Array, *, eps: float | None = None,
+         percent: bool | None = None, convention: str = "keras") -> LossOutput:
     """Absolute percentage error.
 
     ``l = s |y - x| / max(|y|, eps)`` with ``s = 100`` (``percent``) or 1;
@@ -98,9 +97,11 @@ def mape(predictions: Array, targets: Array, *, eps: float = 1e-7,
     Args:
       predictions: [*] predicted values.
       targets: [*] target values, same shape.
-      eps: lower bound of the denominator ``|y|``, > 0 (Keras 1e-7; scikit-learn uses the
-        float64 machine epsilon 2.220446049250313e-16).
-      percent: multiply by 100 (Keras); false gives a fraction (scikit-learn).
+      eps: lower bound of the denominator ``|y|``, > 0; ``None`` takes the convention's (Keras
+        1e-7; scikit-learn the float64 machine epsilon 2.220446049250313e-16).
+      percent: multiply by 100; ``None`` takes the convention's (Keras a percentage,
+        scikit-learn a fraction).
+      convention: ``"keras"`` or ``"sklearn"``: the defaults of ``eps`` and ``percent``.
 
     Returns:
       LossOutput with loss [*].
@@ -109,23 +110,42 @@ def mape(predictions: Array, targets: Array, *, eps: float = 1e-7,
       ``keras.losses.MeanAbsolutePercentageError``;
       ``sklearn.metrics.mean_absolute_percentage_error``.
     """
-    xp, d = _diff(predictions, targets)
+    sklearn = convention == "sklearn"
+    eps = (_F64_EPS if sklearn else _KERAS_EPS) if eps is None else eps
+    percent = (not sklearn) if percent is None else percent
+    xp, d = difference(predictions, targets)
     scale = 100.0 if percent else 1.0
     w = scale / xp.maximum(xp.abs(targets), eps)
     return LossOutput(xp.abs(d) * w, lambda cot: {"predictions": xp.sign(d) * w * cot})
 
 
-def msle(predictions: Array, targets: Array, *, eps: float = 1e-7) -> LossOutput:
-    """Squared logarithmic error with values clipped below at ``eps`` (Keras).
+def _above_minus_one(xp: Any, a: Array, name: str) -> None:
+    """scikit-learn's domain of mean_squared_log_error: every value > -1."""
+    bad = a <= -1.0
+    if bool(xp.any(bad)):
+        idx = _checks.first_index(xp, bad)
+        raise errors.InvalidValue(
+            f"{name} must be > -1 under convention 'sklearn' (scikit-learn's "
+            f"mean_squared_log_error raises ValueError for values <= -1); found "
+            f"{float(a[idx]):g}", (name, *idx))
+
+
+def msle(predictions: Array, targets: Array, *, eps: float | None = None,
+         convention: str = "keras") -> LossOutput:
+    """Squared logarithmic error, ``(log1p(x) - log1p(y))^2``, values clipped below at ``eps``.
 
     ``l = (log1p(max(x, eps)) - log1p(max(y, eps)))^2``;
     ``dl/dx = 2 (log1p(max(x, eps)) - log1p(max(y, eps))) / (1 + x)`` where ``x >= eps``, 0 where
     ``x < eps`` (clipped; at ``x == eps`` the unclipped side is taken, as ``torch.clamp``).
+    Without clipping (scikit-learn) ``dl/dx = 2 (log1p(x) - log1p(y)) / (1 + x)`` everywhere.
 
     Args:
-      predictions: [*] predicted values (values below eps are clipped to eps).
-      targets: [*] target values, same shape (clipped likewise).
-      eps: the clip floor, >= 0 (Keras 1e-7; 0 reproduces scikit-learn for values >= 0).
+      predictions: [*] predicted values.
+      targets: [*] target values, same shape.
+      eps: the clip floor, >= 0; ``None`` takes the convention's (Keras 1e-7; scikit-learn does
+        not clip).
+      convention: ``"keras"`` (values below eps are clipped to eps) or ``"sklearn"`` (values
+        <= -1 are rejected with ``invalid_value``, as scikit-learn raises ValueError for them).
 
     Returns:
       LossOutput with loss [*].
@@ -136,6 +156,15 @@ def msle(predictions: Array, targets: Array, *, eps: float = 1e-7) -> LossOutput
     """
     _checks.same_shape(predictions, targets, "predictions", "targets")
     xp = ns(predictions, targets)
+    if convention == "sklearn":
+        _above_minus_one(xp, targets, "targets")
+        _above_minus_one(xp, predictions, "predictions")
+    elif eps is None:
+        eps = _KERAS_EPS
+    if eps is None:  # scikit-learn: no clipping
+        r = xp.log1p(predictions) - xp.log1p(targets)
+        g = 2.0 * r / (1.0 + predictions)
+        return LossOutput(r * r, lambda cot: {"predictions": g * cot})
     xc = xp.maximum(predictions, eps)
     r = xp.log1p(xc) - xp.log1p(xp.maximum(targets, eps))
     live = as_float(xp, predictions >= eps, predictions)
@@ -162,7 +191,7 @@ def pinball(predictions: Array, targets: Array, *, alpha: float = 0.5) -> LossOu
       Koenker & Bassett (1978), Regression Quantiles, Econometrica 46(1);
       ``sklearn.metrics.mean_pinball_loss``.
     """
-    xp, e = _diff(predictions, targets)  # e = x - y = -d
+    xp, e = difference(predictions, targets)  # e = x - y = -d
     zero = xp.zeros_like(e)
     under = xp.maximum(-e, zero)  # d where d > 0 (the prediction is below the target)
     over = xp.maximum(e, zero)
@@ -211,18 +240,25 @@ SPECS: tuple[LossSpec, ...] = (
         fn=log_cosh,
         summary="Log-cosh error: quadratic near 0, linear (|d| - log 2) for large errors.",
         formula=r"\ell = \log\cosh(x - y)",
-        reference="Keras 3 keras.losses.LogCosh; optax.losses.log_cosh; Chen, Hua & Li (2019), "
+        reference="optax.losses.log_cosh; Keras 3 keras.losses.LogCosh; Chen, Hua & Li (2019), "
         "Log Hyperbolic Cosine Loss Improves Variational Auto-Encoder",
         sampler=_sample,
         gradient_note=r"\partial\ell/\partial x = \tanh(x - y); smooth, no kink.",
         notes="Computed as log1p(2 sinh^2(|d|/2)) for |d| < 1 and |d| + log1p(e^{-2|d|}) - log 2 "
         "otherwise: exact near 0 and finite for errors of 1e3 and beyond (log cosh 1000 = "
-        "1000 - log 2). Keras computes d + softplus(-2d) - log 2 and optax "
-        "logaddexp(d, -d) - log 2; both agree to rounding. Keras builds log 2 as a float32 "
-        "constant, so its float64 numbers are off by about 1.9e-9 (absolute)."
-        + _KERAS_MEAN_NOTE,
+        "1000 - log 2). optax computes logaddexp(d, -d) - log 2 and Keras d + softplus(-2d) - "
+        "log 2; both agree to rounding. The default (optax) is elementwise; convention='keras' "
+        "takes Keras' mean over the last axis. Keras run in float64 with its float32 floatx "
+        "builds log 2 as a float32 constant, which moves its numbers by about 1.9e-9 (absolute); "
+        "with floatx float64 they agree to rounding.",
         examples=(Example("errors of 0.5, 0 and 3",
                           {"predictions": [0.5, 2.0, -1.0], "targets": [0.0, 2.0, 2.0]}),),
+        conventions=(
+            Convention("optax", "optax.losses.log_cosh",
+                       "elementwise loss (optax does not reduce); mean divides by the element "
+                       "count, mean with sample_weight by the weights' sum"),
+            keras_convention("keras.losses.LogCosh"),
+        ),
         **_COMMON,
     ),
     LossSpec(
@@ -245,12 +281,13 @@ SPECS: tuple[LossSpec, ...] = (
         name="mape",
         fn=mape,
         params=(
-            ParamSpec("eps", "float", 1e-7,
-                      "lower bound of |y| in the denominator (Keras 1e-7; scikit-learn "
-                      "2.220446049250313e-16, the float64 machine epsilon)",
-                      minimum=0.0, exclusive_minimum=True),
-            ParamSpec("percent", "bool", True,
-                      "multiply by 100 (Keras); false gives a fraction (scikit-learn)"),
+            ParamSpec("eps", "float", None,
+                      "lower bound of |y| in the denominator; null (default): the "
+                      "convention's, Keras 1e-7, scikit-learn 2.220446049250313e-16 (the float64 "
+                      "machine epsilon)", minimum=0.0, exclusive_minimum=True, nullable=True),
+            ParamSpec("percent", "bool", None,
+                      "multiply by 100; null (default): the convention's, true for Keras (a "
+                      "percentage), false for scikit-learn (a fraction)", nullable=True),
         ),
         summary="Absolute percentage error |y - x| / |y| (x100 by default, as Keras).",
         formula=r"\ell = s\,\frac{|y - x|}{\max(|y|, \epsilon)},\quad "
@@ -259,29 +296,40 @@ SPECS: tuple[LossSpec, ...] = (
         "sklearn.metrics.mean_absolute_percentage_error",
         sampler=_sample_mape,
         gradient_note=r"\partial\ell/\partial x = s\,\operatorname{sign}(x - y)/\max(|y|, "
-        r"\epsilon); 0 at x = y (sign(0) = 0, PyTorch's L1 rule). The target is data (no "
-        "gradient).",
-        notes="Defaults reproduce Keras (a percentage, eps = 1e-7; a target of 0 gives "
-        "1e9 |x|). scikit-learn's mean_absolute_percentage_error is a fraction with eps = "
-        "float64 machine epsilon: use percent=false, eps=2.220446049250313e-16 (a target of 0 "
-        "then gives about 4.5e15 |x|). scikit-learn's sample_weight average equals this "
-        "service's mean with sample_weight; its multioutput='uniform_average' over (N, k) "
-        "equals mean." + _KERAS_MEAN_NOTE,
+        r"\epsilon); 0 at x = y (sign(0) = 0, PyTorch's L1 rule; JAX's abs gives -s/max(|y|, "
+        r"\epsilon) there). The target is data (no gradient).",
+        notes="convention='keras' (default) reproduces Keras: a percentage, eps = 1e-7 (a target "
+        "of 0 gives 1e9 |x|), the per-sample loss is the mean over the last axis (a 1-D input is "
+        "one sample) and mean with sample_weight divides by the number of samples. "
+        "convention='sklearn' reproduces mean_absolute_percentage_error: a fraction, eps = "
+        "float64 machine epsilon (a target of 0 gives about 4.5e15 |x|), elementwise, and mean "
+        "with sample_weight is the weighted average (np.average; multioutput='uniform_average' "
+        "over (N, k) is the mean over all elements). Explicit eps and percent override the "
+        "convention's values.",
         examples=(
             Example("Keras: percentages", {"predictions": [2.5, 0.0, 2.0],
                                            "targets": [3.0, -0.5, 2.0]}),
             Example("scikit-learn: a fraction, float64 eps",
                     {"predictions": [2.5, 0.0, 2.0], "targets": [3.0, -0.5, 2.0]},
-                    {"percent": False, "eps": 2.220446049250313e-16}),
+                    {"convention": "sklearn"}),
+        ),
+        conventions=(
+            keras_convention("keras.losses.MeanAbsolutePercentageError",
+                             "a percentage (x100); eps = 1e-7"),
+            Convention("sklearn", "sklearn.metrics.mean_absolute_percentage_error",
+                       "a fraction (no x100); eps = 2.220446049250313e-16 (float64 machine "
+                       "epsilon); elementwise loss; mean with sample_weight is the weighted "
+                       "average (divides by the weights' sum)"),
         ),
         **_COMMON,
     ),
     LossSpec(
         name="msle",
         fn=msle,
-        params=(ParamSpec("eps", "float", 1e-7,
-                          "values below eps are clipped to eps (Keras 1e-7); 0 reproduces "
-                          "scikit-learn for non-negative inputs", minimum=0.0),),
+        params=(ParamSpec("eps", "float", None,
+                          "values below eps are clipped to eps; null (default): the "
+                          "convention's, Keras 1e-7, scikit-learn no clipping",
+                          minimum=0.0, nullable=True),),
         summary="Squared error of log(1 + value), values clipped below at eps (Keras).",
         formula=r"\ell = \bigl(\log(1 + \max(x, \epsilon)) - \log(1 + \max(y, \epsilon))\bigr)^2",
         reference="Keras 3 keras.losses.MeanSquaredLogarithmicError; "
@@ -290,20 +338,32 @@ SPECS: tuple[LossSpec, ...] = (
         gradient_note=r"\partial\ell/\partial x = 2\bigl(\log(1 + x) - \log(1 + \max(y, "
         r"\epsilon))\bigr)/(1 + x) where x \ge \epsilon; 0 where x < \epsilon (clipped). At "
         r"x = \epsilon the unclipped side is used (torch.clamp's rule; Keras on JAX splits "
-        "jnp.maximum ties 0.5/0.5).",
-        notes="Keras semantics: values below eps (including negatives) are silently clipped to "
-        "eps = 1e-7. log1p is used where Keras writes log(v + 1) (more accurate for tiny v; the "
-        "difference is below 1e-16 absolute). scikit-learn's mean_squared_log_error uses "
-        "log1p(v) without clipping and raises ValueError for any value <= -1 (values in "
-        "(-1, 0) are allowed there); with eps=0 this loss reproduces scikit-learn exactly for "
-        "non-negative inputs, while negatives are clipped to 0 here. Keras builds eps as a "
-        "float32 constant (1.0000000116860974e-07)." + _KERAS_MEAN_NOTE,
+        "jnp.maximum ties 0.5/0.5). Without clipping (convention='sklearn'): "
+        r"2(\log(1 + x) - \log(1 + y))/(1 + x) everywhere.",
+        notes="convention='keras' (default): values below eps (including negatives) are "
+        "silently clipped to eps = 1e-7, the per-sample loss is the mean over the last axis (a "
+        "1-D input is one sample) and mean with sample_weight divides by the number of samples. "
+        "log1p is used where Keras writes log(v + 1) (more accurate for tiny v; the difference "
+        "is below 1e-16 absolute); Keras with its float32 floatx builds eps as a float32 "
+        "constant (1.0000000116860974e-07). convention='sklearn' reproduces "
+        "mean_squared_log_error: log1p(v) without clipping (values in (-1, 0) are allowed), "
+        "values <= -1 are rejected with invalid_value (scikit-learn raises ValueError), "
+        "elementwise, and mean with sample_weight is the weighted average. An explicit eps "
+        "clips in either convention.",
         examples=(
             Example("Keras defaults (the negative prediction is clipped to 1e-7)",
                     {"predictions": [1.0, 2.0, -1.0], "targets": [1.5, 2.0, 0.5]}),
-            Example("scikit-learn (eps = 0, non-negative inputs)",
-                    {"predictions": [2.5, 0.0, 2.0, 8.0], "targets": [3.0, 0.5, 2.0, 7.0]},
-                    {"eps": 0.0}),
+            Example("scikit-learn (no clipping; values must be > -1)",
+                    {"predictions": [2.5, 0.0, 2.0, 8.0], "targets": [3.0, -0.5, 2.0, 7.0]},
+                    {"convention": "sklearn"}),
+        ),
+        conventions=(
+            keras_convention("keras.losses.MeanSquaredLogarithmicError",
+                             "values below 1e-7 clipped to 1e-7"),
+            Convention("sklearn", "sklearn.metrics.mean_squared_log_error",
+                       "no clipping; values <= -1 rejected (invalid_value); elementwise loss; "
+                       "mean with sample_weight is the weighted average (divides by the weights' "
+                       "sum)"),
         ),
         **_COMMON,
     ),

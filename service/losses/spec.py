@@ -127,6 +127,47 @@ class ParamSpec:
         return schema
 
 
+# Library conventions a loss can reproduce (``convention`` parameter). "cs231n" is the course
+# assignments' definition where it is none of the four libraries' (the multiclass SVM).
+CONVENTIONS: tuple[str, ...] = ("torch", "keras", "optax", "sklearn", "cs231n")
+
+
+@dataclass(frozen=True)
+class Convention:
+    """How one library defines a loss, where libraries disagree.
+
+    ``name`` is a key of :data:`CONVENTIONS`; ``reference`` the function whose numbers it
+    reproduces; ``changes`` what differs, in words, from the loss's default convention.
+    Two behaviours are generic and applied outside the kernel (:mod:`service.losses.evaluate`):
+
+    * ``last_axis_mean``: Keras returns, per sample, the mean of the elementwise loss over the last
+      axis (a 1-D input is one sample with N features);
+    * ``weights_in_mean``: whether ``mean`` with ``sample_weight`` divides by the sum of the
+      weights (a weighted average: PyTorch-style, scikit-learn's ``np.average``) or, ``False``, by
+      the number of elements (Keras' ``sum_over_batch_size``).
+
+    Everything else reaches the kernel as its ``convention`` keyword argument.
+    """
+
+    name: str
+    reference: str
+    changes: str
+    last_axis_mean: bool = False
+    weights_in_mean: bool = True
+
+    def __post_init__(self) -> None:
+        if self.name not in CONVENTIONS:
+            raise ValueError(f"unknown convention {self.name!r}")
+
+
+def keras_convention(reference: str, changes: str = "") -> Convention:
+    """Keras' usual convention: mean over the last axis, weighted mean divided by the count."""
+    generic = ("per-sample loss is the mean over the last axis (a 1-D input is one sample); "
+               "mean with sample_weight divides by the number of samples, not by the weights' sum")
+    return Convention("keras", reference, f"{changes}; {generic}" if changes else generic,
+                      last_axis_mean=True, weights_in_mean=False)
+
+
 @dataclass(frozen=True)
 class LossOutput:
     """What a kernel returns; see the module docstring."""
@@ -179,6 +220,31 @@ class LossSpec:
     # mean divides each sample by its target length first: LossOutput.mean_scale)
     mean_is_element_average: bool = True
     examples: tuple[Example, ...] = ()
+    # the libraries whose numbers the loss reproduces, the default first; when given, the loss
+    # takes a ``convention`` parameter (appended to ``params`` here)
+    conventions: tuple[Convention, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.conventions:
+            return
+        names = tuple(c.name for c in self.conventions)
+        if len(set(names)) != len(names):
+            raise ValueError(f"{self.name}: duplicate conventions {names}")
+        described = "; ".join(f"{c.name}: {c.reference}" for c in self.conventions)
+        param = ParamSpec(
+            "convention", "choice", names[0],
+            f"Whose definition to reproduce ({described}). See the catalog entry's "
+            "`conventions` for what each changes.",
+            choices=names,
+        )
+        object.__setattr__(self, "params", (*self.params, param))
+
+    def convention(self, name: str | None) -> Convention | None:
+        """The convention ``name`` (the default for ``None``); ``None`` if the loss has none."""
+        for c in self.conventions:
+            if name is None or c.name == name:
+                return c
+        return None
 
     @property
     def differentiable_inputs(self) -> tuple[str, ...]:

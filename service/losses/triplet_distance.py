@@ -23,7 +23,8 @@ from typing import Any
 
 from . import _checks
 from ._math import as_float, ns
-from .spec import Array, Example, InputSpec, LossOutput, LossSpec, ParamSpec
+from .embedding import TRIPLET_INPUTS
+from .spec import Array, Example, LossOutput, LossSpec, ParamSpec
 
 DISTANCES = ("l2", "squared_l2", "cosine")
 PAIRWISE_EPS = 1e-6  # torch.pairwise_distance's default eps, added to the difference
@@ -160,8 +161,6 @@ def _sample(rng: Any, n: int, c: int) -> tuple[dict[str, Any], dict[str, Any]]:
             {"distance": distance, "margin": margin, "swap": swap})
 
 
-EMB_SHAPE = "(N, D) or (D,)"
-
 SPECS: tuple[LossSpec, ...] = (
     LossSpec(
         name="triplet_margin_with_distance",
@@ -169,14 +168,7 @@ SPECS: tuple[LossSpec, ...] = (
         family="embedding",
         summary="Triplet margin loss with a choice of distance: Euclidean, squared Euclidean or "
         "cosine (PyTorch's TripletMarginWithDistanceLoss).",
-        inputs=(
-            InputSpec("anchor", "embeddings", EMB_SHAPE, "anchor embeddings",
-                      differentiable=True),
-            InputSpec("positive", "embeddings", EMB_SHAPE + ", same shape as anchor",
-                      "embeddings of the same identity as the anchor", differentiable=True),
-            InputSpec("negative", "embeddings", EMB_SHAPE + ", same shape as anchor",
-                      "embeddings of a different identity", differentiable=True),
-        ),
+        inputs=TRIPLET_INPUTS,
         params=(
             ParamSpec("distance", "choice", "l2",
                       "l2: ||u - v + 1e-6||_2 (torch.pairwise_distance, PyTorch's default); "

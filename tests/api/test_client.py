@@ -25,7 +25,7 @@ async def test_loss_and_gradient_numpy_in_and_out(lc):
     x, y = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
     r = await lc.gradient("huber", x, y, delta=0.5)
     core = evaluate("huber", {"predictions": x, "targets": y}, {"delta": 0.5}, want_grad=True)
-    assert r.loss == "huber" and r.params == {"delta": 0.5}
+    assert r.loss == "huber" and r.params == {"delta": 0.5, "convention": "torch"}
     assert isinstance(r.value, float) and r.value == float(core.value)
     assert isinstance(r.gradient, np.ndarray) and r.gradient.shape == (4, 3)
     assert_close(r.gradient, core.gradients["predictions"], 0, 0)

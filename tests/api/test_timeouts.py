@@ -125,3 +125,22 @@ def test_check_raises_once_the_budget_is_spent():
         with pytest.raises(deadline.DeadlineExceeded, match=r"0\.01 s.*while looping"):
             deadline.check("looping")
     deadline.check("after the block")  # the budget is gone with the block
+
+
+def test_ctc_stops_between_time_steps_once_the_budget_is_spent():
+    """CTC's recursion is the one loop whose length a request controls (T steps): it checks."""
+    import numpy as np
+
+    from service.losses import evaluate
+
+    rng = np.random.default_rng(0)
+    t_len, n, c = 50, 2, 4
+    logits = rng.normal(size=(t_len, n, c))
+    log_probs = logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
+    inputs = {"log_probs": log_probs, "targets": [[1, 2], [3, 1]],
+              "input_lengths": [t_len, t_len], "target_lengths": [2, 2]}
+    evaluate("ctc", inputs)  # fine without a budget
+    with deadline.time_budget(1e-9), pytest.raises(deadline.DeadlineExceeded,
+                                                   match="CTC's forward pass"):
+        time.sleep(0.001)
+        evaluate("ctc", inputs)

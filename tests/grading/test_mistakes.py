@@ -399,3 +399,37 @@ def test_every_code_is_tested_here():
     source = inspect.getsource(sys.modules[__name__])
     missing = [c for c in CODES if f'"{c}"' not in source]
     assert missing == []
+
+
+def test_hinge_on_01_labels_under_keras_row_means():
+    """hinge's default (Keras) convention averages each row: the diagnosis reduces the same way,
+    for the value, the per-sample values and the gradient, with reduction sum on (N, 3) scores."""
+    rng = np.random.default_rng(16)
+    s, y = rng.normal(size=(N, 3)), rng.integers(0, 2, size=(N, 3)).astype(float)
+    y[0] = [0.0, 1.0, 1.0]  # both labels present
+    problem = Problem("hinge", {"predictions": s, "targets": y}, reduction="sum")
+    raw = np.maximum(0.0, 1.0 - y * s)
+    grad = -y * (1.0 - y * s > 0) / 3.0
+    _, codes, _ = _grade(problem, {"value": raw.mean(axis=1).sum(),
+                                   "per_sample": raw.mean(axis=1), "gradient": grad})
+    assert codes == {("hinge_labels_01", c) for c in ("value", "per_sample", "gradient")}
+    ys = 2 * y - 1
+    right = np.maximum(0.0, 1.0 - ys * s)
+    ok, codes, _ = _grade(problem, {"value": right.mean(axis=1).sum(),
+                                    "per_sample": right.mean(axis=1),
+                                    "gradient": -ys * (1.0 - ys * s > 0) / 3.0})
+    assert ok and codes == set()
+
+
+def test_focal_alpha_on_the_wrong_class_with_the_default_alpha():
+    """alpha omitted: sigmoid_focal's torch convention uses torchvision's 0.25, and swapping it
+    is still diagnosed."""
+    rng = np.random.default_rng(17)
+    x, t = rng.normal(size=(N, 2)), rng.integers(0, 2, size=(N, 2)).astype(float)
+    p = 1 / (1 + np.exp(-x))
+    p_t = p * t + (1 - p) * (1 - t)
+    bce = -(t * np.log(p) + (1 - t) * np.log(1 - p))
+    problem = Problem("sigmoid_focal", {"predictions": x, "targets": t})
+    swapped = (0.75 * t + 0.25 * (1 - t)) * (1 - p_t) ** 2 * bce
+    _, codes, _ = _grade(problem, {"value": swapped.mean()})
+    assert codes == {("focal_alpha_swapped", "value")}

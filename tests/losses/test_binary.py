@@ -168,13 +168,16 @@ def test_multilabel_soft_margin_is_mean_over_classes_of_bce_with_logits():
 
 
 def _torch_hinge(margin: float, squared: bool, zero_one: bool, reduction: str):
-    """max(0, m - y s) (squared), with y = 2t - 1 for {0, 1} labels; relu'(0) = 0 at the kink."""
+    """max(0, m - y s) (squared), with y = 2t - 1 for {0, 1} labels; relu'(0) = 0 at the kink;
+    then the default (keras) convention's mean over the last axis."""
     torch = _torch()
 
     def fn(predictions, targets):
         y = 2.0 * targets - 1.0 if zero_one else targets
         h = torch.relu(margin - y * predictions)
         loss = h * h if squared else h
+        if loss.ndim:
+            loss = loss.mean(dim=-1)
         return {"none": loss, "mean": loss.mean(), "sum": loss.sum()}[reduction]
 
     return fn
@@ -218,21 +221,23 @@ def test_hinge_losses_match_keras_formula(name, labels):
 
 
 def test_hinge_gradient_is_zero_at_the_kink():
-    # y s = margin exactly: strict 1[m - y s > 0] gives 0 (torch relu's choice)
-    r = evaluate("hinge", {"predictions": [1.0, -1.0, 0.5, 2.0], "targets": [1.0, -1.0, 1.0, -1.0]},
+    # y s = margin exactly: strict 1[m - y s > 0] gives 0 (torch relu's choice); (N, 1) inputs
+    # keep one value per score under the default (keras) convention's last-axis mean
+    r = evaluate("hinge", {"predictions": [[1.0], [-1.0], [0.5], [2.0]],
+                           "targets": [[1.0], [-1.0], [1.0], [-1.0]]},
                  reduction="sum", want_grad=True)
     assert to_np(r.value).item() == 0.0 + 0.0 + 0.5 + 3.0
-    assert to_np(r.gradients["predictions"]).tolist() == [0.0, 0.0, -1.0, 1.0]
+    assert to_np(r.gradients["predictions"]).tolist() == [[0.0], [0.0], [-1.0], [1.0]]
     r2 = evaluate("squared_hinge", {"predictions": [1.0], "targets": [1.0]}, reduction="sum",
                   want_grad=True)
     assert to_np(r2.gradients["predictions"]).tolist() == [0.0]
 
 
 def test_hinge_all_zero_one_batch_is_mapped():
-    a = evaluate("hinge", {"predictions": [0.3, -0.2, 1.7], "targets": [1.0, 0.0, 0.0]},
+    a = evaluate("hinge", {"predictions": [[0.3], [-0.2], [1.7]], "targets": [[1.0], [0.0], [0.0]]},
                  reduction="none")
-    b = evaluate("hinge", {"predictions": [0.3, -0.2, 1.7], "targets": [1.0, -1.0, -1.0]},
-                 reduction="none")
+    b = evaluate("hinge", {"predictions": [[0.3], [-0.2], [1.7]],
+                           "targets": [[1.0], [-1.0], [-1.0]]}, reduction="none")
     assert_close(a.value, b.value)
     assert_close(a.value, [0.7, 0.8, 2.7])  # max(0, 1 - y s) by hand
     # an all-ones batch is valid in both conventions and means +1 either way
@@ -274,7 +279,8 @@ def test_sigmoid_focal_matches_torchvision_formula(alpha, gamma, shape, reductio
 
 def test_sigmoid_focal_defaults_are_torchvision_defaults():
     spec = get_loss("sigmoid_focal")
-    assert spec.defaults == {"alpha": 0.25, "gamma": 2.0}
+    # alpha = None: the convention's default, 0.25 for the default (torch) convention
+    assert spec.defaults == {"alpha": None, "gamma": 2.0, "convention": "torch"}
     assert spec.default_reduction == "mean"  # torchvision's default is 'none' (see notes)
     x, y = np.array([3.0, -1.0, 0.5, -4.0]), np.array([1.0, 1.0, 0.0, 0.0])
     value, _ = torch_oracle(_torch_focal(0.25, 2.0, "mean"), {"predictions": x, "targets": y},

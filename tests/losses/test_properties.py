@@ -38,13 +38,16 @@ def test_reductions_consistent(name, seed, n, c):
     assert_close(total, k * to_np(none.per_sample).sum(), rtol=1e-12, atol=1e-12)
     if spec.nonnegative:
         assert np.all(unreduced >= 0)
-    # a constant sample weight w scales sum by w and leaves mean unchanged
+    # a constant sample weight w scales sum by w; mean is unchanged where the weights are in
+    # its denominator, and scaled by w where they are not (Keras' sum_over_batch_size)
     w = np.full(to_np(none.per_sample).shape[0], 2.5)
     assert_close(value(name, inputs, params, "sum", sample_weight=w), 2.5 * total,
                  rtol=1e-12, atol=1e-12)
     if "mean" in spec.reductions:
+        conv = spec.convention(params.get("convention"))
+        scale = 1.0 if conv is None or conv.weights_in_mean else 2.5
         assert_close(value(name, inputs, params, "mean", sample_weight=w),
-                     value(name, inputs, params, "mean"), rtol=1e-12, atol=1e-12)
+                     scale * value(name, inputs, params, "mean"), rtol=1e-12, atol=1e-12)
 
 
 def _log_softmax(x):

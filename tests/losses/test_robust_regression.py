@@ -33,8 +33,15 @@ def _reduce(t, reduction: str):
     return t if reduction == "none" else (t.mean() if reduction == "mean" else t.sum())
 
 
+def _keras_convention(name: str, params: dict) -> bool:
+    """mape and msle default to Keras' convention: per-sample = the mean over the last axis."""
+    return name in ("mape", "msle") and params.get("convention", "keras") == "keras"
+
+
 def _torch_loss(name: str, params: dict, reduction: str):
     import torch
+
+    sklearn = params.get("convention") == "sklearn"
 
     def log_cosh(predictions, targets):  # optax: logaddexp(d, -d) - log 2
         d = predictions - targets
@@ -44,12 +51,15 @@ def _torch_loss(name: str, params: dict, reduction: str):
         return 0.5 * (predictions - targets) ** 2
 
     def mape(predictions, targets):  # Keras / scikit-learn; torch.abs'(0) = 0
-        scale = 100.0 if params.get("percent", True) else 1.0
-        den = torch.clamp(torch.abs(targets), min=params.get("eps", 1e-7))
+        scale = 100.0 if params.get("percent", not sklearn) else 1.0
+        eps = params.get("eps", F64_EPS if sklearn else 1e-7)
+        den = torch.clamp(torch.abs(targets), min=eps)
         return scale * torch.abs(targets - predictions) / den
 
     def msle(predictions, targets):  # Keras, with log1p; clamp passes the gradient at x == eps
-        eps = params.get("eps", 1e-7)
+        eps = params.get("eps", None if sklearn else 1e-7)
+        if eps is None:  # scikit-learn: no clipping
+            return (torch.log1p(predictions) - torch.log1p(targets)) ** 2
         return (torch.log1p(torch.clamp(predictions, min=eps))
                 - torch.log1p(torch.clamp(targets, min=eps))) ** 2
 
@@ -58,6 +68,9 @@ def _torch_loss(name: str, params: dict, reduction: str):
         return a * torch.relu(targets - predictions) + (1 - a) * torch.relu(predictions - targets)
 
     fn = locals()[name]
+    if _keras_convention(name, params):  # a 0-d input is one value; a 1-D input one sample
+        return lambda predictions, targets: _reduce(
+            (lambda t: t.mean(dim=-1) if t.ndim else t)(fn(predictions, targets)), reduction)
     return lambda predictions, targets: _reduce(fn(predictions, targets), reduction)
 
 
@@ -73,14 +86,16 @@ def _inputs(name: str, params: dict, shape: tuple, rng: np.random.Generator) -> 
     if x.size > 1:  # an exact match: the kink of mape / pinball, 0 for every loss
         x.reshape(-1)[0] = y.reshape(-1)[0]
     if name == "msle" and x.size > 2:  # exactly at the clip floor: the unclipped side is used
-        x.reshape(-1)[1] = params.get("eps", 1e-7)
+        x.reshape(-1)[1] = params.get("eps", 1e-7) or 1e-7
     return {"predictions": x, "targets": y}
 
 
 CASES = [
     ("log_cosh", {}), ("half_mse", {}),
     ("mape", {}), ("mape", {"percent": False, "eps": F64_EPS}), ("mape", {"eps": 0.5}),
+    ("mape", {"convention": "sklearn"}), ("mape", {"convention": "sklearn", "eps": 0.5}),
     ("msle", {}), ("msle", {"eps": 0.0}), ("msle", {"eps": 0.7}),
+    ("msle", {"convention": "sklearn"}), ("msle", {"convention": "sklearn", "eps": 0.0}),
     ("pinball", {}), ("pinball", {"alpha": 0.1}), ("pinball", {"alpha": 0.95}),
     ("pinball", {"alpha": 0.0}), ("pinball", {"alpha": 1.0}),
 ]
@@ -118,8 +133,10 @@ def _sk_inputs(name: str, shape: tuple, seed: int) -> tuple[np.ndarray, np.ndarr
 
 
 SK_CASES = [
-    ("mape", {"percent": False, "eps": F64_EPS}, "mean_absolute_percentage_error", {}),
-    ("msle", {"eps": 0.0}, "mean_squared_log_error", {}),
+    ("mape", {"convention": "sklearn"}, "mean_absolute_percentage_error", {}),
+    ("mape", {"convention": "sklearn", "percent": False, "eps": F64_EPS},
+     "mean_absolute_percentage_error", {}),
+    ("msle", {"convention": "sklearn"}, "mean_squared_log_error", {}),
     ("pinball", {}, "mean_pinball_loss", {}),
     ("pinball", {"alpha": 0.9}, "mean_pinball_loss", {"alpha": 0.9}),
     ("pinball", {"alpha": 0.0}, "mean_pinball_loss", {"alpha": 0.0}),
@@ -269,7 +286,11 @@ def test_kinks_use_the_zero_subgradient():
     # mape and pinball: gradient 0 at x == y (sign(0) = 0 / a subgradient in [-a, 1 - a])
     x, y = [1.0, 2.0, 0.0], [1.0, 1.0, 1.0]
     m = evaluate("mape", {"predictions": x, "targets": y}, reduction="sum", want_grad=True)
-    assert to_np(m.gradients["predictions"]).tolist() == [0.0, 100.0, -100.0]
+    # Keras (the default): a 1-D input is one sample, the mean of its three values
+    assert_close(m.gradients["predictions"], [0.0, 100.0 / 3, -100.0 / 3])
+    m = evaluate("mape", {"predictions": x, "targets": y}, {"convention": "sklearn"},
+                 reduction="sum", want_grad=True)
+    assert to_np(m.gradients["predictions"]).tolist() == [0.0, 1.0, -1.0]
     p = evaluate("pinball", {"predictions": x, "targets": y}, {"alpha": 0.8}, reduction="sum",
                  want_grad=True)
     assert_close(p.gradients["predictions"], [0.0, 0.2, -0.8])
@@ -278,17 +299,18 @@ def test_kinks_use_the_zero_subgradient():
 
 def test_msle_clipped_predictions_get_no_gradient():
     # below eps the prediction is clipped (gradient 0); at exactly eps the unclipped side is used
-    x = np.array([-0.5, 1e-7, 0.0, 3.0])
-    y = np.array([1.0, 1.0, 1.0, 1.0])
+    # (a column: Keras' mean over the last axis is then the elementwise loss)
+    x = np.array([[-0.5], [1e-7], [0.0], [3.0]])
+    y = np.array([[1.0], [1.0], [1.0], [1.0]])
     r = evaluate("msle", {"predictions": x, "targets": y}, reduction="sum", want_grad=True)
-    g = to_np(r.gradients["predictions"])
+    g = to_np(r.gradients["predictions"]).ravel()
     assert g[0] == 0.0 and g[2] == 0.0
     r_eps = math.log1p(1e-7) - math.log1p(1.0)
     assert_close(g[1], 2 * r_eps / (1 + 1e-7))
     assert_close(g[3], 2 * (math.log1p(3.0) - math.log1p(1.0)) / 4.0)
     # negative predictions all give the loss at eps
     v = to_np(evaluate("msle", {"predictions": x, "targets": y}, reduction="none").value)
-    assert v[0] == v[2] == pytest.approx(r_eps**2, rel=1e-15)
+    assert v.shape == (4,) and v[0] == v[2] == pytest.approx(r_eps**2, rel=1e-15)
 
 
 # --------------------------------------------------------------------------------------------

@@ -14,6 +14,15 @@ from ..problems import error_responses, from_loss_error
 router = APIRouter(tags=["catalog"])
 
 
+class Convention(BaseModel):
+    """One library convention of a loss."""
+
+    name: str = Field(description="the value of the `convention` parameter")
+    default: bool
+    reference: str = Field(description="the library function whose numbers it reproduces")
+    changes: str = Field(description="what differs from the default convention")
+
+
 class LossEntry(BaseModel):
     """One loss: inputs, parameters (JSON Schema), reductions, formula, reference."""
 
@@ -23,6 +32,11 @@ class LossEntry(BaseModel):
     summary: str
     inputs: list[dict[str, Any]]
     params: dict[str, dict[str, Any]] = Field(description="JSON Schema of each parameter")
+    conventions: list[Convention] = Field(
+        default_factory=list,
+        description="the libraries whose numbers the loss reproduces (its `convention` "
+        "parameter); empty for a loss defined the same way everywhere",
+    )
     reductions: list[str]
     default_reduction: str
     differentiable: bool
