@@ -6,6 +6,7 @@ bad element, its index (``("targets", 3)`` or ``("predictions", 2, 0)``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -130,4 +131,19 @@ def broadcastable_to(value: Array, target_shape: tuple[int, ...], name: str) -> 
             f"{name} of shape {fmt_shape(vs)} does not broadcast to the input shape "
             f"{fmt_shape(target_shape)}",
             ("params", name),
+        )
+
+
+def exp_finite(xp: Any, x: Array, name: str, what: str) -> None:
+    """``exp(x)`` must be finite in ``x``'s dtype: ``InvalidValue`` at the first element that
+    overflows. ``what`` says what ``x`` holds ("log-rates (log_input=true)", "log q"). The limit
+    is rounded down by a relative 1e-6, so exp stays finite after it is rounded to the dtype."""
+    limit = math.log(float(xp.finfo(x.dtype).max)) * (1.0 - 1e-6)
+    bad = x > limit
+    if bool(xp.any(bad)):
+        idx = first_index(xp, bad)
+        raise errors.InvalidValue(
+            f"{name} holds {what} and exp({float(x[idx]):g}) overflows {x.dtype}; values must "
+            f"be <= {limit:.4g}",
+            (name, *idx),
         )

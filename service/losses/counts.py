@@ -26,20 +26,6 @@ _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 # --------------------------------------------------------------------------------------------
 
 
-def _check_exp_overflow(xp: Any, x: Array, name: str) -> None:
-    """exp(x) must be finite in x's dtype (x > log(max float) would give an infinite loss)."""
-    # a relative margin of 1e-6 keeps exp finite after the limit is rounded to x's dtype
-    limit = math.log(float(xp.finfo(x.dtype).max)) * (1.0 - 1e-6)
-    bad = x > limit
-    if bool(xp.any(bad)):
-        idx = _checks.first_index(xp, bad)
-        raise errors.InvalidValue(
-            f"{name} holds log-rates (log_input=true) and exp({float(x[idx]):g}) overflows "
-            f"{x.dtype}; log-rates must be <= {limit:.4g}",
-            (name, *idx),
-        )
-
-
 def poisson_nll(predictions: Array, targets: Array, *, log_input: bool = True,
                 full: bool = False, eps: float = 1e-8) -> LossOutput:
     """Poisson negative log-likelihood of counts ``y`` under a rate ``lambda``.
@@ -68,7 +54,7 @@ def poisson_nll(predictions: Array, targets: Array, *, log_input: bool = True,
     x, y = predictions, targets
     _checks.in_range(xp, y, "targets", low=0.0, what="counts")
     if log_input:
-        _check_exp_overflow(xp, x, "predictions")
+        _checks.exp_finite(xp, x, "predictions", "log-rates (log_input=true)")
         rate = xp.exp(x)
         loss = rate - y * x
         grad = rate - y

@@ -12,7 +12,6 @@ the last axis.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from . import _checks, errors
@@ -150,19 +149,6 @@ def kl_div_with_log_targets(predictions: Array, targets: Array) -> LossOutput:
     return LossOutput(loss, lambda cot: {"predictions": -p * xp.expand_dims(cot, axis=-1)})
 
 
-def _check_exp_finite(xp: Any, x: Array, name: str) -> None:
-    """exp(x) must be finite in x's dtype (the limit is rounded down by a relative 1e-6)."""
-    limit = math.log(float(xp.finfo(x.dtype).max)) * (1.0 - 1e-6)
-    bad = x > limit
-    if bool(xp.any(bad)):
-        idx = _checks.first_index(xp, bad)
-        raise errors.InvalidValue(
-            f"{name} holds log q and exp({float(x[idx]):g}) overflows {x.dtype}; values must "
-            f"be <= {limit:.4g}",
-            (name, *idx),
-        )
-
-
 def generalized_kl(predictions: Array, targets: Array) -> LossOutput:
     """Generalized (unnormalized) Kullback-Leibler divergence per sample.
 
@@ -184,7 +170,7 @@ def generalized_kl(predictions: Array, targets: Array) -> LossOutput:
     """
     xp = ns(predictions, targets)
     _last_axis(predictions, targets)
-    _check_exp_finite(xp, predictions, "predictions")
+    _checks.exp_finite(xp, predictions, "predictions", "log q")
     _checks.in_range(xp, targets, "targets", low=0.0, what="a non-negative measure")
     q = xp.exp(predictions)
     terms = xlogy(xp, targets, targets) - targets * predictions + q - targets
