@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 import orjson
+import pybase64
 
 from ._common import Targets, best_time, fmt_ms, gc_paused, header, server, tune_malloc
 
@@ -74,8 +75,9 @@ def lower_bound(body: bytes, encoding: str) -> bytes:
             x = np.asarray(p["data"]).reshape(p["shape"])
             y = np.asarray(t["data"]).reshape(t["shape"])
         else:
-            x = np.frombuffer(base64.b64decode(p["b64"]), "<f8").reshape(p["shape"])
-            y = np.frombuffer(base64.b64decode(t["b64"]), "<i8").reshape(t["shape"])
+            x = np.frombuffer(pybase64.b64decode(p["b64"], validate=True), "<f8")
+            y = np.frombuffer(pybase64.b64decode(t["b64"], validate=True), "<i8")
+            x, y = x.reshape(p["shape"]), y.reshape(t["shape"])
         del obj, p, t
     ev = engine.run("cross_entropy", {"predictions": x, "targets": y}, want_grad=True).evaluation
     g = ev.gradients["predictions"] if ev.gradients else None
@@ -84,7 +86,7 @@ def lower_bound(body: bytes, encoding: str) -> bytes:
         if encoding != "b64":
             return a
         return {"shape": list(a.shape), "dtype": a.dtype.name,
-                "b64": base64.b64encode(a.tobytes()).decode("ascii")}
+                "b64": pybase64.b64encode(a).decode("ascii")}
 
     out = {"loss": "cross_entropy", "value": float(ev.value), "reduction": "mean",
            "per_sample": enc(ev.per_sample), "n_samples": ev.n_samples, "params": ev.params,
