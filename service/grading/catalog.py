@@ -24,7 +24,8 @@ SpecTest = Callable[[LossSpec], bool]
 # losses whose every term is a negative log-likelihood (a log base scales them as a whole)
 NOT_LOG = frozenset({"sparsemax", "multiclass_sparsemax", "generalized_cross_entropy",
                      "poly1_cross_entropy", "zero_one"})
-LOG_EXTRA = frozenset({"binary_cross_entropy", "soft_margin", "linear_softmax"})
+LOG_EXTRA = frozenset({"binary_cross_entropy", "soft_margin", "linear_softmax",
+                       "probability_cross_entropy"})
 
 
 def _kinds(spec: LossSpec, name: str) -> set[str]:
@@ -177,7 +178,8 @@ CATALOG: tuple[Mistake, ...] = (
             "Apply the label smoothing: the target becomes (1 - eps) onehot + eps / C.",
             when="label_smoothing > 0"),
     Mistake("label_smoothing_wrong_formula", "Label smoothing with the wrong formula", (V, P, G),
-            lambda s: _has_param("label_smoothing")(s) and s.family == "multiclass",
+            lambda s: (_has_param("label_smoothing")(s) and s.family == "multiclass"
+                       and "logits" in _kinds(s, "predictions")),  # its variants take softmax
             formulas.label_smoothing_wrong_formula,
             "The smoothed target is (1 - eps) onehot + eps / C: every class, the true one "
             "included, gets eps / C.", when="label_smoothing > 0, no class weights"),

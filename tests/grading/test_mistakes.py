@@ -433,3 +433,17 @@ def test_focal_alpha_on_the_wrong_class_with_the_default_alpha():
     swapped = (0.75 * t + 0.25 * (1 - t)) * (1 - p_t) ** 2 * bce
     _, codes, _ = _grade(problem, {"value": swapped.mean()})
     assert codes == {("focal_alpha_swapped", "value")}
+
+
+def test_log_base_10_on_probability_cross_entropy():
+    """sklearn-style log loss on probability rows: a log10 submission is diagnosed."""
+    rng = np.random.default_rng(18)
+    p = rng.dirichlet(np.ones(C), size=N)
+    y = rng.integers(0, C, size=N)
+    problem = Problem("probability_cross_entropy", {"predictions": p, "targets": y})
+    picked = p[np.arange(N), y]
+    _, codes, _ = _grade(problem, {"value": -np.log10(picked).mean(),
+                                   "per_sample": -np.log10(picked)})
+    assert codes == {("log_base_10", "value"), ("log_base_10", "per_sample")}
+    ok, codes, _ = _grade(problem, {"value": -np.log(picked).mean()})
+    assert ok and codes == set()
