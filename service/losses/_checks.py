@@ -147,3 +147,19 @@ def exp_finite(xp: Any, x: Array, name: str, what: str) -> None:
             f"be <= {limit:.4g}",
             (name, *idx),
         )
+
+
+def rows_sum_to_one(xp: Any, t_last: Array, name: str) -> None:
+    """Each row (class axis last) sums to 1 within ``max(sqrt(eps), 4 C eps)`` of the dtype."""
+    c = int(t_last.shape[-1])
+    eps = float(xp.finfo(t_last.dtype).eps)
+    tol = max(eps**0.5, 4.0 * c * eps)
+    sums = xp.sum(t_last, axis=-1)
+    bad = xp.abs(sums - 1.0) > tol
+    if bool(xp.any(bad)):
+        idx = first_index(xp, bad)
+        raise errors.ProbabilityRowsNotNormalized(
+            f"{name}: class probabilities must sum to 1 over the class axis (tolerance {tol:.2g});"
+            f" the row at {list(idx)} sums to {float(sums[idx]):.17g}",
+            (name, *idx),
+        )

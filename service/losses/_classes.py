@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import _checks, errors
+from ._math import one_hot
 from .spec import Array
 
 
@@ -71,3 +72,16 @@ def class_vector(xp: Any, value: Any, like: Array, name: str, c: int) -> Array |
         xp.astype(value, like.dtype)
     _checks.param_length(v, name, c, "class")
     return v
+
+
+def log_softmax_log1p(xp: Any, x: Array) -> Array:
+    """log softmax along the last axis with ``logsumexp = m + log1p(sum_{j != argmax} e^{x_j-m})``.
+
+    The max's own term (exactly 1) is left out of the sum and added by ``log1p``, so
+    ``log p`` of a dominant class keeps full relative precision (e.g. ``-2e-13``), which
+    ``1 - p_t = -expm1(log p_t)`` of the focal loss needs.
+    """
+    m = xp.max(x, axis=-1, keepdims=True)
+    top = one_hot(xp, xp.argmax(x, axis=-1), int(x.shape[-1]), x.dtype)
+    rest = xp.sum(xp.exp(x - m) * (1.0 - top), axis=-1, keepdims=True)
+    return (x - m) - xp.log1p(rest)

@@ -19,9 +19,14 @@ import numpy as np
 
 from . import _checks, errors
 from . import brier as _brier
-from ._classes import check_index_targets, check_predictions, class_vector, num_classes
+from ._classes import (
+    check_index_targets,
+    check_predictions,
+    class_vector,
+    log_softmax_log1p,
+    num_classes,
+)
 from ._math import as_float, gather_last, ns, one_hot, sigmoid, softmax
-from .multiclass import _check_rows_normalized, _log_softmax_log1p
 from .spec import Array, Example, InputSpec, LossOutput, LossSpec, ParamSpec
 
 EPS = 1e-7  # keras.backend.epsilon()
@@ -128,7 +133,7 @@ def categorical_focal(predictions: Array, targets: Array, *, alpha: float | Arra
     check_predictions(predictions, max_ndim=2)
     _checks.same_shape(predictions, targets, "predictions", "targets")
     _checks.probabilities(xp, targets, "targets")
-    _check_rows_normalized(xp, targets, "targets")
+    _checks.rows_sum_to_one(xp, targets, "targets")
     x = predictions
     c = num_classes(x)
     a = class_vector(xp, alpha, x, "alpha", c) if not isinstance(alpha, int | float) \
@@ -229,11 +234,11 @@ def poly1_cross_entropy(predictions: Array, targets: Array, *, epsilon: float = 
     if tuple(targets.shape) == tuple(x.shape):
         t = targets if xp.isdtype(targets.dtype, "real floating") else xp.astype(targets, x.dtype)
         _checks.probabilities(xp, t, "targets")
-        _check_rows_normalized(xp, t, "targets")
+        _checks.rows_sum_to_one(xp, t, "targets")
     else:
         check_index_targets(xp, x, targets)
         t = one_hot(xp, targets, c, x.dtype)
-    logp = _log_softmax_log1p(xp, x)
+    logp = log_softmax_log1p(xp, x)
     p = xp.exp(logp)
     ce = -xp.sum(t * logp, axis=-1)
     loss = ce + epsilon * xp.sum(t * -xp.expm1(logp), axis=-1)

@@ -18,7 +18,6 @@ from . import _checks
 from ._classes import check_index_targets, check_predictions, num_classes
 from ._math import as_float, gather_last, ns, one_hot
 from ._sampling import kink_tolerance, redraw_rows
-from .multiclass import _check_rows_normalized
 from .spec import Array, Example, InputSpec, LossOutput, LossSpec, ParamSpec
 
 
@@ -115,7 +114,7 @@ def categorical_hinge(predictions: Array, targets: Array) -> LossOutput:
     check_predictions(predictions, max_ndim=2)
     _checks.same_shape(predictions, targets, "predictions", "targets")
     _checks.probabilities(xp, targets, "targets")
-    _check_rows_normalized(xp, targets, "targets")
+    _checks.rows_sum_to_one(xp, targets, "targets")
     x, t = predictions, targets
     pos = xp.sum(t * x, axis=-1)
     neg, share = _max_subgradient(xp, (1.0 - t) * x)

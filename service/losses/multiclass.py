@@ -21,40 +21,12 @@ from ._classes import (
     class_vector,
     from_last,
     index_shape,
+    log_softmax_log1p,
     num_classes,
     to_last,
 )
 from ._math import as_float, gather_last, log_softmax, ns, one_hot
 from .spec import Array, Example, InputSpec, LossOutput, LossSpec, ParamSpec
-
-
-def _check_rows_normalized(xp: Any, t_last: Array, name: str) -> None:
-    """Each row (class axis last) sums to 1 within ``max(sqrt(eps), 4 C eps)`` of the dtype."""
-    c = int(t_last.shape[-1])
-    eps = float(xp.finfo(t_last.dtype).eps)
-    tol = max(eps**0.5, 4.0 * c * eps)
-    sums = xp.sum(t_last, axis=-1)
-    bad = xp.abs(sums - 1.0) > tol
-    if bool(xp.any(bad)):
-        idx = _checks.first_index(xp, bad)
-        raise errors.ProbabilityRowsNotNormalized(
-            f"{name}: class probabilities must sum to 1 over the class axis (tolerance {tol:.2g});"
-            f" the row at {list(idx)} sums to {float(sums[idx]):.17g}",
-            (name, *idx),
-        )
-
-
-def _log_softmax_log1p(xp: Any, x: Array) -> Array:
-    """log softmax along the last axis with ``logsumexp = m + log1p(sum_{j != argmax} e^{x_j-m})``.
-
-    The max's own term (exactly 1) is left out of the sum and added by ``log1p``, so
-    ``log p`` of a dominant class keeps full relative precision (e.g. ``-2e-13``), which
-    ``1 - p_t = -expm1(log p_t)`` of the focal loss needs.
-    """
-    m = xp.max(x, axis=-1, keepdims=True)
-    top = one_hot(xp, xp.argmax(x, axis=-1), int(x.shape[-1]), x.dtype)
-    rest = xp.sum(xp.exp(x - m) * (1.0 - top), axis=-1, keepdims=True)
-    return (x - m) - xp.log1p(rest)
 
 
 def _ce_probabilities(xp: Any, x: Array, targets: Array, w: Array | None, ignore_index: int,
@@ -66,7 +38,7 @@ def _ce_probabilities(xp: Any, x: Array, targets: Array, w: Array | None, ignore
     t = targets if xp.isdtype(targets.dtype, "real floating") else xp.astype(targets, x.dtype)
     _checks.probabilities(xp, t, "targets")
     t = to_last(xp, t)
-    _check_rows_normalized(xp, t, "targets")
+    _checks.rows_sum_to_one(xp, t, "targets")
     c = int(t.shape[-1])
     if eps > 0.0:
         t = (1.0 - eps) * t + eps / c
@@ -214,7 +186,7 @@ def focal(predictions: Array, targets: Array, *, gamma: float = 2.0,
     check_predictions(x, max_ndim=2)
     c = num_classes(x)
     check_index_targets(xp, x, targets)
-    logp = _log_softmax_log1p(xp, x)
+    logp = log_softmax_log1p(xp, x)
     oh = one_hot(xp, targets, c, x.dtype)
     log_pt = gather_last(xp, logp, targets)
     pt = xp.exp(log_pt)

@@ -23,7 +23,6 @@ from typing import Any
 from . import _checks, errors
 from ._classes import check_index_targets, check_predictions, index_shape, num_classes
 from ._math import as_float, ns, one_hot
-from .multiclass import _check_rows_normalized
 from .spec import Array, Convention, Example, InputSpec, LossOutput, LossSpec, ParamSpec
 
 KERAS_EPS = 1e-7  # keras.backend.epsilon()
@@ -38,7 +37,7 @@ def _target_rows(xp: Any, x: Array, targets: Array, c: int) -> Array:
     if tuple(targets.shape) == tuple(x.shape):
         t = targets if xp.isdtype(targets.dtype, "real floating") else xp.astype(targets, x.dtype)
         _checks.probabilities(xp, t, "targets")
-        _check_rows_normalized(xp, t, "targets")
+        _checks.rows_sum_to_one(xp, t, "targets")
         return t
     if not xp.isdtype(targets.dtype, "integral") and tuple(targets.shape) == index_shape(x):
         raise errors.InvalidDtype(
