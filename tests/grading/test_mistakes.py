@@ -447,3 +447,19 @@ def test_log_base_10_on_probability_cross_entropy():
     assert codes == {("log_base_10", "value"), ("log_base_10", "per_sample")}
     ok, codes, _ = _grade(problem, {"value": -np.log(picked).mean()})
     assert ok and codes == set()
+
+
+def test_grading_follows_the_problems_convention():
+    """multiclass_hinge under convention torch is MultiMarginLoss (cs231n's sum / C): a
+    submission of that number passes, and cs231n's own number does not."""
+    rng = np.random.default_rng(19)
+    s, y = rng.normal(size=(N, C)), rng.integers(0, C, size=N)
+    margins = np.maximum(0.0, s - s[np.arange(N), y][:, None] + 1.0)
+    margins[np.arange(N), y] = 0.0
+    cs231n = margins.sum(axis=1).mean()
+    problem = Problem("multiclass_hinge", {"predictions": s, "targets": y},
+                      {"convention": "torch"})
+    ok, codes, _ = _grade(problem, {"value": cs231n / C})
+    assert ok and codes == set()
+    ok, _, _ = _grade(problem, {"value": cs231n})
+    assert not ok
