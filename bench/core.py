@@ -179,9 +179,19 @@ def run(argv: list[str]) -> int:
         return _torch_worker(args.torch_worker)
 
     from service import engine
+    from service.losses import _fused
 
     header("core", argv)
     tuned = {} if args.no_malloc_tuning else tune_malloc()
+    compile_s = _fused.warm_up()  # compiled (or loaded from numba's cache) before any timing
+    if _fused.active():
+        import numba
+
+        print(f"# fused kernels: on (numba {numba.__version__}; {compile_s:.1f} s to compile or "
+              f"load, from {_fused.MIN_SIZE} elements: {', '.join(_fused.LOSSES)})")
+    else:
+        print("# fused kernels: off (" + ("LOSS_SERVICE_FUSED=0" if _fused.AVAILABLE
+                                          else "numba is not installed") + ")")
     print(f"# malloc: {tuned or 'glibc defaults'}; times are best-of-runs in ms; "
           "speedup = torch best (fwd+grad) / ours (fwd+grad); /exp = ours (fwd+grad) / exp")
     sizes = ([int(float(s)) for s in args.sizes.split(",")] if args.sizes

@@ -45,6 +45,11 @@ class Settings(BaseSettings):
         True, description="glibc malloc settings that keep large freed arrays for reuse instead "
         "of page-faulting fresh memory on every request (see service/tuning.py)",
     )
+    fused: bool = Field(
+        True, description="evaluate large NumPy requests of mse, l1, huber, smooth_l1, "
+        "binary_cross_entropy_with_logits and sigmoid_focal with fused kernels (one pass over "
+        "the data) when numba is installed (the `fast` extra); compiled during warm-up",
+    )
     b64_threshold: int = Field(
         4096, ge=0, description="the Python client sends arrays with more elements as b64"
     )

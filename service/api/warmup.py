@@ -1,4 +1,5 @@
-"""Warm-up before readiness: evaluate every loss's first example once (imports, code paths)."""
+"""Warm-up before readiness: compile the fused kernels (numba, when installed and enabled), then
+evaluate every loss's first example once (imports, code paths)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,18 @@ from starlette.concurrency import run_in_threadpool
 
 from .. import engine
 from ..backends import BackendUnavailable, availability
-from ..losses import LOSSES
+from ..losses import LOSSES, _fused
 
 log = logging.getLogger("service.warmup")
 
 
-def _run_examples(backend: str) -> None:
-    """Every loss's first example on each backend the configured one can use."""
+def _run_examples(backend: str, fused: bool = True) -> None:
+    """The fused kernels' compilation (``fused``: LOSS_SERVICE_FUSED), then every loss's first
+    example on each backend the configured one can use."""
+    _fused.ENABLED = fused
+    seconds = _fused.warm_up()  # the examples are too small for the fused kernels: compile here
+    if _fused.active():
+        log.info("fused kernels ready in %.2f s", seconds)
     if backend == "cupy" and not availability()["cupy"]["available"]:
         raise BackendUnavailable("cupy", availability()["cupy"]["reason"])
     names = ["numpy"] + (["cupy"] if backend in ("cupy", "auto")
@@ -31,7 +37,8 @@ async def warm_up(app: FastAPI) -> None:
     """Mark the app ready once the configured backend has evaluated the examples; if that fails,
     stay unready and keep the reason for /readyz."""
     try:
-        await run_in_threadpool(_run_examples, app.state.settings.backend)
+        settings = app.state.settings
+        await run_in_threadpool(_run_examples, settings.backend, settings.fused)
     except Exception as exc:  # any failure means "not ready", with the reason reported
         log.exception("warm-up failed")
         app.state.not_ready_reason = f"warm-up failed: {type(exc).__name__}: {exc}"

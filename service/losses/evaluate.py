@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from array_api_compat import array_namespace, is_array_api_obj
 
-from . import _checks, errors
+from . import _checks, _fused, errors
 from .params import validate_params
 from .reduce import reduce_loss
 from .registry import get_loss
@@ -181,6 +181,10 @@ def evaluate(
                 f"{spec.name} has no input {key!r} (its inputs: {', '.join(spec.input_names)})",
                 (key,),
             )
+    # large NumPy inputs of the elementwise losses: one fused pass (None: the generic path below)
+    fused = _fused.evaluate(spec, inputs, effective, reduction, sample_weight, dtype, want_grad)
+    if fused is not None:
+        return fused
     xp = _namespace([*inputs.values(), sample_weight])
     cdtype = getattr(xp, dtype)
     arrays: dict[str, Array] = {}

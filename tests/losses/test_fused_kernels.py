@@ -1,0 +1,301 @@
+"""The fused kernels (``service/losses/_fused.py``, numba) against the generic NumPy path.
+
+Both run on the same arrays: the fused path with ``_fused.ENABLED`` on (a spy checks that it ran
+and did not fall back), the reference with it off. Values, per-sample breakdowns and gradients
+agree to ``RTOL`` or, where a result is a difference of nearly equal terms (a gradient with soft
+labels), to a few ulp of the array's largest magnitude; errors are the reference's, code, location
+and message alike (the kernels only detect them and fall back).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from service.losses import _fused, evaluate
+from service.losses.errors import LossError
+from tests.conftest import to_np
+
+pytest.importorskip("numba")
+
+ROOT = Path(__file__).resolve().parents[2]
+
+RTOL = {"float64": 1e-12, "float32": 2e-6}
+ATOL = {"float64": 4e-15, "float32": 1e-6}  # times the array's largest magnitude
+
+
+@pytest.fixture
+def runs(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """One entry per fused kernel run: True if it produced the result, False if it fell back."""
+    calls: list[bool] = []
+    real = _fused._run
+
+    def spy(*args: Any, **kw: Any) -> Any:
+        out = real(*args, **kw)
+        calls.append(out is not None)
+        return out
+
+    monkeypatch.setattr(_fused, "_run", spy)
+    monkeypatch.setattr(_fused, "ENABLED", True)
+    return calls
+
+
+def _reference(monkeypatch: pytest.MonkeyPatch, *args: Any, **kw: Any) -> Any:
+    monkeypatch.setattr(_fused, "ENABLED", False)
+    try:
+        return evaluate(*args, **kw)
+    finally:
+        monkeypatch.setattr(_fused, "ENABLED", True)
+
+
+def _close(a: Any, b: Any, dtype: str, what: str) -> None:
+    a, b = to_np(a), to_np(b)
+    assert a.dtype == b.dtype == np.dtype(dtype), what
+    assert a.shape == b.shape, what
+    scale = float(np.max(np.abs(b))) if b.size else 0.0
+    np.testing.assert_allclose(a, b, rtol=RTOL[dtype], atol=ATOL[dtype] * scale, err_msg=what)
+
+
+def _assert_same(fused: Any, ref: Any, dtype: str) -> None:
+    assert type(fused.value) is type(ref.value)
+    _close(fused.value, ref.value, dtype, "value")
+    _close(fused.per_sample, ref.per_sample, dtype, "per_sample")
+    assert (fused.gradients is None) == (ref.gradients is None)
+    for k, g in (ref.gradients or {}).items():
+        _close(fused.gradients[k], g, dtype, f"gradient {k}")
+    assert (fused.loss, fused.reduction, fused.params, fused.dtype) == (
+        ref.loss, ref.reduction, ref.params, ref.dtype)
+
+
+def _inputs(name: str, shape: tuple[int, ...], dtype: str, seed: int) -> dict[str, np.ndarray]:
+    """Random inputs with the edge cases each kernel branches on."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=shape) * 3.0
+    flat = x.reshape(-1)
+    if name in ("binary_cross_entropy_with_logits", "sigmoid_focal"):
+        flat[:8] = [0.0, 40.0, -40.0, 300.0, -300.0, 800.0, -800.0, 1e-300]  # saturation, underflow
+        y = rng.uniform(size=shape)
+        hard = rng.uniform(size=shape) < 0.5
+        y[hard] = np.round(y[hard])
+    else:
+        y = rng.normal(size=shape) * 2.0
+        y.reshape(-1)[:4] = flat[:4]  # d = 0: l1's and smooth_l1's sign(0) = 0
+        y.reshape(-1)[4:8] = flat[4:8] + np.array([0.5, -0.5, 1.0, -1.0])  # at the kinks
+    return {"predictions": x.astype(dtype), "targets": y.astype(dtype)}
+
+
+CASES: list[tuple[str, dict[str, Any]]] = [
+    ("mse", {}),
+    ("mse", {"convention": "sklearn"}),
+    ("l1", {}),
+    ("huber", {}),
+    ("huber", {"delta": 0.5}),
+    ("smooth_l1", {"beta": 0.5}),
+    ("smooth_l1", {"beta": 1.0}),
+    ("binary_cross_entropy_with_logits", {}),
+    ("binary_cross_entropy_with_logits", {"convention": "optax"}),
+    ("sigmoid_focal", {}),
+    ("sigmoid_focal", {"convention": "optax"}),
+    ("sigmoid_focal", {"alpha": 0.3, "gamma": 1.5}),
+    ("sigmoid_focal", {"alpha": -1.0, "gamma": 0.0}),
+    ("sigmoid_focal", {"gamma": 0.5}),
+]
+# 1-D (one element per sample); short rows; rows over several blocks; rows longer than a block
+# (kernels' BLOCK = 4096); 3-D
+SHAPES = [(5000,), (700, 7), (30, 300), (2, 5000), (3, 4, 250)]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+@pytest.mark.parametrize(("name", "params"), CASES, ids=[f"{n}{p}" for n, p in CASES])
+def test_fused_matches_reference(monkeypatch, runs, name, params, shape, dtype):
+    inputs = _inputs(name, shape, dtype, seed=len(runs) + sum(shape))
+    rng = np.random.default_rng(7)
+    sw = rng.uniform(0.0, 2.0, size=shape[0]).astype(dtype)
+    sw[0] = 0.0
+    for reduction in ("mean", "sum", "none"):
+        for weights in (None, sw):
+            for want_grad in (True, False):
+                kw = {"reduction": reduction, "sample_weight": weights, "dtype": dtype,
+                      "want_grad": want_grad}
+                fused = evaluate(name, inputs, params, **kw)
+                assert runs[-1] is True
+                _assert_same(fused, _reference(monkeypatch, name, inputs, params, **kw), dtype)
+    assert len(runs) == 12
+
+
+def test_fused_is_exact_at_extreme_logits(runs):
+    x = np.zeros(4096)
+    x[:4] = [1000.0, -1000.0, 1000.0, -1000.0]
+    y = np.zeros(4096)
+    y[:4] = [1.0, 0.0, 0.0, 1.0]
+    r = evaluate("binary_cross_entropy_with_logits", {"predictions": x, "targets": y},
+                 reduction="none", want_grad=True)
+    assert runs == [True]
+    assert to_np(r.value)[:4].tolist() == [0.0, 0.0, 1000.0, 1000.0]
+    assert to_np(r.gradients["predictions"])[:4].tolist() == [0.0, 0.0, 1.0, -1.0]
+    assert float(to_np(r.value)[4]) == float(np.log(2.0))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_fused_mean_of_large_input_matches_reference(monkeypatch, runs, dtype):
+    # 1e6 values: the float64 block sums against NumPy's pairwise sums
+    inputs = _inputs("sigmoid_focal", (100_000, 10), dtype, seed=3)
+    fused = evaluate("sigmoid_focal", inputs, dtype=dtype, want_grad=True)
+    assert runs == [True]
+    _assert_same(fused, _reference(monkeypatch, "sigmoid_focal", inputs, dtype=dtype,
+                                   want_grad=True), dtype)
+
+
+BAD: list[tuple[str, str, Any, str]] = [
+    # (loss, input, value at one element, dtype)
+    ("mse", "predictions", np.nan, "float64"),
+    ("mse", "predictions", np.inf, "float32"),
+    ("mse", "targets", -np.inf, "float64"),
+    ("huber", "targets", np.nan, "float32"),
+    ("l1", "predictions", -np.inf, "float64"),
+    ("smooth_l1", "targets", np.inf, "float64"),
+    ("binary_cross_entropy_with_logits", "predictions", np.inf, "float64"),
+    ("binary_cross_entropy_with_logits", "targets", 1.5, "float64"),
+    ("binary_cross_entropy_with_logits", "targets", -0.25, "float32"),
+    ("sigmoid_focal", "targets", np.nan, "float64"),
+    ("sigmoid_focal", "predictions", -np.inf, "float32"),
+    ("sigmoid_focal", "targets", 2.0, "float64"),
+]
+
+
+def _error(fn: Any) -> tuple[str, tuple[Any, ...], str]:
+    with pytest.raises(LossError) as exc:
+        fn()
+    return exc.value.code, tuple(exc.value.loc), str(exc.value)
+
+
+@pytest.mark.parametrize(("name", "key", "bad", "dtype"), BAD)
+@pytest.mark.parametrize("at", [0, 1234, 4999])
+def test_bad_inputs_raise_the_reference_error(monkeypatch, runs, name, key, bad, dtype, at):
+    inputs = _inputs(name, (1000, 5), dtype, seed=at)
+    inputs[key].reshape(-1)[at] = bad
+    got = _error(lambda: evaluate(name, inputs, dtype=dtype, want_grad=True))
+    assert runs == [False]  # detected in the kernel, then the generic path raised
+    want = _error(lambda: _reference(monkeypatch, name, inputs, dtype=dtype, want_grad=True))
+    assert got == want
+    assert got[1][0] == key and got[1][1:] == (at // 5, at % 5)
+
+
+@pytest.mark.parametrize("case", ["negative", "nan", "inf", "sum zero"])
+def test_bad_sample_weights_raise_the_reference_error(monkeypatch, runs, case):
+    inputs = _inputs("huber", (3000, 3), "float64", seed=1)
+    sw = np.ones(3000)
+    if case == "sum zero":
+        sw[:] = 0.0
+    else:
+        sw[2500] = {"negative": -1.0, "nan": np.nan, "inf": np.inf}[case]
+    for reduction in ("mean", "sum"):
+        kw = {"sample_weight": sw, "reduction": reduction, "want_grad": True}
+        if case == "sum zero" and reduction == "sum":
+            r = evaluate("huber", inputs, **kw)  # a sum with zero weights is fine: 0
+            assert float(r.value) == 0.0 and runs[-1] is True
+            continue
+        got = _error(lambda kw=kw: evaluate("huber", inputs, **kw))
+        assert got == _error(lambda kw=kw: _reference(monkeypatch, "huber", inputs, **kw))
+    assert runs.count(True) <= 1
+
+
+def test_ineligible_calls_take_the_generic_path(monkeypatch, runs):
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(2000, 8)), rng.uniform(size=(2000, 8))
+    bce = "binary_cross_entropy_with_logits"
+    calls: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
+        ("mse", {"predictions": x[:100].copy(), "targets": y[:100].copy()}, {}),  # < MIN_SIZE
+        ("mse", {"predictions": x[:, ::2], "targets": y[:, ::2]}, {}),  # not contiguous
+        ("mse", {"predictions": x.tolist(), "targets": y}, {}),  # not an array
+        ("mse", {"predictions": x, "targets": y}, {"dtype": "float32"}),  # needs a cast
+        ("mse", {"predictions": x, "targets": y},
+         {"sample_weight": np.ones(2000, np.float32)}),  # weights need a cast
+        ("mse", {"predictions": x, "targets": y}, {"reduction": "none", "params": {
+            "convention": "keras"}}),  # Keras' mean over the last axis
+        ("l1", {"predictions": (x * 100).astype(np.int64), "targets": y}, {}),  # integers
+        ("smooth_l1", {"predictions": x, "targets": y}, {"params": {"beta": 0.0}}),
+        (bce, {"predictions": x, "targets": y}, {"params": {"pos_weight": 2.0}}),
+        (bce, {"predictions": x, "targets": y}, {"params": {"weight": [1.0] * 8}}),
+        ("sigmoid_focal", {"predictions": x, "targets": y}, {"params": {"convention": "keras"}}),
+    ]
+    for name, inputs, kw in calls:
+        kw = dict(kw)
+        params = kw.pop("params", {})
+        r = evaluate(name, inputs, params, want_grad=True, **kw)
+        assert runs == [], (name, kw)
+        ref = _reference(monkeypatch, name, inputs, params, want_grad=True, **kw)
+        _assert_same(r, ref, kw.get("dtype", "float64"))
+
+
+def test_without_numba_the_generic_path_runs(monkeypatch, runs):
+    inputs = _inputs("mse", (1000, 10), "float64", seed=2)
+    monkeypatch.setattr(_fused, "AVAILABLE", False)
+    assert not _fused.active()
+    r = evaluate("mse", inputs, want_grad=True)
+    assert runs == []
+    assert _fused.warm_up() == 0.0
+    _assert_same(r, _reference(monkeypatch, "mse", inputs, want_grad=True), "float64")
+
+
+def test_a_numba_that_cannot_be_imported_turns_the_fused_path_off():
+    code = (
+        "import sys\n"
+        "import numpy as np\n"
+        "from service.losses import _fused, evaluate\n"
+        "assert _fused.AVAILABLE\n"  # numba is installed ...
+        "sys.modules['numba'] = None\n"  # ... but importing it raises ImportError
+        "x = np.linspace(-3, 3, 10000)\n"
+        "r = evaluate('mse', {'predictions': x, 'targets': x[::-1].copy()}, want_grad=True)\n"
+        "assert abs(float(r.value) - float(np.mean((x - x[::-1]) ** 2))) < 1e-12\n"
+        "assert not _fused.AVAILABLE and not _fused.active()\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
+    assert "fused kernels are off" in out.stderr
+
+
+def test_env_flag_parsing(monkeypatch):
+    for value, want in (("0", False), ("false", False), ("off", False), ("1", True),
+                        ("true", True), ("", True), ("garbage", True)):
+        monkeypatch.setenv("LOSS_SERVICE_FUSED", value)
+        assert _fused._env_flag("LOSS_SERVICE_FUSED", True) is want
+
+
+def test_warm_up_compiles_every_kernel_for_both_dtypes(runs):
+    _fused.warm_up()
+    kernels = _fused._load()
+    assert kernels is not None and set(kernels) == set(_fused.LOSSES)
+    dispatchers = {k for pair in kernels.values() for k in pair}  # (float64, float32) kernels
+    before = {k: len(k.signatures) for k in dispatchers}
+    assert all(n >= 1 for n in before.values()), before
+    rng = np.random.default_rng(5)
+    for dtype in ("float64", "float32"):
+        x = rng.normal(size=(500, 10)).astype(dtype)
+        frozen = np.frombuffer(x.tobytes(), dtype=dtype).reshape(x.shape)  # read-only (b64)
+        for name in _fused.LOSSES:
+            for pred in (x, frozen):
+                evaluate(name, {"predictions": pred, "targets": np.abs(np.tanh(x))},
+                         sample_weight=np.ones(500, dtype), dtype=dtype, want_grad=True)
+    assert runs and all(runs)
+    assert {k: len(k.signatures) for k in dispatchers} == before  # nothing new compiled
+
+
+def test_read_only_inputs_stay_untouched(runs):
+    rng = np.random.default_rng(4)
+    x, y = rng.normal(size=(800, 10)), rng.uniform(size=(800, 10))
+    fx, fy = (np.frombuffer(a.tobytes()).reshape(a.shape) for a in (x, y))
+    r = evaluate("sigmoid_focal", {"predictions": fx, "targets": fy}, reduction="none",
+                 want_grad=True)
+    assert runs == [True]
+    assert np.array_equal(fx, x) and np.array_equal(fy, y)
+    assert r.value.flags.writeable and r.gradients["predictions"].flags.writeable
