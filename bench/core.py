@@ -179,7 +179,7 @@ def run(argv: list[str]) -> int:
         return _torch_worker(args.torch_worker)
 
     from service import engine
-    from service.losses import _fused
+    from service.losses import _fused, _fused_parallel
 
     header("core", argv)
     tuned = {} if args.no_malloc_tuning else tune_malloc()
@@ -187,8 +187,11 @@ def run(argv: list[str]) -> int:
     if _fused.active():
         import numba
 
+        names = ", ".join([*_fused.LOSSES, *_fused.ROWWISE])
         print(f"# fused kernels: on (numba {numba.__version__}; {compile_s:.1f} s to compile or "
-              f"load, from {_fused.MIN_SIZE} elements: {', '.join(_fused.LOSSES)})")
+              f"load, from {_fused.MIN_SIZE} elements: {names}); kernel threads: "
+              f"{_fused_parallel.THREADS} (LOSS_SERVICE_KERNEL_THREADS, from "
+              f"{_fused_parallel.MIN_PARALLEL_ELEMENTS} elements)")
     else:
         print("# fused kernels: off (" + ("LOSS_SERVICE_FUSED=0" if _fused.AVAILABLE
                                           else "numba is not installed") + ")")

@@ -47,8 +47,14 @@ class Settings(BaseSettings):
     )
     fused: bool = Field(
         True, description="evaluate large NumPy requests of mse, l1, huber, smooth_l1, "
-        "binary_cross_entropy_with_logits and sigmoid_focal with fused kernels (one pass over "
-        "the data) when numba is installed (the `fast` extra); compiled during warm-up",
+        "binary_cross_entropy_with_logits, sigmoid_focal, cross_entropy (index targets), "
+        "multi_margin and triplet_margin with fused kernels (one pass over the data) when numba "
+        "is installed (the `fast` extra); compiled during warm-up",
+    )
+    kernel_threads: int = Field(
+        1, ge=1, le=64, description="threads one fused evaluation of at least 262,144 elements "
+        "may use (results are identical for any value); 1 suits a busy server with one worker "
+        "per core, the core count suits few large requests",
     )
     b64_threshold: int = Field(
         4096, ge=0, description="the Python client sends arrays with more elements as b64"

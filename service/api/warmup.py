@@ -10,15 +10,17 @@ from starlette.concurrency import run_in_threadpool
 
 from .. import engine
 from ..backends import BackendUnavailable, availability
-from ..losses import LOSSES, _fused
+from ..losses import LOSSES, _fused, _fused_parallel
 
 log = logging.getLogger("service.warmup")
 
 
-def _run_examples(backend: str, fused: bool = True) -> None:
-    """The fused kernels' compilation (``fused``: LOSS_SERVICE_FUSED), then every loss's first
-    example on each backend the configured one can use."""
+def _run_examples(backend: str, fused: bool = True, kernel_threads: int = 1) -> None:
+    """The fused kernels' compilation (``fused``: LOSS_SERVICE_FUSED; ``kernel_threads``:
+    LOSS_SERVICE_KERNEL_THREADS), then every loss's first example on each backend the
+    configured one can use."""
     _fused.ENABLED = fused
+    _fused_parallel.THREADS = kernel_threads
     seconds = _fused.warm_up()  # the examples are too small for the fused kernels: compile here
     if _fused.active():
         log.info("fused kernels ready in %.2f s", seconds)
@@ -38,7 +40,8 @@ async def warm_up(app: FastAPI) -> None:
     stay unready and keep the reason for /readyz."""
     try:
         settings = app.state.settings
-        await run_in_threadpool(_run_examples, settings.backend, settings.fused)
+        await run_in_threadpool(_run_examples, settings.backend, settings.fused,
+                                settings.kernel_threads)
     except Exception as exc:  # any failure means "not ready", with the reason reported
         log.exception("warm-up failed")
         app.state.not_ready_reason = f"warm-up failed: {type(exc).__name__}: {exc}"

@@ -1,5 +1,11 @@
 """Optional fused kernels (numba) for the elementwise losses: one pass instead of 6 to 30.
 
+Row-wise losses have their own modules, reached through :data:`ROWWISE` with the same
+``evaluate`` signature: :mod:`service.losses._fused_ce` (cross_entropy) and
+:mod:`service.losses._fused_margin` (multi_margin, triplet_margin). Every kernel splits its rows
+into fixed chunks that :mod:`service.losses._fused_parallel` may run on several threads
+(``LOSS_SERVICE_KERNEL_THREADS``) with results identical for any thread count.
+
 :func:`evaluate` is tried first by :func:`service.losses.evaluate.evaluate`; it returns ``None``
 (the generic path runs) unless everything below holds, so the generic path stays the reference
 and the only one for every other case:
@@ -31,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import _fast
+from . import _fast, _fused_parallel
 
 if TYPE_CHECKING:
     from .evaluate import Evaluation
@@ -58,6 +64,10 @@ ENABLED = _env_flag("LOSS_SERVICE_FUSED", True)
 MIN_SIZE = 1000
 
 LOSSES = ("mse", "l1", "huber", "smooth_l1", "binary_cross_entropy_with_logits", "sigmoid_focal")
+# losses whose fused kernels work row by row, each family in its own module with the same
+# ``evaluate`` signature as this module's and a ``warm_up()``: loss name -> module
+ROWWISE = {"cross_entropy": "_fused_ce", "multi_margin": "_fused_margin",
+           "triplet_margin": "_fused_margin"}
 _DTYPES = {"float64": np.dtype(np.float64), "float32": np.dtype(np.float32)}
 _kernels: dict[str, Any] | None = None
 
@@ -80,6 +90,13 @@ def _load() -> dict[str, Any] | None:
             return None
         _kernels = KERNELS
     return _kernels
+
+
+def _family(name: str) -> Any:
+    """The module of a row-wise family (importing numba on first use), or None."""
+    if _load() is None:
+        return None
+    return importlib.import_module(f".{ROWWISE[name]}", __package__)
 
 
 def _params(name: str, params: Mapping[str, Any]) -> tuple[float, float] | None:
@@ -120,7 +137,15 @@ def evaluate(spec: LossSpec, inputs: Mapping[str, Any], params: dict[str, Any], 
     """The evaluation by a fused kernel, or None where the generic path must run (see the module
     docstring). ``params`` are the validated parameters, defaults included."""
     name = spec.name
-    if name not in LOSSES or not active() or reduction not in ("none", "mean", "sum"):
+    if not active() or reduction not in ("none", "mean", "sum"):
+        return None
+    if name in ROWWISE:
+        module = _family(name)
+        if module is None:
+            return None
+        return module.evaluate(spec, inputs, params, reduction, sample_weight, dtype,
+                               want_grad)
+    if name not in LOSSES:
         return None
     dt = _DTYPES[dtype]
     x, y = inputs.get("predictions"), inputs.get("targets")
@@ -163,11 +188,18 @@ def _run(kernel: Any, spec: LossSpec, x: np.ndarray, y: np.ndarray, p: tuple[flo
     loss_out = np.empty(x.shape, dt) if reduction == "none" else empty
     grad_out = np.empty(x.shape, dt) if want_grad else empty
     per_sample = np.empty(n, dt)
-    total, bad = kernel(
-        _frozen(x), _frozen(y), _frozen(empty if sw is None else sw), _frozen(cot),
-        loss_out.reshape(-1), grad_out.reshape(-1), per_sample, k, p[0], p[1])
-    if bad:
+    starts = _fused_parallel.chunk_starts(n, k)
+    totals = np.zeros(len(starts) - 1, np.float64)
+    args = (_frozen(x), _frozen(y), _frozen(empty if sw is None else sw), _frozen(cot),
+            loss_out.reshape(-1), grad_out.reshape(-1), per_sample, k, p[0], p[1], totals,
+            starts)
+
+    def run(c0: int, c1: int) -> bool:
+        return bool(kernel(*args, c0, c1))
+
+    if _fused_parallel.map_chunks(run, len(totals), x.size):
         return None
+    total = float(np.sum(totals))
 
     from .evaluate import Evaluation
 
@@ -200,4 +232,6 @@ def warm_up() -> float:
             r = evaluate(spec, {"predictions": x, "targets": y}, spec.defaults, "mean", sw,
                          dtype, True)
             assert r is not None, f"warm-up of the fused {name} kernel fell back"
+    for module in dict.fromkeys(ROWWISE.values()):
+        importlib.import_module(f".{module}", __package__).warm_up()
     return time.perf_counter() - start

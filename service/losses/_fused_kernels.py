@@ -462,13 +462,15 @@ def _finish(lbuf: Any, rbuf: Any, a: int, b: int, k: int, sw: Any, cot: Any, los
 
 
 # ---- the kernels: one per loss, the same signature ----------------------------------------------
-# (x, y, sw, cot, loss_out, grad_out, per_sample, k, p0, p1) -> (total, bad)
+# (x, y, sw, cot, loss_out, grad_out, per_sample, k, p0, p1, totals, starts, c0, c1) -> bad
 # x, y: flat C-contiguous read-only inputs of N * k elements (every array of one call has the
 # inputs' dtype); sw: N weights or empty; cot: the cotangent,
 # one value (any reduction without weights) or one per row; loss_out: N * k or empty (not
-# wanted); grad_out: N * k or empty (no gradient); per_sample: N; p0, p1: the loss's parameters.
-# total: the sum of the weighted losses; bad: an input failed a check (nothing is raised here:
-# the caller re-runs the reference path, which raises the exact error).
+# wanted); grad_out: N * k or empty (no gradient); per_sample: N; p0, p1: the loss's parameters;
+# starts: the first row of each chunk (service.losses._fused_parallel.chunk_starts); the kernel
+# processes chunks [c0, c1) and writes each one's sum of weighted losses into totals[chunk].
+# bad: an input failed a check (nothing is raised here: the caller re-runs the reference path,
+# which raises the exact error).
 
 @_jit
 def _buffers(size: int, k: int) -> tuple[Any, Any, Any]:
@@ -476,160 +478,190 @@ def _buffers(size: int, k: int) -> tuple[Any, Any, Any]:
 
 
 @_jit
-def mse(x: Any, y: Any, sw: Any, cot: Any, loss_out: Any, grad_out: Any, per_sample: Any,
-        k: int, p0: float, p1: float) -> tuple[float, bool]:
+def mse(x: Any, y: Any, sw: Any, cot: Any, loss_out: Any, grad_out: Any,
+        per_sample: Any, k: int, p0: float, p1: float, totals: Any, starts: Any,
+        c0: int, c1: int) -> bool:
     lbuf, rbuf, acc = _buffers(x.size, k)
     c = float(cot[0]) if cot.size == 1 else 1.0  # else applied per row
-    bad, a = False, 0
-    while a < x.size:
-        b = _chunk_end(a, x.size, k)
-        xs, ys, gs = x[a:b], y[a:b], grad_out[a:b]  # slices: LLVM sees indices >= 0
-        if grad_out.size > 0:
-            for j in range(b - a):
-                loss, g = _mse(float(xs[j]), float(ys[j]), True)
-                lbuf[j] = loss
-                gs[j] = g * c
-                bad |= _bad(xs[j], ys[j], -FMAX, FMAX)
-        else:
-            for j in range(b - a):
-                lbuf[j] = _mse(float(xs[j]), float(ys[j]), False)[0]
-                bad |= _bad(xs[j], ys[j], -FMAX, FMAX)
-        _finish(lbuf, rbuf, a, b, k, sw, cot, loss_out, grad_out, per_sample, acc)
-        a = b
-    return acc[0], bad or acc[2] != 0.0
+    bad = False
+    for ch in range(c0, c1):
+        a, end = starts[ch] * k, starts[ch + 1] * k
+        acc[0] = 0.0
+        while a < end:
+            b = _chunk_end(a, end, k)
+            xs, ys, gs = x[a:b], y[a:b], grad_out[a:b]  # slices: LLVM sees indices >= 0
+            if grad_out.size > 0:
+                for j in range(b - a):
+                    loss, g = _mse(float(xs[j]), float(ys[j]), True)
+                    lbuf[j] = loss
+                    gs[j] = g * c
+                    bad |= _bad(xs[j], ys[j], -FMAX, FMAX)
+            else:
+                for j in range(b - a):
+                    lbuf[j] = _mse(float(xs[j]), float(ys[j]), False)[0]
+                    bad |= _bad(xs[j], ys[j], -FMAX, FMAX)
+            _finish(lbuf, rbuf, a, b, k, sw, cot, loss_out, grad_out, per_sample, acc)
+            a = b
+        totals[ch] = acc[0]
+    return bad or acc[2] != 0.0
 
 
 @_jit
-def l1(x: Any, y: Any, sw: Any, cot: Any, loss_out: Any, grad_out: Any, per_sample: Any,
-       k: int, p0: float, p1: float) -> tuple[float, bool]:
+def l1(x: Any, y: Any, sw: Any, cot: Any, loss_out: Any, grad_out: Any,
+       per_sample: Any, k: int, p0: float, p1: float, totals: Any, starts: Any,
+       c0: int, c1: int) -> bool:
     lbuf, rbuf, acc = _buffers(x.size, k)
     c = float(cot[0]) if cot.size == 1 else 1.0  # else applied per row
-    bad, a = False, 0
-    while a < x.size:
-        b = _chunk_end(a, x.size, k)
-        xs, ys, gs = x[a:b], y[a:b], grad_out[a:b]  # slices: LLVM sees indices >= 0
-        if grad_out.size > 0:
-            for j in range(b - a):
-                loss, g = _l1(float(xs[j]), float(ys[j]), True)
-                lbuf[j] = loss
-                gs[j] = g * c
-                bad |= _bad(xs[j], ys[j], -FMAX, FMAX)
-        else:
-            for j in range(b - a):
-                lbuf[j] = _l1(float(xs[j]), float(ys[j]), False)[0]
-                bad |= _bad(xs[j], ys[j], -FMAX, FMAX)
-        _finish(lbuf, rbuf, a, b, k, sw, cot, loss_out, grad_out, per_sample, acc)
-        a = b
-    return acc[0], bad or acc[2] != 0.0
+    bad = False
+    for ch in range(c0, c1):
+        a, end = starts[ch] * k, starts[ch + 1] * k
+        acc[0] = 0.0
+        while a < end:
+            b = _chunk_end(a, end, k)
+            xs, ys, gs = x[a:b], y[a:b], grad_out[a:b]  # slices: LLVM sees indices >= 0
+            if grad_out.size > 0:
+                for j in range(b - a):
+                    loss, g = _l1(float(xs[j]), float(ys[j]), True)
+                    lbuf[j] = loss
+                    gs[j] = g * c
+                    bad |= _bad(xs[j], ys[j], -FMAX, FMAX)
+            else:
+                for j in range(b - a):
+                    lbuf[j] = _l1(float(xs[j]), float(ys[j]), False)[0]
+                    bad |= _bad(xs[j], ys[j], -FMAX, FMAX)
+            _finish(lbuf, rbuf, a, b, k, sw, cot, loss_out, grad_out, per_sample, acc)
+            a = b
+        totals[ch] = acc[0]
+    return bad or acc[2] != 0.0
 
 
 @_jit
-def huber(x: Any, y: Any, sw: Any, cot: Any, loss_out: Any, grad_out: Any, per_sample: Any,
-          k: int, p0: float, p1: float) -> tuple[float, bool]:
+def huber(x: Any, y: Any, sw: Any, cot: Any, loss_out: Any, grad_out: Any,
+          per_sample: Any, k: int, p0: float, p1: float, totals: Any, starts: Any,
+          c0: int, c1: int) -> bool:
     lbuf, rbuf, acc = _buffers(x.size, k)
     c = float(cot[0]) if cot.size == 1 else 1.0  # else applied per row
-    bad, a = False, 0
-    while a < x.size:
-        b = _chunk_end(a, x.size, k)
-        xs, ys, gs = x[a:b], y[a:b], grad_out[a:b]  # slices: LLVM sees indices >= 0
-        if grad_out.size > 0:
-            for j in range(b - a):
-                loss, g = _huber(float(xs[j]), float(ys[j]), p0, True)
-                lbuf[j] = loss
-                gs[j] = g * c
-                bad |= _bad(xs[j], ys[j], -FMAX, FMAX)
-        else:
-            for j in range(b - a):
-                lbuf[j] = _huber(float(xs[j]), float(ys[j]), p0, False)[0]
-                bad |= _bad(xs[j], ys[j], -FMAX, FMAX)
-        _finish(lbuf, rbuf, a, b, k, sw, cot, loss_out, grad_out, per_sample, acc)
-        a = b
-    return acc[0], bad or acc[2] != 0.0
+    bad = False
+    for ch in range(c0, c1):
+        a, end = starts[ch] * k, starts[ch + 1] * k
+        acc[0] = 0.0
+        while a < end:
+            b = _chunk_end(a, end, k)
+            xs, ys, gs = x[a:b], y[a:b], grad_out[a:b]  # slices: LLVM sees indices >= 0
+            if grad_out.size > 0:
+                for j in range(b - a):
+                    loss, g = _huber(float(xs[j]), float(ys[j]), p0, True)
+                    lbuf[j] = loss
+                    gs[j] = g * c
+                    bad |= _bad(xs[j], ys[j], -FMAX, FMAX)
+            else:
+                for j in range(b - a):
+                    lbuf[j] = _huber(float(xs[j]), float(ys[j]), p0, False)[0]
+                    bad |= _bad(xs[j], ys[j], -FMAX, FMAX)
+            _finish(lbuf, rbuf, a, b, k, sw, cot, loss_out, grad_out, per_sample, acc)
+            a = b
+        totals[ch] = acc[0]
+    return bad or acc[2] != 0.0
 
 
 @_jit
-def smooth_l1(x: Any, y: Any, sw: Any, cot: Any, loss_out: Any, grad_out: Any, per_sample: Any,
-              k: int, p0: float, p1: float) -> tuple[float, bool]:
+def smooth_l1(x: Any, y: Any, sw: Any, cot: Any, loss_out: Any, grad_out: Any,
+              per_sample: Any, k: int, p0: float, p1: float, totals: Any, starts: Any,
+              c0: int, c1: int) -> bool:
     lbuf, rbuf, acc = _buffers(x.size, k)
     c = float(cot[0]) if cot.size == 1 else 1.0  # else applied per row
-    bad, a = False, 0
-    while a < x.size:
-        b = _chunk_end(a, x.size, k)
-        xs, ys, gs = x[a:b], y[a:b], grad_out[a:b]  # slices: LLVM sees indices >= 0
-        if grad_out.size > 0:
-            for j in range(b - a):
-                loss, g = _smooth_l1(float(xs[j]), float(ys[j]), p0, True)
-                lbuf[j] = loss
-                gs[j] = g * c
-                bad |= _bad(xs[j], ys[j], -FMAX, FMAX)
-        else:
-            for j in range(b - a):
-                lbuf[j] = _smooth_l1(float(xs[j]), float(ys[j]), p0, False)[0]
-                bad |= _bad(xs[j], ys[j], -FMAX, FMAX)
-        _finish(lbuf, rbuf, a, b, k, sw, cot, loss_out, grad_out, per_sample, acc)
-        a = b
-    return acc[0], bad or acc[2] != 0.0
+    bad = False
+    for ch in range(c0, c1):
+        a, end = starts[ch] * k, starts[ch + 1] * k
+        acc[0] = 0.0
+        while a < end:
+            b = _chunk_end(a, end, k)
+            xs, ys, gs = x[a:b], y[a:b], grad_out[a:b]  # slices: LLVM sees indices >= 0
+            if grad_out.size > 0:
+                for j in range(b - a):
+                    loss, g = _smooth_l1(float(xs[j]), float(ys[j]), p0, True)
+                    lbuf[j] = loss
+                    gs[j] = g * c
+                    bad |= _bad(xs[j], ys[j], -FMAX, FMAX)
+            else:
+                for j in range(b - a):
+                    lbuf[j] = _smooth_l1(float(xs[j]), float(ys[j]), p0, False)[0]
+                    bad |= _bad(xs[j], ys[j], -FMAX, FMAX)
+            _finish(lbuf, rbuf, a, b, k, sw, cot, loss_out, grad_out, per_sample, acc)
+            a = b
+        totals[ch] = acc[0]
+    return bad or acc[2] != 0.0
 
 
 @_jit
 def bce_with_logits(x: Any, y: Any, sw: Any, cot: Any, loss_out: Any, grad_out: Any,
-                    per_sample: Any, k: int, p0: float, p1: float) -> tuple[float, bool]:
+                    per_sample: Any, k: int, p0: float, p1: float, totals: Any, starts: Any,
+                    c0: int, c1: int) -> bool:
     lbuf, rbuf, acc = _buffers(x.size, k)
     c = float(cot[0]) if cot.size == 1 else 1.0  # else applied per row
-    bad, a = False, 0
-    while a < x.size:
-        b = _chunk_end(a, x.size, k)
-        xs, ys, gs = x[a:b], y[a:b], grad_out[a:b]  # slices: LLVM sees indices >= 0
-        if grad_out.size > 0:
-            for j in range(b - a):
-                loss, g = _bce_logits(float(xs[j]), float(ys[j]), True)
-                lbuf[j] = loss
-                gs[j] = g * c
-                bad |= _bad(xs[j], ys[j], 0.0, 1.0)
-        else:
-            for j in range(b - a):
-                lbuf[j] = _bce_logits(float(xs[j]), float(ys[j]), False)[0]
-                bad |= _bad(xs[j], ys[j], 0.0, 1.0)
-        _finish(lbuf, rbuf, a, b, k, sw, cot, loss_out, grad_out, per_sample, acc)
-        a = b
-    return acc[0], bad or acc[2] != 0.0
+    bad = False
+    for ch in range(c0, c1):
+        a, end = starts[ch] * k, starts[ch + 1] * k
+        acc[0] = 0.0
+        while a < end:
+            b = _chunk_end(a, end, k)
+            xs, ys, gs = x[a:b], y[a:b], grad_out[a:b]  # slices: LLVM sees indices >= 0
+            if grad_out.size > 0:
+                for j in range(b - a):
+                    loss, g = _bce_logits(float(xs[j]), float(ys[j]), True)
+                    lbuf[j] = loss
+                    gs[j] = g * c
+                    bad |= _bad(xs[j], ys[j], 0.0, 1.0)
+            else:
+                for j in range(b - a):
+                    lbuf[j] = _bce_logits(float(xs[j]), float(ys[j]), False)[0]
+                    bad |= _bad(xs[j], ys[j], 0.0, 1.0)
+            _finish(lbuf, rbuf, a, b, k, sw, cot, loss_out, grad_out, per_sample, acc)
+            a = b
+        totals[ch] = acc[0]
+    return bad or acc[2] != 0.0
 
 
 @_jit
 def sigmoid_focal(x: Any, y: Any, sw: Any, cot: Any, loss_out: Any, grad_out: Any,
-                  per_sample: Any, k: int, p0: float, p1: float) -> tuple[float, bool]:
+                  per_sample: Any, k: int, p0: float, p1: float, totals: Any, starts: Any,
+                  c0: int, c1: int) -> bool:
     """p0 = alpha (< 0: no weighting), p1 = gamma."""
     lbuf, rbuf, acc = _buffers(x.size, k)
     c = float(cot[0]) if cot.size == 1 else 1.0  # else applied per row
-    bad, a = False, 0
-    while a < x.size:
-        b = _chunk_end(a, x.size, k)
-        xs, ys, gs = x[a:b], y[a:b], grad_out[a:b]  # slices: LLVM sees indices >= 0
-        grad = grad_out.size > 0
-        # separate loops for gamma = 2 (q * q) and any other gamma (exp(gamma log q))
-        if grad and p1 == 2.0:
-            for j in range(b - a):
-                loss, g = _focal(float(xs[j]), float(ys[j]), p0, p1, True, True)
-                lbuf[j] = loss
-                gs[j] = g * c
-                bad |= _bad(xs[j], ys[j], 0.0, 1.0)
-        elif grad:
-            for j in range(b - a):
-                loss, g = _focal(float(xs[j]), float(ys[j]), p0, p1, False, True)
-                lbuf[j] = loss
-                gs[j] = g * c
-                bad |= _bad(xs[j], ys[j], 0.0, 1.0)
-        elif p1 == 2.0:
-            for j in range(b - a):
-                lbuf[j] = _focal(float(xs[j]), float(ys[j]), p0, p1, True, False)[0]
-                bad |= _bad(xs[j], ys[j], 0.0, 1.0)
-        else:
-            for j in range(b - a):
-                lbuf[j] = _focal(float(xs[j]), float(ys[j]), p0, p1, False, False)[0]
-                bad |= _bad(xs[j], ys[j], 0.0, 1.0)
-        _finish(lbuf, rbuf, a, b, k, sw, cot, loss_out, grad_out, per_sample, acc)
-        a = b
-    return acc[0], bad or acc[2] != 0.0
+    bad = False
+    for ch in range(c0, c1):
+        a, end = starts[ch] * k, starts[ch + 1] * k
+        acc[0] = 0.0
+        while a < end:
+            b = _chunk_end(a, end, k)
+            xs, ys, gs = x[a:b], y[a:b], grad_out[a:b]  # slices: LLVM sees indices >= 0
+            grad = grad_out.size > 0
+            # separate loops for gamma = 2 (q * q) and any other gamma (exp(gamma log q))
+            if grad and p1 == 2.0:
+                for j in range(b - a):
+                    loss, g = _focal(float(xs[j]), float(ys[j]), p0, p1, True, True)
+                    lbuf[j] = loss
+                    gs[j] = g * c
+                    bad |= _bad(xs[j], ys[j], 0.0, 1.0)
+            elif grad:
+                for j in range(b - a):
+                    loss, g = _focal(float(xs[j]), float(ys[j]), p0, p1, False, True)
+                    lbuf[j] = loss
+                    gs[j] = g * c
+                    bad |= _bad(xs[j], ys[j], 0.0, 1.0)
+            elif p1 == 2.0:
+                for j in range(b - a):
+                    lbuf[j] = _focal(float(xs[j]), float(ys[j]), p0, p1, True, False)[0]
+                    bad |= _bad(xs[j], ys[j], 0.0, 1.0)
+            else:
+                for j in range(b - a):
+                    lbuf[j] = _focal(float(xs[j]), float(ys[j]), p0, p1, False, False)[0]
+                    bad |= _bad(xs[j], ys[j], 0.0, 1.0)
+            _finish(lbuf, rbuf, a, b, k, sw, cot, loss_out, grad_out, per_sample, acc)
+            a = b
+        totals[ch] = acc[0]
+    return bad or acc[2] != 0.0
 
 
 # float32 inputs of the binary losses: the same kernels with the float32 element functions and
@@ -651,64 +683,74 @@ def _buffers32(size: int, k: int) -> tuple[Any, Any, Any]:
 
 @_jit
 def bce_with_logits32(x: Any, y: Any, sw: Any, cot: Any, loss_out: Any, grad_out: Any,
-                      per_sample: Any, k: int, p0: float, p1: float) -> tuple[float, bool]:
+                      per_sample: Any, k: int, p0: float, p1: float, totals: Any, starts: Any,
+                      c0: int, c1: int) -> bool:
     """:func:`bce_with_logits` for float32 inputs, in float32."""
     lbuf, rbuf, acc = _buffers32(x.size, k)
     c = cot[0] if cot.size == 1 else _F1  # else applied per row
-    bad, a = False, 0
-    while a < x.size:
-        b = _chunk_end(a, x.size, k)
-        xs, ys, gs = x[a:b], y[a:b], grad_out[a:b]  # slices: LLVM sees indices >= 0
-        if grad_out.size > 0:
-            for j in range(b - a):
-                loss, g = _bce_logits32(xs[j], ys[j], True)
-                lbuf[j] = loss
-                gs[j] = g * c
-                bad |= _bad32(xs[j], ys[j])
-        else:
-            for j in range(b - a):
-                lbuf[j] = _bce_logits32(xs[j], ys[j], False)[0]
-                bad |= _bad32(xs[j], ys[j])
-        _finish(lbuf, rbuf, a, b, k, sw, cot, loss_out, grad_out, per_sample, acc)
-        a = b
-    return acc[0], bad or acc[2] != 0.0
+    bad = False
+    for ch in range(c0, c1):
+        a, end = starts[ch] * k, starts[ch + 1] * k
+        acc[0] = 0.0
+        while a < end:
+            b = _chunk_end(a, end, k)
+            xs, ys, gs = x[a:b], y[a:b], grad_out[a:b]  # slices: LLVM sees indices >= 0
+            if grad_out.size > 0:
+                for j in range(b - a):
+                    loss, g = _bce_logits32(xs[j], ys[j], True)
+                    lbuf[j] = loss
+                    gs[j] = g * c
+                    bad |= _bad32(xs[j], ys[j])
+            else:
+                for j in range(b - a):
+                    lbuf[j] = _bce_logits32(xs[j], ys[j], False)[0]
+                    bad |= _bad32(xs[j], ys[j])
+            _finish(lbuf, rbuf, a, b, k, sw, cot, loss_out, grad_out, per_sample, acc)
+            a = b
+        totals[ch] = acc[0]
+    return bad or acc[2] != 0.0
 
 
 @_jit
 def sigmoid_focal32(x: Any, y: Any, sw: Any, cot: Any, loss_out: Any, grad_out: Any,
-                  per_sample: Any, k: int, p0: float, p1: float) -> tuple[float, bool]:
+                    per_sample: Any, k: int, p0: float, p1: float, totals: Any, starts: Any,
+                    c0: int, c1: int) -> bool:
     """:func:`sigmoid_focal` for float32 inputs, in float32."""
     lbuf, rbuf, acc = _buffers32(x.size, k)
     c = cot[0] if cot.size == 1 else _F1  # else applied per row
-    bad, a = False, 0
-    while a < x.size:
-        b = _chunk_end(a, x.size, k)
-        xs, ys, gs = x[a:b], y[a:b], grad_out[a:b]  # slices: LLVM sees indices >= 0
-        grad = grad_out.size > 0
-        # separate loops for gamma = 2 (q * q) and any other gamma (exp(gamma log q))
-        if grad and p1 == 2.0:
-            for j in range(b - a):
-                loss, g = _focal32(xs[j], ys[j], p0, p1, True, True)
-                lbuf[j] = loss
-                gs[j] = g * c
-                bad |= _bad32(xs[j], ys[j])
-        elif grad:
-            for j in range(b - a):
-                loss, g = _focal32(xs[j], ys[j], p0, p1, False, True)
-                lbuf[j] = loss
-                gs[j] = g * c
-                bad |= _bad32(xs[j], ys[j])
-        elif p1 == 2.0:
-            for j in range(b - a):
-                lbuf[j] = _focal32(xs[j], ys[j], p0, p1, True, False)[0]
-                bad |= _bad32(xs[j], ys[j])
-        else:
-            for j in range(b - a):
-                lbuf[j] = _focal32(xs[j], ys[j], p0, p1, False, False)[0]
-                bad |= _bad32(xs[j], ys[j])
-        _finish(lbuf, rbuf, a, b, k, sw, cot, loss_out, grad_out, per_sample, acc)
-        a = b
-    return acc[0], bad or acc[2] != 0.0
+    bad = False
+    for ch in range(c0, c1):
+        a, end = starts[ch] * k, starts[ch + 1] * k
+        acc[0] = 0.0
+        while a < end:
+            b = _chunk_end(a, end, k)
+            xs, ys, gs = x[a:b], y[a:b], grad_out[a:b]  # slices: LLVM sees indices >= 0
+            grad = grad_out.size > 0
+            # separate loops for gamma = 2 (q * q) and any other gamma (exp(gamma log q))
+            if grad and p1 == 2.0:
+                for j in range(b - a):
+                    loss, g = _focal32(xs[j], ys[j], p0, p1, True, True)
+                    lbuf[j] = loss
+                    gs[j] = g * c
+                    bad |= _bad32(xs[j], ys[j])
+            elif grad:
+                for j in range(b - a):
+                    loss, g = _focal32(xs[j], ys[j], p0, p1, False, True)
+                    lbuf[j] = loss
+                    gs[j] = g * c
+                    bad |= _bad32(xs[j], ys[j])
+            elif p1 == 2.0:
+                for j in range(b - a):
+                    lbuf[j] = _focal32(xs[j], ys[j], p0, p1, True, False)[0]
+                    bad |= _bad32(xs[j], ys[j])
+            else:
+                for j in range(b - a):
+                    lbuf[j] = _focal32(xs[j], ys[j], p0, p1, False, False)[0]
+                    bad |= _bad32(xs[j], ys[j])
+            _finish(lbuf, rbuf, a, b, k, sw, cot, loss_out, grad_out, per_sample, acc)
+            a = b
+        totals[ch] = acc[0]
+    return bad or acc[2] != 0.0
 
 
 # loss -> (kernel for float64 inputs, kernel for float32 inputs)

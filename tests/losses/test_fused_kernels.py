@@ -299,3 +299,22 @@ def test_read_only_inputs_stay_untouched(runs):
     assert runs == [True]
     assert np.array_equal(fx, x) and np.array_equal(fy, y)
     assert r.value.flags.writeable and r.gradients["predictions"].flags.writeable
+
+
+@pytest.mark.parametrize("shape", [(200_000,), (20_000, 10), (4, 70_000)], ids=str)
+def test_results_do_not_depend_on_the_thread_count(monkeypatch, runs, shape):
+    # fixed chunks, partial sums added in chunk order: the same bits on 1 and on 3 threads
+    from service.losses import _fused_parallel
+
+    inputs = _inputs("huber", shape, "float64", seed=9)
+    sw = np.random.default_rng(3).uniform(size=shape[0])
+    kw = {"sample_weight": sw, "want_grad": True}
+    one = evaluate("huber", inputs, **kw)
+    monkeypatch.setattr(_fused_parallel, "THREADS", 3)
+    monkeypatch.setattr(_fused_parallel, "MIN_PARALLEL_ELEMENTS", 0)
+    three = evaluate("huber", inputs, **kw)
+    assert runs == [True, True]
+    assert float(one.value) == float(three.value)
+    assert np.array_equal(to_np(one.per_sample), to_np(three.per_sample))
+    assert np.array_equal(to_np(one.gradients["predictions"]),
+                          to_np(three.gradients["predictions"]))

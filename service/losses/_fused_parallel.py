@@ -1,0 +1,75 @@
+"""Chunks and threads for the fused kernels: the same numbers whatever the thread count.
+
+A fused kernel processes a range of *chunks*: fixed groups of whole rows of about
+:data:`CHUNK_ELEMENTS` elements (one row per chunk when a row is longer). It writes each chunk's
+partial total into ``totals[chunk]``; the caller sums ``totals`` in order. The chunk boundaries
+depend on the input's shape only, never on the thread count, so one thread and four threads add
+the same partial sums in the same order and return identical results.
+
+:func:`map_chunks` runs a kernel over the chunks on :data:`THREADS` threads (the calling thread
+and ``THREADS - 1`` pool threads; the kernels release the GIL) when the input has at least
+:data:`MIN_PARALLEL_ELEMENTS` elements, else on the calling thread in one call.
+``LOSS_SERVICE_KERNEL_THREADS`` sets :data:`THREADS` (default 1: the server already runs one
+worker per core and large requests in a thread pool, so more threads per request take cores from
+concurrent requests; a deployment that serves few, large requests sets it to its core count).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+CHUNK_ELEMENTS = 1 << 16  # about 512 KiB of float64 per input: a chunk's work is 50 to 500 us
+# Below this, one thread: the hand-off to a pool thread costs 20 to 50 us (measured as the
+# 2-thread crossover in bench/README.md, "Threads").
+MIN_PARALLEL_ELEMENTS = 1 << 18
+
+
+def _threads_from_env() -> int:
+    try:
+        return max(1, min(64, int(os.environ.get("LOSS_SERVICE_KERNEL_THREADS", "1"))))
+    except ValueError:
+        return 1
+
+
+THREADS = _threads_from_env()
+_pool: ThreadPoolExecutor | None = None
+_pool_size = 0
+_pool_lock = threading.Lock()
+
+
+def chunk_starts(n_rows: int, row_elements: int) -> np.ndarray:
+    """The first row of each chunk, and ``n_rows`` at the end (int64, ``len = chunks + 1``)."""
+    step = max(1, CHUNK_ELEMENTS // max(1, row_elements))
+    starts = np.arange(0, n_rows, step, dtype=np.int64)
+    return np.append(starts, np.int64(n_rows))
+
+
+def _executor(workers: int) -> ThreadPoolExecutor:
+    global _pool, _pool_size
+    with _pool_lock:
+        if _pool is None or _pool_size != workers:
+            if _pool is not None:
+                _pool.shutdown(wait=False)
+            _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fused")
+            _pool_size = workers
+        return _pool
+
+
+def map_chunks(run: Callable[[int, int], bool], n_chunks: int, n_elements: int) -> bool:
+    """Call ``run(c0, c1)`` (process chunks ``[c0, c1)``, return True if an input failed a
+    check) over contiguous ranges covering every chunk; True if any call returned True."""
+    threads = min(THREADS, n_chunks)
+    if threads <= 1 or n_elements < MIN_PARALLEL_ELEMENTS:
+        return bool(run(0, n_chunks))
+    edges = [n_chunks * i // threads for i in range(threads + 1)]
+    pool = _executor(threads - 1)
+    futures = [pool.submit(run, edges[i], edges[i + 1]) for i in range(1, threads)]
+    bad = bool(run(edges[0], edges[1]))
+    for f in futures:  # every range finishes before the caller reads the results
+        bad |= bool(f.result())
+    return bad
