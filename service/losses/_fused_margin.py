@@ -1,0 +1,245 @@
+"""Fused kernels (numba) for multi_margin and triplet_margin: one pass over the rows.
+
+Called by :func:`service.losses._fused.evaluate` (which checks that the fused path is active and
+the reduction is ``none``, ``mean`` or ``sum``) for the losses in :data:`LOSSES`. It returns
+``None``, and the generic path runs, unless:
+
+* multi_margin: ``predictions`` is a C-contiguous ``(N, C)`` NumPy array of the requested dtype
+  with at least ``_fused.MIN_SIZE`` elements and ``targets`` a C-contiguous ``(N,)`` int64 NumPy
+  array; ``p`` is 1 or 2; ``weight`` is None or C finite values >= 0;
+* triplet_margin: ``anchor``, ``positive``, ``negative`` are C-contiguous ``(N, D)`` NumPy arrays
+  of the requested dtype and one shape, at least ``_fused.MIN_SIZE`` elements each; ``p`` is 1
+  or 2; convention ``torch`` (``swap`` true or false) or ``optax`` (without swap);
+* ``sample_weight`` is absent or a C-contiguous ``(N,)`` NumPy array of the requested dtype.
+
+Everything else falls back: unbatched ``(C,)`` / ``(D,)`` inputs, lists, other dtypes (int32
+targets included), other norms ``p`` of triplet_margin, optax with swap (the generic path raises
+its InvalidParam), a weight vector of the wrong length. The kernels check every input (finite;
+class indices in [0, C); sample weights finite and >= 0) as they go; when a check fails, or the
+mean's denominator is 0, this returns ``None`` and the generic path raises the exact error with
+its location.
+
+Reduction, cotangent and per-sample breakdown follow :mod:`service.losses.reduce` (the loss has
+one value per sample: ``k = 1``) as :func:`service.losses._fused._run` does. The rows are split
+into chunks of whole rows (:mod:`service.losses._fused_parallel`), whose totals are added in
+order, so results are identical whatever ``LOSS_SERVICE_KERNEL_THREADS``. Results agree with the
+generic path to a few ulp (``tests/losses/test_fused_margin.py``).
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import _fused, _fused_parallel
+from ._fused import _frozen, _plain
+from ._fused_margin_kernels import multi_margin as _mm_kernel
+from ._fused_margin_kernels import triplet_margin as _tm_kernel
+
+if TYPE_CHECKING:
+    from .evaluate import Evaluation
+    from .spec import LossSpec
+
+LOSSES = ("multi_margin", "triplet_margin")
+_INT64 = np.dtype(np.int64)
+_EMPTY64 = np.empty(0, np.float64)
+_EMPTY64.flags.writeable = False
+
+
+def _weights(sample_weight: Any, n: int, dt: np.dtype) -> tuple[bool, np.ndarray | None]:
+    """(eligible, the weights or None)."""
+    if sample_weight is None:
+        return True, None
+    ok = _plain(sample_weight, dt) and sample_weight.shape == (n,)
+    return ok, sample_weight if ok else None
+
+
+def evaluate(spec: LossSpec, inputs: Mapping[str, Any], params: dict[str, Any], reduction: str,
+             sample_weight: Any, dtype: str, want_grad: bool) -> Evaluation | None:
+    """The evaluation by a fused kernel, or None where the generic path must run (see the module
+    docstring). ``params`` are the validated parameters, defaults included."""
+    if reduction not in ("none", "mean", "sum") or spec.name not in LOSSES:
+        return None
+    dt = _fused._DTYPES[dtype]
+    if spec.name == "multi_margin":
+        return _multi_margin(spec, inputs, params, reduction, sample_weight, dt, dtype,
+                             want_grad)
+    return _triplet_margin(spec, inputs, params, reduction, sample_weight, dt, dtype, want_grad)
+
+
+def _multi_margin(spec: LossSpec, inputs: Mapping[str, Any], params: dict[str, Any],
+                  reduction: str, sample_weight: Any, dt: np.dtype, dtype: str,
+                  want_grad: bool) -> Evaluation | None:
+    x, y = inputs.get("predictions"), inputs.get("targets")
+    if len(inputs) != 2 or not (_plain(x, dt) and _plain(y, _INT64)):
+        return None
+    assert isinstance(x, np.ndarray) and isinstance(y, np.ndarray)
+    if x.ndim != 2 or y.shape != x.shape[:1] or x.size < _fused.MIN_SIZE:
+        return None
+    n, k = x.shape
+    p = params.get("p", 1)
+    if p not in (1, 2):
+        return None
+    weight = params.get("weight")
+    w = _EMPTY64
+    if weight is not None:
+        try:  # as the reference: the weights in the requested dtype
+            wd = np.asarray(weight, dtype=dt)
+        except (TypeError, ValueError):
+            return None
+        if wd.shape != (k,) or not bool(np.all(wd >= 0.0)) or not bool(np.all(np.isfinite(wd))):
+            return None
+        w = _frozen(wd.astype(np.float64))
+    ok, sw = _weights(sample_weight, n, dt)
+    if not ok:
+        return None
+    mg = _frozen(np.array([float(params.get("margin", 1.0))], dt))
+    fx, fy = _frozen(x), _frozen(y)
+    p2 = p == 2
+
+    def call(cot: np.ndarray, loss_out: np.ndarray, grads: list[np.ndarray],
+             per_sample: np.ndarray, totals: np.ndarray, starts: np.ndarray) -> Callable[
+                 [int, int], bool]:
+        fsw = _frozen(_EMPTY64.astype(dt) if sw is None else sw)
+        fcot, g = _frozen(cot), grads[0]
+
+        def run(c0: int, c1: int) -> bool:
+            return bool(_mm_kernel(fx, fy, fsw, fcot, w, mg, loss_out, g, per_sample, totals,
+                                   starts, c0, c1, k, p2))
+
+        return run
+
+    return _run(spec, params, ("predictions",), n, k, 1, reduction, sw, dt, dtype, want_grad,
+                call)
+
+
+def _triplet_margin(spec: LossSpec, inputs: Mapping[str, Any], params: dict[str, Any],
+                    reduction: str, sample_weight: Any, dt: np.dtype, dtype: str,
+                    want_grad: bool) -> Evaluation | None:
+    a, pos, neg = inputs.get("anchor"), inputs.get("positive"), inputs.get("negative")
+    if len(inputs) != 3 or not (_plain(a, dt) and _plain(pos, dt) and _plain(neg, dt)):
+        return None
+    assert isinstance(a, np.ndarray) and isinstance(pos, np.ndarray)
+    assert isinstance(neg, np.ndarray)
+    if a.ndim != 2 or pos.shape != a.shape or neg.shape != a.shape or a.size < _fused.MIN_SIZE:
+        return None
+    n, k = a.shape
+    p = float(params.get("p", 2.0))
+    convention = params.get("convention") or "torch"
+    swap = bool(params.get("swap", False))
+    eps = float(params.get("eps", 1e-6))
+    if p not in (1.0, 2.0) or convention not in ("torch", "optax") or (
+            convention == "optax" and swap):
+        return None
+    ok, sw = _weights(sample_weight, n, dt)
+    if not ok:
+        return None
+    torch = convention == "torch"
+    ea = _frozen(np.array([eps if torch else 0.0], dt))
+    e_in = 0.0 if torch else eps
+    margin = float(params.get("margin", 1.0))
+    fa, fp, fn = _frozen(a), _frozen(pos), _frozen(neg)
+    p2 = p == 2.0
+
+    def call(cot: np.ndarray, loss_out: np.ndarray, grads: list[np.ndarray],
+             per_sample: np.ndarray, totals: np.ndarray, starts: np.ndarray) -> Callable[
+                 [int, int], bool]:
+        fsw = _frozen(_EMPTY64.astype(dt) if sw is None else sw)
+        fcot = _frozen(cot)
+        ga, gp, gn = grads
+
+        def run(c0: int, c1: int) -> bool:
+            return bool(_tm_kernel(fa, fp, fn, fsw, fcot, ea, loss_out, ga, gp, gn, per_sample,
+                                   totals, starts, c0, c1, k, margin, e_in, p2, swap))
+
+        return run
+
+    return _run(spec, params, ("anchor", "positive", "negative"), n, k, 3, reduction, sw, dt,
+                dtype, want_grad, call)
+
+
+def _run(spec: LossSpec, params: dict[str, Any], grad_names: tuple[str, ...], n: int, k: int,
+         arrays: int, reduction: str, sw: np.ndarray | None, dt: np.dtype, dtype: str,
+         want_grad: bool, call: Callable[..., Callable[[int, int], bool]]) -> Evaluation | None:
+    """Reduce as :func:`service.losses._fused._run` for a loss of one value per row (``k = 1``
+    in :mod:`service.losses.reduce`): run the kernel on the chunks, None if an input failed a
+    check or the mean's denominator is 0. ``arrays``: the inputs read per element (work size)."""
+    denom: Any = None
+    with np.errstate(all="ignore"):  # as the generic path: overflow is reported in the result
+        if reduction == "mean":
+            denom = np.sum(sw) * 1 if sw is not None else float(n)
+            if float(denom) == 0.0:  # UndefinedMean: the generic path raises it
+                return None
+            cot = np.ones(1, dt) / denom if sw is None else sw / denom  # reduce._ones_scaled
+        else:
+            cot = np.ones(1, dt) if sw is None else sw
+        empty = np.empty(0, dt)
+        loss_out = np.empty(n, dt) if reduction == "none" else empty
+        grads = [np.empty((n, k), dt) if want_grad else empty for _ in grad_names]
+        per_sample = np.empty(n, dt)
+        starts = _chunk_starts(n, k, _fused_parallel.CHUNK_ELEMENTS)
+        totals = np.zeros(starts.size - 1)
+        run = call(cot, loss_out, [g.reshape(-1) for g in grads], per_sample, totals, starts)
+        if _fused_parallel.map_chunks(run, starts.size - 1, n * k * arrays):
+            return None
+        total = 0.0
+        for t in totals.tolist():  # in chunk order: the same for any thread count
+            total += t
+        Evaluation = _evaluation()
+        if reduction == "none":
+            value: Any = loss_out
+        elif reduction == "sum":
+            value = dt.type(total)
+        else:
+            value = dt.type(total / float(denom))
+        return Evaluation(loss=spec.name, reduction=reduction, value=value,
+                          per_sample=per_sample, params=params, dtype=dtype,
+                          gradients=dict(zip(grad_names, grads, strict=True)) if want_grad
+                          else None)
+
+
+@functools.lru_cache(maxsize=64)
+def _chunk_starts(n: int, k: int, chunk_elements: int) -> np.ndarray:
+    """:func:`service.losses._fused_parallel.chunk_starts`, read-only and cached (``np.arange``
+    and ``np.append`` cost microseconds: a tenth of a small call). ``chunk_elements`` is in the
+    key so that a changed ``CHUNK_ELEMENTS`` gives new chunks."""
+    starts = _fused_parallel.chunk_starts(n, k)
+    starts.flags.writeable = False
+    return starts
+
+
+@functools.cache
+def _evaluation() -> type[Evaluation]:
+    from .evaluate import Evaluation  # imported here: .evaluate imports ._fused
+
+    return Evaluation
+
+
+def warm_up() -> float:
+    """Compile both kernels for both dtypes, every branch (or load them from numba's cache); the
+    seconds taken."""
+    from .registry import get_loss
+
+    start = time.perf_counter()
+    rng = np.random.default_rng(0)
+    for dtype, dt in _fused._DTYPES.items():
+        n = _fused.MIN_SIZE // 8 + 1
+        sw = np.ones(n, dt)
+        spec = get_loss("multi_margin")
+        x = rng.normal(size=(n, 8)).astype(dt)
+        y = rng.integers(0, 8, size=n)
+        for p in (1, 2):
+            r = evaluate(spec, {"predictions": x, "targets": y}, {**spec.defaults, "p": p},
+                         "mean", sw, dtype, True)
+            assert r is not None, "warm-up of the fused multi_margin kernel fell back"
+        spec = get_loss("triplet_margin")
+        a, pos, neg = (rng.normal(size=(n, 8)).astype(dt) for _ in range(3))
+        for swap in (False, True):
+            r = evaluate(spec, {"anchor": a, "positive": pos, "negative": neg},
+                         {**spec.defaults, "swap": swap}, "mean", sw, dtype, True)
+            assert r is not None, "warm-up of the fused triplet_margin kernel fell back"
+    return time.perf_counter() - start
