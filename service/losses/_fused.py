@@ -199,7 +199,7 @@ def _run(kernel: Any, spec: LossSpec, x: np.ndarray, y: np.ndarray, p: tuple[flo
 
     if _fused_parallel.map_chunks(run, len(totals), x.size):
         return None
-    total = float(np.sum(totals))
+    total = _fused_parallel.total(totals)
 
     from .evaluate import Evaluation
 

@@ -93,7 +93,7 @@ def evaluate(spec: LossSpec, inputs: Mapping[str, Any], params: dict[str, Any], 
         return None
     from .evaluate import Evaluation
 
-    total = float(np.sum(totals))
+    total = _fused_parallel.total(totals)
     if reduction == "none":
         value: Any = loss_out
     elif reduction == "sum":

@@ -45,8 +45,15 @@ _pool_lock = threading.Lock()
 def chunk_starts(n_rows: int, row_elements: int) -> np.ndarray:
     """The first row of each chunk, and ``n_rows`` at the end (int64, ``len = chunks + 1``)."""
     step = max(1, CHUNK_ELEMENTS // max(1, row_elements))
+    if n_rows <= step:  # one chunk (every small request): skip arange/append, ~4 us
+        return np.array((0, n_rows), dtype=np.int64)
     starts = np.arange(0, n_rows, step, dtype=np.int64)
     return np.append(starts, np.int64(n_rows))
+
+
+def total(totals: np.ndarray) -> float:
+    """The sum of the chunks' partial totals, in chunk order (pairwise, as ``np.sum``)."""
+    return float(totals[0]) if totals.size == 1 else float(np.sum(totals))
 
 
 def _executor(workers: int) -> ThreadPoolExecutor:
