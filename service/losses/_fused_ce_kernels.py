@@ -141,9 +141,10 @@ def _short_rows(x: Any, t: Any, w: Any, sw: Any, cscale: float, c: int, ignore: 
             r1 = min(r0 + rb, starts[ch + 1])
             nr = r1 - r0
             xs = x[r0 * c:r1 * c]
-            for r in range(nr):
-                for j in range(c):
-                    et[j * rb + r] = xs[r * c + j]
+            for j in range(c):  # transpose: contiguous stores (2x faster than the other way)
+                col = et[j * rb:j * rb + nr]
+                for r in range(nr):
+                    col[r] = xs[r * c + j]
             m = mr[:nr]
             for r in range(nr):
                 m[r] = et[r]
@@ -171,8 +172,10 @@ def _short_rows(x: Any, t: Any, w: Any, sw: Any, cscale: float, c: int, ignore: 
                 swr[r] = float(sw[r0 + r]) if sw.size > 0 else 1.0
             ps = per_sample[r0:r1]
             lr = rl[:nr]
+            for r in range(nr):  # one array in and out: vectorized
+                lr[r] = _log(s[r])
             for r in range(nr):
-                lse = m[r] + _log(s[r])
+                lse = m[r] + lr[r]
                 lr[r] = swr[r] * (wr[r] * (lse - xy[r]))
                 ps[r] = lr[r]
             if keep:
@@ -188,10 +191,16 @@ def _short_rows(x: Any, t: Any, w: Any, sw: Any, cscale: float, c: int, ignore: 
                     xy[r] = (xy[r] / s[r] - 1.0) * k
                     wr[r] = k / s[r]
                 gs = grad_out[r0 * c:r1 * c]
-                for r in range(nr):
-                    scale = wr[r]
+                if x.itemsize == 4:  # transpose back: the faster loop order per dtype
                     for j in range(c):
-                        gs[r * c + j] = et[j * rb + r] * scale
+                        col = et[j * rb:j * rb + nr]
+                        for r in range(nr):
+                            gs[r * c + j] = col[r] * wr[r]
+                else:
+                    for r in range(nr):
+                        scale = wr[r]
+                        for j in range(c):
+                            gs[r * c + j] = et[j * rb + r] * scale
                 for r in range(nr):
                     gs[r * c + yr[r]] = xy[r]
             r0 = r1
