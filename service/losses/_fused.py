@@ -199,10 +199,20 @@ def _run(kernel: Any, spec: LossSpec, x: np.ndarray, y: np.ndarray, p: tuple[flo
 
     if _fused_parallel.map_chunks(run, len(totals), x.size):
         return None
-    total = _fused_parallel.total(totals)
+    return result(spec, params, reduction, dtype, totals, denom, loss_out, per_sample,
+                  {"predictions": grad_out} if want_grad else None)
 
+
+def result(spec: LossSpec, params: dict[str, Any], reduction: str, dtype: str,
+           totals: np.ndarray, denom: Any, loss_out: np.ndarray, per_sample: np.ndarray,
+           gradients: dict[str, np.ndarray] | None) -> Evaluation:
+    """The :class:`~service.losses.evaluate.Evaluation` of a fused kernel's outputs: the value
+    is ``loss_out`` (``none``), the chunks' total (``sum``) or the total over ``denom``
+    (``mean``), in ``dtype``."""
     from .evaluate import Evaluation
 
+    dt = _DTYPES[dtype]
+    total = _fused_parallel.total(totals)
     if reduction == "none":
         value: Any = loss_out
     elif reduction == "sum":
@@ -210,8 +220,7 @@ def _run(kernel: Any, spec: LossSpec, x: np.ndarray, y: np.ndarray, p: tuple[flo
     else:
         value = dt.type(total / float(denom))
     return Evaluation(loss=spec.name, reduction=reduction, value=value, per_sample=per_sample,
-                      params=params, dtype=dtype,
-                      gradients={"predictions": grad_out} if want_grad else None)
+                      params=params, dtype=dtype, gradients=gradients)
 
 
 def warm_up() -> float:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import _fused_parallel
-from ._fused import MIN_SIZE, _frozen, _plain
+from ._fused import MIN_SIZE, _frozen, _plain, result
 
 if TYPE_CHECKING:
     from .evaluate import Evaluation
@@ -91,18 +91,8 @@ def evaluate(spec: LossSpec, inputs: Mapping[str, Any], params: dict[str, Any], 
 
     if _fused_parallel.map_chunks(run, len(totals), x.size):
         return None
-    from .evaluate import Evaluation
-
-    total = _fused_parallel.total(totals)
-    if reduction == "none":
-        value: Any = loss_out
-    elif reduction == "sum":
-        value = dt.type(total)
-    else:
-        value = dt.type(total / denom)
-    return Evaluation(loss=spec.name, reduction=reduction, value=value, per_sample=per_sample,
-                      params=params, dtype=dtype,
-                      gradients={"predictions": grad_out} if want_grad else None)
+    return result(spec, params, reduction, dtype, totals, denom, loss_out, per_sample,
+                  {"predictions": grad_out} if want_grad else None)
 
 
 def warm_up() -> None:

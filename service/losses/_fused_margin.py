@@ -186,20 +186,9 @@ def _run(spec: LossSpec, params: dict[str, Any], grad_names: tuple[str, ...], n:
         run = call(cot, loss_out, [g.reshape(-1) for g in grads], per_sample, totals, starts)
         if _fused_parallel.map_chunks(run, starts.size - 1, n * k * arrays):
             return None
-        total = 0.0
-        for t in totals.tolist():  # in chunk order: the same for any thread count
-            total += t
-        Evaluation = _evaluation()
-        if reduction == "none":
-            value: Any = loss_out
-        elif reduction == "sum":
-            value = dt.type(total)
-        else:
-            value = dt.type(total / float(denom))
-        return Evaluation(loss=spec.name, reduction=reduction, value=value,
-                          per_sample=per_sample, params=params, dtype=dtype,
-                          gradients=dict(zip(grad_names, grads, strict=True)) if want_grad
-                          else None)
+        return _fused.result(spec, params, reduction, dtype, totals, denom, loss_out,
+                             per_sample, dict(zip(grad_names, grads, strict=True))
+                             if want_grad else None)
 
 
 @functools.lru_cache(maxsize=64)
@@ -210,13 +199,6 @@ def _chunk_starts(n: int, k: int, chunk_elements: int) -> np.ndarray:
     starts = _fused_parallel.chunk_starts(n, k)
     starts.flags.writeable = False
     return starts
-
-
-@functools.cache
-def _evaluation() -> type[Evaluation]:
-    from .evaluate import Evaluation  # imported here: .evaluate imports ._fused
-
-    return Evaluation
 
 
 def warm_up() -> float:
