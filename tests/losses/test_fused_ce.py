@@ -14,9 +14,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from service.losses import _fused, _fused_parallel, evaluate
+from service.losses import _fused_parallel, evaluate
 from service.losses.errors import LossError
 from tests.conftest import to_np
+from tests.losses.fused_support import reference, spy_runs
 
 pytest.importorskip("numba")
 
@@ -26,25 +27,11 @@ from service.losses import _fused_ce
 @pytest.fixture
 def runs(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """One entry per call of the fused cross_entropy: True if it produced the result."""
-    calls: list[bool] = []
-    real = _fused_ce.evaluate
-
-    def spy(*args: Any, **kw: Any) -> Any:
-        out = real(*args, **kw)
-        calls.append(out is not None)
-        return out
-
-    monkeypatch.setattr(_fused_ce, "evaluate", spy)
-    monkeypatch.setattr(_fused, "ENABLED", True)
-    return calls
+    return spy_runs(monkeypatch, _fused_ce, "evaluate")
 
 
 def _reference(monkeypatch: pytest.MonkeyPatch, *args: Any, **kw: Any) -> Any:
-    monkeypatch.setattr(_fused, "ENABLED", False)
-    try:
-        return evaluate("cross_entropy", *args, **kw)
-    finally:
-        monkeypatch.setattr(_fused, "ENABLED", True)
+    return reference(monkeypatch, "cross_entropy", *args, **kw)
 
 
 def _parts(r: Any) -> dict[str, np.ndarray]:

@@ -20,56 +20,17 @@ import pytest
 from service.losses import _fused, evaluate
 from service.losses.errors import LossError
 from tests.conftest import to_np
+from tests.losses.fused_support import assert_same, reference, spy_runs
 
 pytest.importorskip("numba")
 
 ROOT = Path(__file__).resolve().parents[2]
 
-RTOL = {"float64": 1e-12, "float32": 2e-6}
-ATOL = {"float64": 4e-15, "float32": 1e-6}  # times the array's largest magnitude
-
 
 @pytest.fixture
 def runs(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """One entry per fused kernel run: True if it produced the result, False if it fell back."""
-    calls: list[bool] = []
-    real = _fused._run
-
-    def spy(*args: Any, **kw: Any) -> Any:
-        out = real(*args, **kw)
-        calls.append(out is not None)
-        return out
-
-    monkeypatch.setattr(_fused, "_run", spy)
-    monkeypatch.setattr(_fused, "ENABLED", True)
-    return calls
-
-
-def _reference(monkeypatch: pytest.MonkeyPatch, *args: Any, **kw: Any) -> Any:
-    monkeypatch.setattr(_fused, "ENABLED", False)
-    try:
-        return evaluate(*args, **kw)
-    finally:
-        monkeypatch.setattr(_fused, "ENABLED", True)
-
-
-def _close(a: Any, b: Any, dtype: str, what: str) -> None:
-    a, b = to_np(a), to_np(b)
-    assert a.dtype == b.dtype == np.dtype(dtype), what
-    assert a.shape == b.shape, what
-    scale = float(np.max(np.abs(b))) if b.size else 0.0
-    np.testing.assert_allclose(a, b, rtol=RTOL[dtype], atol=ATOL[dtype] * scale, err_msg=what)
-
-
-def _assert_same(fused: Any, ref: Any, dtype: str) -> None:
-    assert type(fused.value) is type(ref.value)
-    _close(fused.value, ref.value, dtype, "value")
-    _close(fused.per_sample, ref.per_sample, dtype, "per_sample")
-    assert (fused.gradients is None) == (ref.gradients is None)
-    for k, g in (ref.gradients or {}).items():
-        _close(fused.gradients[k], g, dtype, f"gradient {k}")
-    assert (fused.loss, fused.reduction, fused.params, fused.dtype) == (
-        ref.loss, ref.reduction, ref.params, ref.dtype)
+    return spy_runs(monkeypatch, _fused, "_run")
 
 
 def _inputs(name: str, shape: tuple[int, ...], dtype: str, seed: int) -> dict[str, np.ndarray]:
@@ -125,7 +86,7 @@ def test_fused_matches_reference(monkeypatch, runs, name, params, shape, dtype):
                       "want_grad": want_grad}
                 fused = evaluate(name, inputs, params, **kw)
                 assert runs[-1] is True
-                _assert_same(fused, _reference(monkeypatch, name, inputs, params, **kw), dtype)
+                assert_same(fused, reference(monkeypatch, name, inputs, params, **kw), dtype)
     assert len(runs) == 12
 
 
@@ -148,7 +109,7 @@ def test_fused_mean_of_large_input_matches_reference(monkeypatch, runs, dtype):
     inputs = _inputs("sigmoid_focal", (100_000, 10), dtype, seed=3)
     fused = evaluate("sigmoid_focal", inputs, dtype=dtype, want_grad=True)
     assert runs == [True]
-    _assert_same(fused, _reference(monkeypatch, "sigmoid_focal", inputs, dtype=dtype,
+    assert_same(fused, reference(monkeypatch, "sigmoid_focal", inputs, dtype=dtype,
                                    want_grad=True), dtype)
 
 
@@ -182,7 +143,7 @@ def test_bad_inputs_raise_the_reference_error(monkeypatch, runs, name, key, bad,
     inputs[key].reshape(-1)[at] = bad
     got = _error(lambda: evaluate(name, inputs, dtype=dtype, want_grad=True))
     assert runs == [False]  # detected in the kernel, then the generic path raised
-    want = _error(lambda: _reference(monkeypatch, name, inputs, dtype=dtype, want_grad=True))
+    want = _error(lambda: reference(monkeypatch, name, inputs, dtype=dtype, want_grad=True))
     assert got == want
     assert got[1][0] == key and got[1][1:] == (at // 5, at % 5)
 
@@ -202,7 +163,7 @@ def test_bad_sample_weights_raise_the_reference_error(monkeypatch, runs, case):
             assert float(r.value) == 0.0 and runs[-1] is True
             continue
         got = _error(lambda kw=kw: evaluate("huber", inputs, **kw))
-        assert got == _error(lambda kw=kw: _reference(monkeypatch, "huber", inputs, **kw))
+        assert got == _error(lambda kw=kw: reference(monkeypatch, "huber", inputs, **kw))
     assert runs.count(True) <= 1
 
 
@@ -230,8 +191,8 @@ def test_ineligible_calls_take_the_generic_path(monkeypatch, runs):
         params = kw.pop("params", {})
         r = evaluate(name, inputs, params, want_grad=True, **kw)
         assert runs == [], (name, kw)
-        ref = _reference(monkeypatch, name, inputs, params, want_grad=True, **kw)
-        _assert_same(r, ref, kw.get("dtype", "float64"))
+        ref = reference(monkeypatch, name, inputs, params, want_grad=True, **kw)
+        assert_same(r, ref, kw.get("dtype", "float64"))
 
 
 def test_without_numba_the_generic_path_runs(monkeypatch, runs):
@@ -241,7 +202,7 @@ def test_without_numba_the_generic_path_runs(monkeypatch, runs):
     r = evaluate("mse", inputs, want_grad=True)
     assert runs == []
     assert _fused.warm_up() == 0.0
-    _assert_same(r, _reference(monkeypatch, "mse", inputs, want_grad=True), "float64")
+    assert_same(r, reference(monkeypatch, "mse", inputs, want_grad=True), "float64")
 
 
 def test_a_numba_that_cannot_be_imported_turns_the_fused_path_off():

@@ -16,59 +16,20 @@ import pytest
 
 pytest.importorskip("numba")
 
-from service.losses import _fused, _fused_parallel, evaluate
+from service.losses import _fused_parallel, evaluate
 from service.losses.errors import LossError
 from tests.conftest import to_np
+from tests.losses.fused_support import assert_same, reference, spy_runs
 
 _fused_margin = pytest.importorskip("service.losses._fused_margin")
 
-RTOL = {"float64": 1e-12, "float32": 2e-6}
-ATOL = {"float64": 4e-15, "float32": 1e-6}  # times the array's largest magnitude
 REDUCTIONS = ("mean", "sum", "none")
 
 
 @pytest.fixture
 def runs(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """One entry per fused kernel run: True if it produced the result, False if it fell back."""
-    calls: list[bool] = []
-    real = _fused_margin._run
-
-    def spy(*args: Any, **kw: Any) -> Any:
-        out = real(*args, **kw)
-        calls.append(out is not None)
-        return out
-
-    monkeypatch.setattr(_fused_margin, "_run", spy)
-    monkeypatch.setattr(_fused, "ENABLED", True)
-    return calls
-
-
-def _reference(monkeypatch: pytest.MonkeyPatch, *args: Any, **kw: Any) -> Any:
-    monkeypatch.setattr(_fused, "ENABLED", False)
-    try:
-        return evaluate(*args, **kw)
-    finally:
-        monkeypatch.setattr(_fused, "ENABLED", True)
-
-
-def _close(a: Any, b: Any, dtype: str, what: str) -> None:
-    a, b = to_np(a), to_np(b)
-    assert a.dtype == b.dtype == np.dtype(dtype), what
-    assert a.shape == b.shape, what
-    scale = float(np.max(np.abs(b))) if b.size else 0.0
-    np.testing.assert_allclose(a, b, rtol=RTOL[dtype], atol=ATOL[dtype] * scale, err_msg=what)
-
-
-def _assert_same(fused: Any, ref: Any, dtype: str) -> None:
-    assert type(fused.value) is type(ref.value)
-    _close(fused.value, ref.value, dtype, "value")
-    _close(fused.per_sample, ref.per_sample, dtype, "per_sample")
-    assert (fused.gradients is None) == (ref.gradients is None)
-    assert set(fused.gradients or {}) == set(ref.gradients or {})
-    for k, g in (ref.gradients or {}).items():
-        _close(fused.gradients[k], g, dtype, f"gradient {k}")
-    assert (fused.loss, fused.reduction, fused.params, fused.dtype) == (
-        ref.loss, ref.reduction, ref.params, ref.dtype)
+    return spy_runs(monkeypatch, _fused_margin, "_run")
 
 
 def _scores(shape: tuple[int, int], dtype: str, seed: int, margin: float) -> dict[str, np.ndarray]:
@@ -137,7 +98,7 @@ def _sweep(monkeypatch: pytest.MonkeyPatch, runs: list[bool], name: str, inputs:
                       "want_grad": want_grad}
                 fused = evaluate(name, inputs, params, **kw)
                 assert runs[-1] is True
-                _assert_same(fused, _reference(monkeypatch, name, inputs, params, **kw), dtype)
+                assert_same(fused, reference(monkeypatch, name, inputs, params, **kw), dtype)
     assert len(runs) == 12 and all(runs)
 
 
@@ -170,8 +131,8 @@ def test_triplet_swap_tie_splits_the_gradient(monkeypatch, runs):
     inputs = {"anchor": a, "positive": a.copy(), "negative": neg}
     r = evaluate("triplet_margin", inputs, {"swap": True}, want_grad=True)
     assert runs == [True]
-    ref = _reference(monkeypatch, "triplet_margin", inputs, {"swap": True}, want_grad=True)
-    _assert_same(r, ref, "float64")
+    ref = reference(monkeypatch, "triplet_margin", inputs, {"swap": True}, want_grad=True)
+    assert_same(r, ref, "float64")
     # z_ap = eps in every coordinate: g_ap = 1/sqrt(8); every row active (cotangent 1/200);
     # with the tie split, anchor - positive = 2 g_ap / 200 (without it: 2 g_ap - g_an)
     g = r.gradients
@@ -205,7 +166,7 @@ def test_results_do_not_depend_on_the_thread_count(monkeypatch, runs, name, shap
         assert np.array_equal(to_np(r.per_sample), to_np(ref.per_sample))
         for k, g in ref.gradients.items():
             assert np.array_equal(to_np(r.gradients[k]), to_np(g))
-    _assert_same(one["mean"], _reference(monkeypatch, name, inputs, params, sample_weight=sw,
+    assert_same(one["mean"], reference(monkeypatch, name, inputs, params, sample_weight=sw,
                                          dtype=dtype, want_grad=True), dtype)
 
 
@@ -247,7 +208,7 @@ def test_bad_inputs_raise_the_reference_error(monkeypatch, runs, name, key, bad,
         where = (at // width, at % width)
     got = _error(lambda: evaluate(name, inputs, params, dtype=dtype, want_grad=True))
     assert runs == [False]  # detected in the kernel, then the generic path raised
-    want = _error(lambda: _reference(monkeypatch, name, inputs, params, dtype=dtype,
+    want = _error(lambda: reference(monkeypatch, name, inputs, params, dtype=dtype,
                                      want_grad=True))
     assert got == want
     assert got[1][0] == key and got[1][1:] == where
@@ -271,7 +232,7 @@ def test_bad_sample_weights_raise_the_reference_error(monkeypatch, runs, name, c
             assert float(r.value) == 0.0 and runs[-1] is True
             continue
         got = _error(lambda kw=kw: evaluate(name, inputs, **kw))
-        assert got == _error(lambda kw=kw: _reference(monkeypatch, name, inputs, **kw))
+        assert got == _error(lambda kw=kw: reference(monkeypatch, name, inputs, **kw))
     assert runs.count(True) <= 1
 
 
@@ -303,8 +264,8 @@ def test_ineligible_calls_take_the_generic_path(monkeypatch, runs):
         params = kw.pop("params", {})
         r = evaluate(name, inputs, params, want_grad=True, **kw)
         assert runs == [], (name, kw)
-        ref = _reference(monkeypatch, name, inputs, params, want_grad=True, **kw)
-        _assert_same(r, ref, kw.get("dtype", "float64"))
+        ref = reference(monkeypatch, name, inputs, params, want_grad=True, **kw)
+        assert_same(r, ref, kw.get("dtype", "float64"))
 
 
 def test_ineligible_params_give_the_reference_errors(monkeypatch, runs):
@@ -315,7 +276,7 @@ def test_ineligible_params_give_the_reference_errors(monkeypatch, runs):
             ("triplet_margin", tm, {"convention": "optax", "swap": True}),  # optax has no swap
     ):
         got = _error(lambda n=name, i=inputs, p=params: evaluate(n, i, p, want_grad=True))
-        assert got == _error(lambda n=name, i=inputs, p=params: _reference(
+        assert got == _error(lambda n=name, i=inputs, p=params: reference(
             monkeypatch, n, i, p, want_grad=True))
     assert runs == []
 

@@ -1,0 +1,62 @@
+"""Shared by the fused-kernel tests: a spy that records whether a fused path produced the
+result, the generic (reference) evaluation of the same call, and the comparison of the two."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from service.losses import _fused, evaluate
+from tests.conftest import to_np
+
+RTOL = {"float64": 1e-12, "float32": 2e-6}
+ATOL = {"float64": 4e-15, "float32": 1e-6}  # times the array's largest magnitude
+
+
+def spy_runs(monkeypatch: pytest.MonkeyPatch, module: Any, attr: str) -> list[bool]:
+    """Wrap ``module.attr`` (a fused path returning an Evaluation or None) and turn the fused
+    kernels on; the list gets True for each call that produced the result, False for a fallback."""
+    calls: list[bool] = []
+    real = getattr(module, attr)
+
+    def spy(*args: Any, **kw: Any) -> Any:
+        out = real(*args, **kw)
+        calls.append(out is not None)
+        return out
+
+    monkeypatch.setattr(module, attr, spy)
+    monkeypatch.setattr(_fused, "ENABLED", True)
+    return calls
+
+
+def reference(monkeypatch: pytest.MonkeyPatch, *args: Any, **kw: Any) -> Any:
+    """``evaluate(*args, **kw)`` on the generic path (fused kernels off for the call)."""
+    monkeypatch.setattr(_fused, "ENABLED", False)
+    try:
+        return evaluate(*args, **kw)
+    finally:
+        monkeypatch.setattr(_fused, "ENABLED", True)
+
+
+def close(a: Any, b: Any, dtype: str, what: str) -> None:
+    a, b = to_np(a), to_np(b)
+    assert a.dtype == b.dtype == np.dtype(dtype), what
+    assert a.shape == b.shape, what
+    scale = float(np.max(np.abs(b))) if b.size else 0.0
+    np.testing.assert_allclose(a, b, rtol=RTOL[dtype], atol=ATOL[dtype] * scale, err_msg=what)
+
+
+def assert_same(fused: Any, ref: Any, dtype: str) -> None:
+    """Value, per-sample breakdown and every gradient within RTOL (or ATOL times the largest
+    magnitude), and the same loss, reduction, params and dtype."""
+    assert type(fused.value) is type(ref.value)
+    close(fused.value, ref.value, dtype, "value")
+    close(fused.per_sample, ref.per_sample, dtype, "per_sample")
+    assert (fused.gradients is None) == (ref.gradients is None)
+    assert set(fused.gradients or {}) == set(ref.gradients or {})
+    for k, g in (ref.gradients or {}).items():
+        close(fused.gradients[k], g, dtype, f"gradient {k}")
+    assert (fused.loss, fused.reduction, fused.params, fused.dtype) == (
+        ref.loss, ref.reduction, ref.params, ref.dtype)
