@@ -28,7 +28,6 @@ generic path to a few ulp (``tests/losses/test_fused_margin.py``).
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -171,7 +170,7 @@ def _run(spec: LossSpec, params: dict[str, Any], grad_names: tuple[str, ...], n:
     denom: Any = None
     with np.errstate(all="ignore"):  # as the generic path: overflow is reported in the result
         if reduction == "mean":
-            denom = np.sum(sw) * 1 if sw is not None else float(n)
+            denom = np.sum(sw) if sw is not None else float(n)
             if float(denom) == 0.0:  # UndefinedMean: the generic path raises it
                 return None
             cot = np.ones(1, dt) / denom if sw is None else sw / denom  # reduce._ones_scaled
@@ -181,7 +180,7 @@ def _run(spec: LossSpec, params: dict[str, Any], grad_names: tuple[str, ...], n:
         loss_out = np.empty(n, dt) if reduction == "none" else empty
         grads = [np.empty((n, k), dt) if want_grad else empty for _ in grad_names]
         per_sample = np.empty(n, dt)
-        starts = _chunk_starts(n, k, _fused_parallel.CHUNK_ELEMENTS)
+        starts = _fused_parallel.chunk_starts(n, k)
         totals = np.zeros(starts.size - 1)
         run = call(cot, loss_out, [g.reshape(-1) for g in grads], per_sample, totals, starts)
         if _fused_parallel.map_chunks(run, starts.size - 1, n * k * arrays):
@@ -189,16 +188,6 @@ def _run(spec: LossSpec, params: dict[str, Any], grad_names: tuple[str, ...], n:
         return _fused.result(spec, params, reduction, dtype, totals, denom, loss_out,
                              per_sample, dict(zip(grad_names, grads, strict=True))
                              if want_grad else None)
-
-
-@functools.lru_cache(maxsize=64)
-def _chunk_starts(n: int, k: int, chunk_elements: int) -> np.ndarray:
-    """:func:`service.losses._fused_parallel.chunk_starts`, read-only and cached (``np.arange``
-    and ``np.append`` cost microseconds: a tenth of a small call). ``chunk_elements`` is in the
-    key so that a changed ``CHUNK_ELEMENTS`` gives new chunks."""
-    starts = _fused_parallel.chunk_starts(n, k)
-    starts.flags.writeable = False
-    return starts
 
 
 def warm_up() -> float:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from service.losses import _fused, evaluate
+from service.losses.errors import LossError
 from tests.conftest import to_np
 
 RTOL = {"float64": 1e-12, "float32": 2e-6}
@@ -60,3 +61,23 @@ def assert_same(fused: Any, ref: Any, dtype: str) -> None:
         close(fused.gradients[k], g, dtype, f"gradient {k}")
     assert (fused.loss, fused.reduction, fused.params, fused.dtype) == (
         ref.loss, ref.reduction, ref.params, ref.dtype)
+
+
+def error(fn: Any) -> tuple[str, tuple[Any, ...], str]:
+    """The (code, location, message) of the LossError that ``fn()`` raises."""
+    with pytest.raises(LossError) as exc:
+        fn()
+    return exc.value.code, tuple(exc.value.loc), str(exc.value)
+
+
+def assert_generic(monkeypatch: pytest.MonkeyPatch, runs: list[bool],
+                   calls: list[tuple[str, dict[str, Any], dict[str, Any]]]) -> None:
+    """Each (loss, inputs, kw) call, ``kw`` with optional ``params``, never reaches the fused
+    kernel (``runs`` stays empty) and gives the reference's result."""
+    for name, inputs, kw in calls:
+        kw = dict(kw)
+        params = kw.pop("params", {})
+        r = evaluate(name, inputs, params, want_grad=True, **kw)
+        assert runs == [], (name, kw)
+        ref = reference(monkeypatch, name, inputs, params, want_grad=True, **kw)
+        assert_same(r, ref, kw.get("dtype", "float64"))

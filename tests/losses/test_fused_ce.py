@@ -15,9 +15,8 @@ import numpy as np
 import pytest
 
 from service.losses import _fused_parallel, evaluate
-from service.losses.errors import LossError
 from tests.conftest import to_np
-from tests.losses.fused_support import reference, spy_runs
+from tests.losses.fused_support import error, reference, spy_runs
 
 pytest.importorskip("numba")
 
@@ -147,12 +146,6 @@ def test_results_do_not_depend_on_the_thread_count(monkeypatch, runs):
         assert np.array_equal(a, _parts(three)[key]), key
 
 
-def _error(fn: Any) -> tuple[str, tuple[Any, ...], str]:
-    with pytest.raises(LossError) as exc:
-        fn()
-    return exc.value.code, tuple(exc.value.loc), str(exc.value)
-
-
 @pytest.mark.parametrize("case", ["nan logit", "inf logit", "target too large",
                                   "negative target", "negative sample weight",
                                   "all ignored", "class weights zero", "weight length"])
@@ -178,10 +171,10 @@ def test_bad_inputs_raise_the_reference_error(monkeypatch, runs, case):
     else:
         params = {"weight": [1.0] * 9}
     inputs = {"predictions": x, "targets": t}
-    got = _error(lambda: evaluate("cross_entropy", inputs, params, sample_weight=sw,
+    got = error(lambda: evaluate("cross_entropy", inputs, params, sample_weight=sw,
                                   want_grad=True))
     assert runs == [False]
-    assert got == _error(lambda: _reference(monkeypatch, inputs, params, sample_weight=sw,
+    assert got == error(lambda: _reference(monkeypatch, inputs, params, sample_weight=sw,
                                             want_grad=True))
 
 

@@ -18,9 +18,8 @@ import numpy as np
 import pytest
 
 from service.losses import _fused, evaluate
-from service.losses.errors import LossError
 from tests.conftest import to_np
-from tests.losses.fused_support import assert_same, reference, spy_runs
+from tests.losses.fused_support import assert_generic, assert_same, error, reference, spy_runs
 
 pytest.importorskip("numba")
 
@@ -130,20 +129,14 @@ BAD: list[tuple[str, str, Any, str]] = [
 ]
 
 
-def _error(fn: Any) -> tuple[str, tuple[Any, ...], str]:
-    with pytest.raises(LossError) as exc:
-        fn()
-    return exc.value.code, tuple(exc.value.loc), str(exc.value)
-
-
 @pytest.mark.parametrize(("name", "key", "bad", "dtype"), BAD)
 @pytest.mark.parametrize("at", [0, 1234, 4999])
 def test_bad_inputs_raise_the_reference_error(monkeypatch, runs, name, key, bad, dtype, at):
     inputs = _inputs(name, (1000, 5), dtype, seed=at)
     inputs[key].reshape(-1)[at] = bad
-    got = _error(lambda: evaluate(name, inputs, dtype=dtype, want_grad=True))
+    got = error(lambda: evaluate(name, inputs, dtype=dtype, want_grad=True))
     assert runs == [False]  # detected in the kernel, then the generic path raised
-    want = _error(lambda: reference(monkeypatch, name, inputs, dtype=dtype, want_grad=True))
+    want = error(lambda: reference(monkeypatch, name, inputs, dtype=dtype, want_grad=True))
     assert got == want
     assert got[1][0] == key and got[1][1:] == (at // 5, at % 5)
 
@@ -162,8 +155,8 @@ def test_bad_sample_weights_raise_the_reference_error(monkeypatch, runs, case):
             r = evaluate("huber", inputs, **kw)  # a sum with zero weights is fine: 0
             assert float(r.value) == 0.0 and runs[-1] is True
             continue
-        got = _error(lambda kw=kw: evaluate("huber", inputs, **kw))
-        assert got == _error(lambda kw=kw: reference(monkeypatch, "huber", inputs, **kw))
+        got = error(lambda kw=kw: evaluate("huber", inputs, **kw))
+        assert got == error(lambda kw=kw: reference(monkeypatch, "huber", inputs, **kw))
     assert runs.count(True) <= 1
 
 
@@ -186,13 +179,7 @@ def test_ineligible_calls_take_the_generic_path(monkeypatch, runs):
         (bce, {"predictions": x, "targets": y}, {"params": {"weight": [1.0] * 8}}),
         ("sigmoid_focal", {"predictions": x, "targets": y}, {"params": {"convention": "keras"}}),
     ]
-    for name, inputs, kw in calls:
-        kw = dict(kw)
-        params = kw.pop("params", {})
-        r = evaluate(name, inputs, params, want_grad=True, **kw)
-        assert runs == [], (name, kw)
-        ref = reference(monkeypatch, name, inputs, params, want_grad=True, **kw)
-        assert_same(r, ref, kw.get("dtype", "float64"))
+    assert_generic(monkeypatch, runs, calls)
 
 
 def test_without_numba_the_generic_path_runs(monkeypatch, runs):

@@ -17,9 +17,8 @@ import pytest
 pytest.importorskip("numba")
 
 from service.losses import _fused_parallel, evaluate
-from service.losses.errors import LossError
 from tests.conftest import to_np
-from tests.losses.fused_support import assert_same, reference, spy_runs
+from tests.losses.fused_support import assert_generic, assert_same, error, reference, spy_runs
 
 _fused_margin = pytest.importorskip("service.losses._fused_margin")
 
@@ -170,12 +169,6 @@ def test_results_do_not_depend_on_the_thread_count(monkeypatch, runs, name, shap
                                          dtype=dtype, want_grad=True), dtype)
 
 
-def _error(fn: Any) -> tuple[str, tuple[Any, ...], str]:
-    with pytest.raises(LossError) as exc:
-        fn()
-    return exc.value.code, tuple(exc.value.loc), str(exc.value)
-
-
 BAD: list[tuple[str, str, Any, str]] = [
     # (loss, input, value at one element (targets: 10 stands for C), dtype)
     ("multi_margin", "predictions", np.nan, "float64"),
@@ -206,9 +199,9 @@ def test_bad_inputs_raise_the_reference_error(monkeypatch, runs, name, key, bad,
     else:
         inputs[key].reshape(-1)[at] = bad
         where = (at // width, at % width)
-    got = _error(lambda: evaluate(name, inputs, params, dtype=dtype, want_grad=True))
+    got = error(lambda: evaluate(name, inputs, params, dtype=dtype, want_grad=True))
     assert runs == [False]  # detected in the kernel, then the generic path raised
-    want = _error(lambda: reference(monkeypatch, name, inputs, params, dtype=dtype,
+    want = error(lambda: reference(monkeypatch, name, inputs, params, dtype=dtype,
                                      want_grad=True))
     assert got == want
     assert got[1][0] == key and got[1][1:] == where
@@ -231,8 +224,8 @@ def test_bad_sample_weights_raise_the_reference_error(monkeypatch, runs, name, c
             r = evaluate(name, inputs, **kw)  # a sum with zero weights is fine: 0
             assert float(r.value) == 0.0 and runs[-1] is True
             continue
-        got = _error(lambda kw=kw: evaluate(name, inputs, **kw))
-        assert got == _error(lambda kw=kw: reference(monkeypatch, name, inputs, **kw))
+        got = error(lambda kw=kw: evaluate(name, inputs, **kw))
+        assert got == error(lambda kw=kw: reference(monkeypatch, name, inputs, **kw))
     assert runs.count(True) <= 1
 
 
@@ -259,13 +252,7 @@ def test_ineligible_calls_take_the_generic_path(monkeypatch, runs):
         ("triplet_margin", {k: v.reshape(-1) for k, v in tm.items()}, {}),  # (D,) inputs
         ("triplet_margin", tm, {"reduction": "none", "dtype": "float32"}),
     ]
-    for name, inputs, kw in calls:
-        kw = dict(kw)
-        params = kw.pop("params", {})
-        r = evaluate(name, inputs, params, want_grad=True, **kw)
-        assert runs == [], (name, kw)
-        ref = reference(monkeypatch, name, inputs, params, want_grad=True, **kw)
-        assert_same(r, ref, kw.get("dtype", "float64"))
+    assert_generic(monkeypatch, runs, calls)
 
 
 def test_ineligible_params_give_the_reference_errors(monkeypatch, runs):
@@ -275,8 +262,8 @@ def test_ineligible_params_give_the_reference_errors(monkeypatch, runs):
             ("multi_margin", mm, {"weight": [1.0] * 9}),  # one weight short
             ("triplet_margin", tm, {"convention": "optax", "swap": True}),  # optax has no swap
     ):
-        got = _error(lambda n=name, i=inputs, p=params: evaluate(n, i, p, want_grad=True))
-        assert got == _error(lambda n=name, i=inputs, p=params: reference(
+        got = error(lambda n=name, i=inputs, p=params: evaluate(n, i, p, want_grad=True))
+        assert got == error(lambda n=name, i=inputs, p=params: reference(
             monkeypatch, n, i, p, want_grad=True))
     assert runs == []
 
