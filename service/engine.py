@@ -60,7 +60,7 @@ def run(name: str, inputs: Mapping[str, Any], params: Mapping[str, Any] | None =
     Raises :class:`service.backends.BackendUnavailable` when a named backend cannot be used, and
     :class:`service.backends.worker.QueueFull` when the device queue is full.
     """
-    chosen = resolve(backend, _count(inputs), gpu_min_elements)
+    chosen = resolve(backend, _count(inputs) if backend == "auto" else 0, gpu_min_elements)
     if chosen == "numpy":
         ev = evaluate(name, inputs, params, reduction=reduction, sample_weight=sample_weight,
                       dtype=dtype, want_grad=want_grad)

@@ -28,6 +28,7 @@ the generic path to a few ulp (``tests/losses/test_fused_kernels.py``).
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import logging
 import os
@@ -38,9 +39,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import _fast, _fused_parallel
+from .evaluation import Evaluation
 
 if TYPE_CHECKING:
-    from .evaluate import Evaluation
     from .spec import LossSpec
 
 log = logging.getLogger("service.losses")
@@ -125,11 +126,26 @@ def _plain(a: Any, dt: np.dtype) -> bool:
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
-    """A read-only flat view: the kernels are compiled for read-only inputs only (b64 requests
-    arrive read-only; one type keeps it to one compilation per dtype)."""
-    v = a.reshape(-1).view()
+    """A read-only flat view (``reshape`` always returns a new array object, so ``a`` keeps its
+    flags): the kernels are compiled for read-only inputs only (b64 requests arrive read-only;
+    one type keeps it to one compilation per dtype)."""
+    v = a.reshape(-1)
     v.flags.writeable = False
     return v
+
+
+# empty arrays per dtype: read-only for "none" inputs of the kernels, writable for outputs that
+# are not wanted (the kernels' argument types; nothing is ever written to a size-0 array)
+EMPTY = {dt: _frozen(np.empty(0, dt)) for dt in _DTYPES.values()}
+NO_OUTPUT = {dt: np.empty(0, dt) for dt in _DTYPES.values()}
+_F32_MAX = float(np.finfo(np.float32).max)
+
+
+@functools.lru_cache(maxsize=1024)
+def unit_cotangent(dt: np.dtype, denom: float) -> np.ndarray:
+    """``np.ones(1, dt) / denom`` (as :func:`service.losses.reduce._ones_scaled`), read-only and
+    cached: the unweighted cotangent of every ``mean`` (``denom`` > 0) or ``sum`` (1.0)."""
+    return _frozen(np.ones(1, dt) / denom)
 
 
 def evaluate(spec: LossSpec, inputs: Mapping[str, Any], params: dict[str, Any], reduction: str,
@@ -166,9 +182,8 @@ def evaluate(spec: LossSpec, inputs: Mapping[str, Any], params: dict[str, Any], 
         return None
 
     kernel = kernels[name][dt == np.float32]  # (float64 kernel, float32 kernel)
-    with np.errstate(all="ignore"):  # as the generic path: overflow is reported in the result
-        return _run(kernel, spec, x, y, p, params, reduction, sw, dt, dtype, want_grad,
-                    conv is None or conv.weights_in_mean)
+    return _run(kernel, spec, x, y, p, params, reduction, sw, dt, dtype, want_grad,
+                conv is None or conv.weights_in_mean)
 
 
 def _run(kernel: Any, spec: LossSpec, x: np.ndarray, y: np.ndarray, p: tuple[float, float],
@@ -176,21 +191,15 @@ def _run(kernel: Any, spec: LossSpec, x: np.ndarray, y: np.ndarray, p: tuple[flo
          want_grad: bool, weights_in_mean: bool) -> Evaluation | None:
     n = x.shape[0]
     k = x.size // n
-    denom: Any = None
-    if reduction == "mean":
-        denom = np.sum(sw) * k if sw is not None and weights_in_mean else float(n * k)
-        if float(denom) == 0.0:  # UndefinedMean: the generic path raises it
-            return None
-        cot = np.ones(1, dt) / denom if sw is None else sw / denom  # as reduce._ones_scaled
-    else:
-        cot = np.ones(1, dt) if sw is None else sw
-    empty = np.empty(0, dt)
-    loss_out = np.empty(x.shape, dt) if reduction == "none" else empty
-    grad_out = np.empty(x.shape, dt) if want_grad else empty
+    denom, cot = cotangent(reduction, sw, dt, k if weights_in_mean else 0, float(n * k))
+    if cot is None:  # UndefinedMean: the generic path raises it
+        return None
+    loss_out = np.empty(x.shape, dt) if reduction == "none" else NO_OUTPUT[dt]
+    grad_out = np.empty(x.shape, dt) if want_grad else NO_OUTPUT[dt]
     per_sample = np.empty(n, dt)
     starts = _fused_parallel.chunk_starts(n, k)
     totals = np.zeros(len(starts) - 1, np.float64)
-    args = (_frozen(x), _frozen(y), _frozen(empty if sw is None else sw), _frozen(cot),
+    args = (_frozen(x), _frozen(y), EMPTY[dt] if sw is None else _frozen(sw), cot,
             loss_out.reshape(-1), grad_out.reshape(-1), per_sample, k, p[0], p[1], totals,
             starts)
 
@@ -203,22 +212,43 @@ def _run(kernel: Any, spec: LossSpec, x: np.ndarray, y: np.ndarray, p: tuple[flo
                   {"predictions": grad_out} if want_grad else None)
 
 
+def cotangent(reduction: str, sw: np.ndarray | None, dt: np.dtype, k: int,
+              count: float) -> tuple[Any, np.ndarray | None]:
+    """``(denominator, cotangent)`` of a fused evaluation, as :mod:`service.losses.reduce`:
+    for ``mean`` the denominator is ``count`` (``k`` = 0 or no weights) or ``sum(sw) * k``, and
+    the cotangent ``1 / denominator`` or ``sw / denominator`` (None when the denominator is 0:
+    UndefinedMean); for ``none`` and ``sum`` (denominator None) ``1`` or ``sw``. The cotangent
+    is read-only, one value or one per row."""
+    if sw is None:
+        if reduction != "mean":
+            return None, unit_cotangent(dt, 1.0)
+        return count, (unit_cotangent(dt, count) if count != 0.0 else None)
+    if reduction != "mean":
+        return None, _frozen(sw)
+    with np.errstate(all="ignore"):  # as the generic path: overflow is reported in the result
+        denom = np.sum(sw) * k if k else count
+        if float(denom) == 0.0:
+            return denom, None
+        return denom, _frozen(sw / denom)
+
+
 def result(spec: LossSpec, params: dict[str, Any], reduction: str, dtype: str,
            totals: np.ndarray, denom: Any, loss_out: np.ndarray, per_sample: np.ndarray,
            gradients: dict[str, np.ndarray] | None) -> Evaluation:
     """The :class:`~service.losses.evaluate.Evaluation` of a fused kernel's outputs: the value
     is ``loss_out`` (``none``), the chunks' total (``sum``) or the total over ``denom``
     (``mean``), in ``dtype``."""
-    from .evaluate import Evaluation
-
     dt = _DTYPES[dtype]
     total = _fused_parallel.total(totals)
     if reduction == "none":
         value: Any = loss_out
-    elif reduction == "sum":
-        value = dt.type(total)
     else:
-        value = dt.type(total / float(denom))
+        v = total if reduction == "sum" else total / float(denom)
+        if dtype == "float32" and not abs(v) <= _F32_MAX:
+            with np.errstate(over="ignore"):  # as the generic path: overflow is reported in
+                value = dt.type(v)  # the result (inf), without a NumPy warning
+        else:
+            value = dt.type(v)
     return Evaluation(loss=spec.name, reduction=reduction, value=value, per_sample=per_sample,
                       params=params, dtype=dtype, gradients=gradients)
 

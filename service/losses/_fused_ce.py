@@ -29,10 +29,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import _fused_parallel
-from ._fused import MIN_SIZE, _frozen, _plain, result
+from ._fused import EMPTY, MIN_SIZE, _frozen, _plain, result
 
 if TYPE_CHECKING:
-    from .evaluate import Evaluation
+    from .evaluation import Evaluation
     from .spec import LossSpec
 
 LOSSES = ("cross_entropy",)
@@ -68,7 +68,7 @@ def evaluate(spec: LossSpec, inputs: Mapping[str, Any], params: dict[str, Any], 
         return None
     from ._fused_ce_kernels import cross_entropy, prepare
 
-    empty = _frozen(np.empty(0, dt))
+    empty = EMPTY[dt]
     w_in = empty if w is None else w
     sw_in = empty if sw is None else _frozen(sw)
     t_in = _frozen(np.ascontiguousarray(t))

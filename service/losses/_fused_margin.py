@@ -40,13 +40,12 @@ from ._fused_margin_kernels import multi_margin as _mm_kernel
 from ._fused_margin_kernels import triplet_margin as _tm_kernel
 
 if TYPE_CHECKING:
-    from .evaluate import Evaluation
+    from .evaluation import Evaluation
     from .spec import LossSpec
 
 LOSSES = ("multi_margin", "triplet_margin")
 _INT64 = np.dtype(np.int64)
-_EMPTY64 = np.empty(0, np.float64)
-_EMPTY64.flags.writeable = False
+_EMPTY64 = _fused.EMPTY[np.dtype(np.float64)]
 
 
 def _weights(sample_weight: Any, n: int, dt: np.dtype) -> tuple[bool, np.ndarray | None]:
@@ -103,11 +102,11 @@ def _multi_margin(spec: LossSpec, inputs: Mapping[str, Any], params: dict[str, A
     def call(cot: np.ndarray, loss_out: np.ndarray, grads: list[np.ndarray],
              per_sample: np.ndarray, totals: np.ndarray, starts: np.ndarray) -> Callable[
                  [int, int], bool]:
-        fsw = _frozen(_EMPTY64.astype(dt) if sw is None else sw)
-        fcot, g = _frozen(cot), grads[0]
+        fsw = _fused.EMPTY[dt] if sw is None else _frozen(sw)
+        g = grads[0]
 
         def run(c0: int, c1: int) -> bool:
-            return bool(_mm_kernel(fx, fy, fsw, fcot, w, mg, loss_out, g, per_sample, totals,
+            return bool(_mm_kernel(fx, fy, fsw, cot, w, mg, loss_out, g, per_sample, totals,
                                    starts, c0, c1, k, p2))
 
         return run
@@ -147,12 +146,11 @@ def _triplet_margin(spec: LossSpec, inputs: Mapping[str, Any], params: dict[str,
     def call(cot: np.ndarray, loss_out: np.ndarray, grads: list[np.ndarray],
              per_sample: np.ndarray, totals: np.ndarray, starts: np.ndarray) -> Callable[
                  [int, int], bool]:
-        fsw = _frozen(_EMPTY64.astype(dt) if sw is None else sw)
-        fcot = _frozen(cot)
+        fsw = _fused.EMPTY[dt] if sw is None else _frozen(sw)
         ga, gp, gn = grads
 
         def run(c0: int, c1: int) -> bool:
-            return bool(_tm_kernel(fa, fp, fn, fsw, fcot, ea, loss_out, ga, gp, gn, per_sample,
+            return bool(_tm_kernel(fa, fp, fn, fsw, cot, ea, loss_out, ga, gp, gn, per_sample,
                                    totals, starts, c0, c1, k, margin, e_in, p2, swap))
 
         return run
@@ -167,27 +165,20 @@ def _run(spec: LossSpec, params: dict[str, Any], grad_names: tuple[str, ...], n:
     """Reduce as :func:`service.losses._fused._run` for a loss of one value per row (``k = 1``
     in :mod:`service.losses.reduce`): run the kernel on the chunks, None if an input failed a
     check or the mean's denominator is 0. ``arrays``: the inputs read per element (work size)."""
-    denom: Any = None
-    with np.errstate(all="ignore"):  # as the generic path: overflow is reported in the result
-        if reduction == "mean":
-            denom = np.sum(sw) if sw is not None else float(n)
-            if float(denom) == 0.0:  # UndefinedMean: the generic path raises it
-                return None
-            cot = np.ones(1, dt) / denom if sw is None else sw / denom  # reduce._ones_scaled
-        else:
-            cot = np.ones(1, dt) if sw is None else sw
-        empty = np.empty(0, dt)
-        loss_out = np.empty(n, dt) if reduction == "none" else empty
-        grads = [np.empty((n, k), dt) if want_grad else empty for _ in grad_names]
-        per_sample = np.empty(n, dt)
-        starts = _fused_parallel.chunk_starts(n, k)
-        totals = np.zeros(starts.size - 1)
-        run = call(cot, loss_out, [g.reshape(-1) for g in grads], per_sample, totals, starts)
-        if _fused_parallel.map_chunks(run, starts.size - 1, n * k * arrays):
-            return None
-        return _fused.result(spec, params, reduction, dtype, totals, denom, loss_out,
-                             per_sample, dict(zip(grad_names, grads, strict=True))
-                             if want_grad else None)
+    denom, cot = _fused.cotangent(reduction, sw, dt, 1, float(n))
+    if cot is None:  # UndefinedMean: the generic path raises it
+        return None
+    empty = _fused.NO_OUTPUT[dt]
+    loss_out = np.empty(n, dt) if reduction == "none" else empty
+    grads = [np.empty((n, k), dt) if want_grad else empty for _ in grad_names]
+    per_sample = np.empty(n, dt)
+    starts = _fused_parallel.chunk_starts(n, k)
+    totals = np.zeros(starts.size - 1)
+    run = call(cot, loss_out, [g.reshape(-1) for g in grads], per_sample, totals, starts)
+    if _fused_parallel.map_chunks(run, starts.size - 1, n * k * arrays):
+        return None
+    return _fused.result(spec, params, reduction, dtype, totals, denom, loss_out, per_sample,
+                         dict(zip(grad_names, grads, strict=True)) if want_grad else None)
 
 
 def warm_up() -> float:

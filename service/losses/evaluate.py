@@ -13,36 +13,20 @@ import functools
 import inspect
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 from array_api_compat import array_namespace, is_array_api_obj
 
 from . import _checks, _fused, errors
+from .evaluation import Evaluation
 from .params import validate_params
 from .reduce import reduce_loss
 from .registry import get_loss
 from .spec import Array, Convention, InputSpec, LossOutput, LossSpec
 
 DTYPES = ("float64", "float32")
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """The result of one evaluation, as arrays of the inputs' namespace."""
-
-    loss: str  # canonical name
-    reduction: str
-    value: Array  # 0-d, or the unreduced array for reduction "none"
-    per_sample: Array  # (N,)
-    params: dict[str, Any]  # effective parameters, defaults included
-    dtype: str
-    gradients: dict[str, Array] | None = None  # input name -> gradient of the reduced value
-
-    @property
-    def n_samples(self) -> int:
-        return int(self.per_sample.shape[0])
 
 
 def _namespace(values: list[Any]) -> Any:
@@ -174,7 +158,7 @@ def evaluate(
         raise errors.NotDifferentiable(f"{spec.name} is not differentiable", ("name",))
     effective = validate_params(spec, params)
 
-    known = set(spec.input_names)
+    known = spec.input_names
     for key in inputs:
         if key not in known:
             raise errors.UnknownInput(

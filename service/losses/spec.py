@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 Array = Any  # an array of any array-API namespace (numpy, array_api_strict, cupy, torch)
@@ -246,15 +247,16 @@ class LossSpec:
                 return c
         return None
 
-    @property
+    # cached (``inputs`` never changes): evaluate() reads them on every call
+    @cached_property
     def differentiable_inputs(self) -> tuple[str, ...]:
         return tuple(i.name for i in self.inputs if i.differentiable)
 
-    @property
+    @cached_property
     def differentiable(self) -> bool:
         return bool(self.differentiable_inputs)
 
-    @property
+    @cached_property
     def input_names(self) -> tuple[str, ...]:
         return tuple(i.name for i in self.inputs)
 
