@@ -34,7 +34,7 @@ def _count(inputs: Mapping[str, Any]) -> int:
 
 def _on_device(backend_name: str, name: str, inputs: Mapping[str, Any], params: Any,
                reduction: str | None, sample_weight: Any, dtype: str,
-               want_grad: bool) -> Evaluation:
+               want_grad: bool, want_per_sample: bool) -> Evaluation:
     backend = get_backend(backend_name)
     host = {k: np.asarray(v) for k, v in inputs.items() if v is not None}
     if sample_weight is not None:
@@ -42,20 +42,25 @@ def _on_device(backend_name: str, name: str, inputs: Mapping[str, Any], params: 
     dev = backend.to_device(host)
     sw = dev.pop("__sample_weight__", None)
     ev = evaluate(name, dev, params, reduction=reduction, sample_weight=sw, dtype=dtype,
-                  want_grad=want_grad)
-    results = {"value": ev.value, "per_sample": ev.per_sample}
+                  want_grad=want_grad, want_per_sample=want_per_sample)
+    results = {"value": ev.value}
+    if ev.per_sample is not None:
+        results["per_sample"] = ev.per_sample
     results.update({f"grad:{k}": g for k, g in (ev.gradients or {}).items()})
     back = backend.to_host(results)
     grads = {k[5:]: v for k, v in back.items() if k.startswith("grad:")}
-    return replace(ev, value=back["value"], per_sample=back["per_sample"],
-                   gradients=grads if ev.gradients is not None else None)
+    return replace(ev, value=back["value"], per_sample=back.get("per_sample"),
+                   gradients=grads if ev.gradients is not None else None,
+                   samples=ev.n_samples)
 
 
 def run(name: str, inputs: Mapping[str, Any], params: Mapping[str, Any] | None = None, *,
         reduction: str | None = None, sample_weight: Any = None, dtype: str = "float64",
         want_grad: bool = False, backend: str = "numpy", worker: DeviceWorker | None = None,
-        gpu_min_elements: int = DEFAULT_GPU_MIN_ELEMENTS) -> EngineResult:
-    """Evaluate loss ``name`` on ``backend`` (``auto``, ``numpy`` or ``cupy``).
+        gpu_min_elements: int = DEFAULT_GPU_MIN_ELEMENTS,
+        want_per_sample: bool = True) -> EngineResult:
+    """Evaluate loss ``name`` on ``backend`` (``auto``, ``numpy`` or ``cupy``);
+    ``want_per_sample=False`` leaves the per-sample breakdown out (``per_sample`` None).
 
     Raises :class:`service.backends.BackendUnavailable` when a named backend cannot be used, and
     :class:`service.backends.worker.QueueFull` when the device queue is full.
@@ -63,8 +68,9 @@ def run(name: str, inputs: Mapping[str, Any], params: Mapping[str, Any] | None =
     chosen = resolve(backend, _count(inputs) if backend == "auto" else 0, gpu_min_elements)
     if chosen == "numpy":
         ev = evaluate(name, inputs, params, reduction=reduction, sample_weight=sample_weight,
-                      dtype=dtype, want_grad=want_grad)
+                      dtype=dtype, want_grad=want_grad, want_per_sample=want_per_sample)
         return EngineResult(evaluation=ev, backend=chosen)
-    args = (chosen, name, inputs, params, reduction, sample_weight, dtype, want_grad)
+    args = (chosen, name, inputs, params, reduction, sample_weight, dtype, want_grad,
+            want_per_sample)
     ev = worker.run(_on_device, *args) if worker is not None else _on_device(*args)
     return EngineResult(evaluation=ev, backend=chosen)

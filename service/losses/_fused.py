@@ -93,11 +93,16 @@ def _load() -> dict[str, Any] | None:
     return _kernels
 
 
+@functools.cache
+def _module(name: str) -> Any:
+    return importlib.import_module(f".{name}", __package__)
+
+
 def _family(name: str) -> Any:
     """The module of a row-wise family (importing numba on first use), or None."""
     if _load() is None:
         return None
-    return importlib.import_module(f".{ROWWISE[name]}", __package__)
+    return _module(ROWWISE[name])
 
 
 def _params(name: str, params: Mapping[str, Any]) -> tuple[float, float] | None:
@@ -149,7 +154,8 @@ def unit_cotangent(dt: np.dtype, denom: float) -> np.ndarray:
 
 
 def evaluate(spec: LossSpec, inputs: Mapping[str, Any], params: dict[str, Any], reduction: str,
-             sample_weight: Any, dtype: str, want_grad: bool) -> Evaluation | None:
+             sample_weight: Any, dtype: str, want_grad: bool,
+             want_per_sample: bool = True) -> Evaluation | None:
     """The evaluation by a fused kernel, or None where the generic path must run (see the module
     docstring). ``params`` are the validated parameters, defaults included."""
     name = spec.name
@@ -160,7 +166,7 @@ def evaluate(spec: LossSpec, inputs: Mapping[str, Any], params: dict[str, Any], 
         if module is None:
             return None
         return module.evaluate(spec, inputs, params, reduction, sample_weight, dtype,
-                               want_grad)
+                               want_grad, want_per_sample)
     if name not in LOSSES:
         return None
     dt = _DTYPES[dtype]
@@ -183,12 +189,12 @@ def evaluate(spec: LossSpec, inputs: Mapping[str, Any], params: dict[str, Any], 
 
     kernel = kernels[name][dt == np.float32]  # (float64 kernel, float32 kernel)
     return _run(kernel, spec, x, y, p, params, reduction, sw, dt, dtype, want_grad,
-                conv is None or conv.weights_in_mean)
+                conv is None or conv.weights_in_mean, want_per_sample)
 
 
 def _run(kernel: Any, spec: LossSpec, x: np.ndarray, y: np.ndarray, p: tuple[float, float],
          params: dict[str, Any], reduction: str, sw: np.ndarray | None, dt: np.dtype, dtype: str,
-         want_grad: bool, weights_in_mean: bool) -> Evaluation | None:
+         want_grad: bool, weights_in_mean: bool, want_per_sample: bool) -> Evaluation | None:
     n = x.shape[0]
     k = x.size // n
     denom, cot = cotangent(reduction, sw, dt, k if weights_in_mean else 0, float(n * k))
@@ -196,7 +202,7 @@ def _run(kernel: Any, spec: LossSpec, x: np.ndarray, y: np.ndarray, p: tuple[flo
         return None
     loss_out = np.empty(x.shape, dt) if reduction == "none" else NO_OUTPUT[dt]
     grad_out = np.empty(x.shape, dt) if want_grad else NO_OUTPUT[dt]
-    per_sample = np.empty(n, dt)
+    per_sample = np.empty(n, dt) if want_per_sample else NO_OUTPUT[dt]  # empty: rows not summed
     starts = _fused_parallel.chunk_starts(n, k)
     totals = np.zeros(len(starts) - 1, np.float64)
     args = (_frozen(x), _frozen(y), EMPTY[dt] if sw is None else _frozen(sw), cot,
@@ -208,8 +214,16 @@ def _run(kernel: Any, spec: LossSpec, x: np.ndarray, y: np.ndarray, p: tuple[flo
 
     if _fused_parallel.map_chunks(run, len(totals), x.size):
         return None
-    return result(spec, params, reduction, dtype, totals, denom, loss_out, per_sample,
+    return result(spec, params, reduction, dtype, totals, denom, loss_out,
+                  per_sample if want_per_sample else None, n,
                   {"predictions": grad_out} if want_grad else None)
+
+
+@functools.lru_cache(maxsize=256)
+def constant(dt: np.dtype, value: float) -> np.ndarray:
+    """A read-only one-element array of ``value`` in ``dt`` (a parameter a kernel takes in the
+    inputs' dtype), cached."""
+    return _frozen(np.array([value], dt))
 
 
 def cotangent(reduction: str, sw: np.ndarray | None, dt: np.dtype, k: int,
@@ -233,8 +247,8 @@ def cotangent(reduction: str, sw: np.ndarray | None, dt: np.dtype, k: int,
 
 
 def result(spec: LossSpec, params: dict[str, Any], reduction: str, dtype: str,
-           totals: np.ndarray, denom: Any, loss_out: np.ndarray, per_sample: np.ndarray,
-           gradients: dict[str, np.ndarray] | None) -> Evaluation:
+           totals: np.ndarray, denom: Any, loss_out: np.ndarray, per_sample: np.ndarray | None,
+           n: int, gradients: dict[str, np.ndarray] | None) -> Evaluation:
     """The :class:`~service.losses.evaluate.Evaluation` of a fused kernel's outputs: the value
     is ``loss_out`` (``none``), the chunks' total (``sum``) or the total over ``denom``
     (``mean``), in ``dtype``."""
@@ -250,7 +264,7 @@ def result(spec: LossSpec, params: dict[str, Any], reduction: str, dtype: str,
         else:
             value = dt.type(v)
     return Evaluation(loss=spec.name, reduction=reduction, value=value, per_sample=per_sample,
-                      params=params, dtype=dtype, gradients=gradients)
+                      params=params, dtype=dtype, gradients=gradients, samples=n)
 
 
 def warm_up() -> float:

@@ -50,7 +50,8 @@ def _class_weights(value: Any, c: int, dt: np.dtype) -> np.ndarray | bool | None
 
 
 def evaluate(spec: LossSpec, inputs: Mapping[str, Any], params: dict[str, Any], reduction: str,
-             sample_weight: Any, dtype: str, want_grad: bool) -> Evaluation | None:
+             sample_weight: Any, dtype: str, want_grad: bool,
+             want_per_sample: bool = True) -> Evaluation | None:
     """The evaluation by the fused kernel, or None where the generic path must run (see the
     module docstring)."""
     dt = _DTYPES[dtype]
@@ -91,7 +92,8 @@ def evaluate(spec: LossSpec, inputs: Mapping[str, Any], params: dict[str, Any], 
 
     if _fused_parallel.map_chunks(run, len(totals), x.size):
         return None
-    return result(spec, params, reduction, dtype, totals, denom, loss_out, per_sample,
+    return result(spec, params, reduction, dtype, totals, denom, loss_out,
+                  per_sample if want_per_sample else None, n,
                   {"predictions": grad_out} if want_grad else None)
 
 

@@ -387,12 +387,15 @@ def _finish(lbuf: Any, rbuf: Any, a: int, b: int, k: int, sw: Any, cot: Any, los
             grad_out: Any, per_sample: Any, acc: Any) -> None:
     """Reduce the block ``[a, b)`` whose losses are in ``lbuf[:b - a]``: weight by ``sw`` (one
     weight per row; empty: none), write ``loss_out`` (the weighted loss; empty: not wanted),
-    scale ``grad_out`` by the per-row cotangent (when ``cot`` has one per row), and add the rows'
-    weighted sums to ``per_sample`` (as means) and ``acc[0]`` (the total). ``acc[1]`` carries
-    the partial sum of a row longer than a block; ``acc[2]`` is set to 1 for a negative or
-    non-finite weight."""
+    scale ``grad_out`` by the per-row cotangent (when ``cot`` has one per row), write the rows'
+    means to ``per_sample`` (empty: not wanted) and add the block's weighted sum to ``acc[0]``
+    (the total). Unweighted, the total is the block's sum (vectorized) whether or not the rows'
+    sums are wanted, so the value never depends on the per-sample breakdown being asked for.
+    ``acc[1]`` carries the partial sum of a row longer than a block; ``acc[2]`` is set to 1 for
+    a negative or non-finite weight."""
     m = b - a
     has_sw = sw.size > 0
+    want_ps = per_sample.size > 0
     row_cot = cot.size > 1 and grad_out.size > 0
     lb = lbuf[:m]
     lo = loss_out[a:b]  # slices (empty when not wanted): LLVM sees indices >= 0
@@ -401,28 +404,34 @@ def _finish(lbuf: Any, rbuf: Any, a: int, b: int, k: int, sw: Any, cot: Any, los
         r0 = a // k
         rows = m // k
         rb = rbuf[:rows]
-        ps = per_sample[r0:r0 + rows]
         ws = sw[r0:r0 + rows]
-        if k == 1:  # one element per row: elementwise, vectorized
-            if has_sw:
-                for i in range(rows):
-                    rb[i] = float(ws[i]) * lb[i]
+        if has_sw or want_ps:  # the rows' sums, weighted
+            if k == 1:  # one element per row: elementwise, vectorized
+                if has_sw:
+                    for i in range(rows):
+                        rb[i] = float(ws[i]) * lb[i]
+                else:
+                    for i in range(rows):
+                        rb[i] = lb[i]
             else:
                 for i in range(rows):
-                    rb[i] = lb[i]
-        else:
-            for i in range(rows):
-                row = lb[i * k:(i + 1) * k]
-                if k < 32:  # short rows: a plain sum (the rows' chains of adds overlap)
-                    v = float(row[0])  # float64, also for a float32 buffer
-                    for j in range(1, k):
-                        v += row[j]
+                    row = lb[i * k:(i + 1) * k]
+                    if k < 32:  # short rows: a plain sum (the rows' chains of adds overlap)
+                        v = float(row[0])  # float64, also for a float32 buffer
+                        for j in range(1, k):
+                            v += row[j]
+                    else:
+                        v = _sum(row)
+                    rb[i] = float(ws[i]) * v if has_sw else v
+            if want_ps:
+                ps = per_sample[r0:r0 + rows]
+                if k == 1:
+                    for i in range(rows):
+                        ps[i] = rb[i]
                 else:
-                    v = _sum(row)
-                rb[i] = float(ws[i]) * v if has_sw else v
-        for i in range(rows):
-            ps[i] = rb[i] / k
-        acc[0] += _sum(rb)
+                    for i in range(rows):
+                        ps[i] = rb[i] / k
+        acc[0] += _sum(rb) if has_sw else _sum(lb)
         if has_sw:
             bad = False
             for i in range(rows):
@@ -456,7 +465,8 @@ def _finish(lbuf: Any, rbuf: Any, a: int, b: int, k: int, sw: Any, cot: Any, los
     if b == (r + 1) * k:  # the row is complete
         if has_sw and not (s >= 0.0 and s <= FMAX):
             acc[2] = 1.0
-        per_sample[r] = s * acc[1] / k
+        if want_ps:
+            per_sample[r] = s * acc[1] / k
         acc[0] += s * acc[1]
         acc[1] = 0.0
 
@@ -466,7 +476,8 @@ def _finish(lbuf: Any, rbuf: Any, a: int, b: int, k: int, sw: Any, cot: Any, los
 # x, y: flat C-contiguous read-only inputs of N * k elements (every array of one call has the
 # inputs' dtype); sw: N weights or empty; cot: the cotangent,
 # one value (any reduction without weights) or one per row; loss_out: N * k or empty (not
-# wanted); grad_out: N * k or empty (no gradient); per_sample: N; p0, p1: the loss's parameters;
+# wanted); grad_out: N * k or empty (no gradient); per_sample: N or empty (not wanted); p0, p1:
+# the loss's parameters;
 # starts: the first row of each chunk (service.losses._fused_parallel.chunk_starts); the kernel
 # processes chunks [c0, c1) and writes each one's sum of weighted losses into totals[chunk].
 # bad: an input failed a check (nothing is raised here: the caller re-runs the reference path,

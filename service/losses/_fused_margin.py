@@ -29,7 +29,7 @@ generic path to a few ulp (``tests/losses/test_fused_margin.py``).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -57,7 +57,8 @@ def _weights(sample_weight: Any, n: int, dt: np.dtype) -> tuple[bool, np.ndarray
 
 
 def evaluate(spec: LossSpec, inputs: Mapping[str, Any], params: dict[str, Any], reduction: str,
-             sample_weight: Any, dtype: str, want_grad: bool) -> Evaluation | None:
+             sample_weight: Any, dtype: str, want_grad: bool,
+             want_per_sample: bool = True) -> Evaluation | None:
     """The evaluation by a fused kernel, or None where the generic path must run (see the module
     docstring). ``params`` are the validated parameters, defaults included."""
     if reduction not in ("none", "mean", "sum") or spec.name not in LOSSES:
@@ -65,13 +66,14 @@ def evaluate(spec: LossSpec, inputs: Mapping[str, Any], params: dict[str, Any], 
     dt = _fused._DTYPES[dtype]
     if spec.name == "multi_margin":
         return _multi_margin(spec, inputs, params, reduction, sample_weight, dt, dtype,
-                             want_grad)
-    return _triplet_margin(spec, inputs, params, reduction, sample_weight, dt, dtype, want_grad)
+                             want_grad, want_per_sample)
+    return _triplet_margin(spec, inputs, params, reduction, sample_weight, dt, dtype, want_grad,
+                           want_per_sample)
 
 
 def _multi_margin(spec: LossSpec, inputs: Mapping[str, Any], params: dict[str, Any],
                   reduction: str, sample_weight: Any, dt: np.dtype, dtype: str,
-                  want_grad: bool) -> Evaluation | None:
+                  want_grad: bool, want_ps: bool) -> Evaluation | None:
     x, y = inputs.get("predictions"), inputs.get("targets")
     if len(inputs) != 2 or not (_plain(x, dt) and _plain(y, _INT64)):
         return None
@@ -95,29 +97,14 @@ def _multi_margin(spec: LossSpec, inputs: Mapping[str, Any], params: dict[str, A
     ok, sw = _weights(sample_weight, n, dt)
     if not ok:
         return None
-    mg = _frozen(np.array([float(params.get("margin", 1.0))], dt))
-    fx, fy = _frozen(x), _frozen(y)
-    p2 = p == 2
-
-    def call(cot: np.ndarray, loss_out: np.ndarray, grads: list[np.ndarray],
-             per_sample: np.ndarray, totals: np.ndarray, starts: np.ndarray) -> Callable[
-                 [int, int], bool]:
-        fsw = _fused.EMPTY[dt] if sw is None else _frozen(sw)
-        g = grads[0]
-
-        def run(c0: int, c1: int) -> bool:
-            return bool(_mm_kernel(fx, fy, fsw, cot, w, mg, loss_out, g, per_sample, totals,
-                                   starts, c0, c1, k, p2))
-
-        return run
-
-    return _run(spec, params, ("predictions",), n, k, 1, reduction, sw, dt, dtype, want_grad,
-                call)
+    mg = _fused.constant(dt, float(params.get("margin", 1.0)))
+    return _run(spec, params, _mm_kernel, (_frozen(x), _frozen(y)), (w, mg), (k, p == 2),
+                ("predictions",), n, k, reduction, sw, dt, dtype, want_grad, want_ps)
 
 
 def _triplet_margin(spec: LossSpec, inputs: Mapping[str, Any], params: dict[str, Any],
                     reduction: str, sample_weight: Any, dt: np.dtype, dtype: str,
-                    want_grad: bool) -> Evaluation | None:
+                    want_grad: bool, want_ps: bool) -> Evaluation | None:
     a, pos, neg = inputs.get("anchor"), inputs.get("positive"), inputs.get("negative")
     if len(inputs) != 3 or not (_plain(a, dt) and _plain(pos, dt) and _plain(neg, dt)):
         return None
@@ -137,34 +124,21 @@ def _triplet_margin(spec: LossSpec, inputs: Mapping[str, Any], params: dict[str,
     if not ok:
         return None
     torch = convention == "torch"
-    ea = _frozen(np.array([eps if torch else 0.0], dt))
-    e_in = 0.0 if torch else eps
-    margin = float(params.get("margin", 1.0))
-    fa, fp, fn = _frozen(a), _frozen(pos), _frozen(neg)
-    p2 = p == 2.0
-
-    def call(cot: np.ndarray, loss_out: np.ndarray, grads: list[np.ndarray],
-             per_sample: np.ndarray, totals: np.ndarray, starts: np.ndarray) -> Callable[
-                 [int, int], bool]:
-        fsw = _fused.EMPTY[dt] if sw is None else _frozen(sw)
-        ga, gp, gn = grads
-
-        def run(c0: int, c1: int) -> bool:
-            return bool(_tm_kernel(fa, fp, fn, fsw, cot, ea, loss_out, ga, gp, gn, per_sample,
-                                   totals, starts, c0, c1, k, margin, e_in, p2, swap))
-
-        return run
-
-    return _run(spec, params, ("anchor", "positive", "negative"), n, k, 3, reduction, sw, dt,
-                dtype, want_grad, call)
+    ea = _fused.constant(dt, eps if torch else 0.0)
+    tail = (k, float(params.get("margin", 1.0)), 0.0 if torch else eps, p == 2.0, swap)
+    return _run(spec, params, _tm_kernel, (_frozen(a), _frozen(pos), _frozen(neg)), (ea,),
+                tail, ("anchor", "positive", "negative"), n, k, reduction, sw, dt, dtype,
+                want_grad, want_ps)
 
 
-def _run(spec: LossSpec, params: dict[str, Any], grad_names: tuple[str, ...], n: int, k: int,
-         arrays: int, reduction: str, sw: np.ndarray | None, dt: np.dtype, dtype: str,
-         want_grad: bool, call: Callable[..., Callable[[int, int], bool]]) -> Evaluation | None:
+def _run(spec: LossSpec, params: dict[str, Any], kernel: Any, inputs: tuple[np.ndarray, ...],
+         consts: tuple[np.ndarray, ...], tail: tuple[Any, ...], grad_names: tuple[str, ...],
+         n: int, k: int, reduction: str, sw: np.ndarray | None, dt: np.dtype, dtype: str,
+         want_grad: bool, want_ps: bool) -> Evaluation | None:
     """Reduce as :func:`service.losses._fused._run` for a loss of one value per row (``k = 1``
-    in :mod:`service.losses.reduce`): run the kernel on the chunks, None if an input failed a
-    check or the mean's denominator is 0. ``arrays``: the inputs read per element (work size)."""
+    in :mod:`service.losses.reduce`): run ``kernel(*inputs, sw, cot, *consts, loss_out, *grads,
+    per_sample, totals, starts, c0, c1, *tail)`` on the chunks; None if an input failed a check
+    or the mean's denominator is 0."""
     denom, cot = _fused.cotangent(reduction, sw, dt, 1, float(n))
     if cot is None:  # UndefinedMean: the generic path raises it
         return None
@@ -174,10 +148,16 @@ def _run(spec: LossSpec, params: dict[str, Any], grad_names: tuple[str, ...], n:
     per_sample = np.empty(n, dt)
     starts = _fused_parallel.chunk_starts(n, k)
     totals = np.zeros(starts.size - 1)
-    run = call(cot, loss_out, [g.reshape(-1) for g in grads], per_sample, totals, starts)
-    if _fused_parallel.map_chunks(run, starts.size - 1, n * k * arrays):
+    args = (*inputs, _fused.EMPTY[dt] if sw is None else _frozen(sw), cot, *consts, loss_out,
+            *(g.reshape(-1) for g in grads), per_sample, totals, starts)
+
+    def run(c0: int, c1: int) -> bool:
+        return bool(kernel(*args, c0, c1, *tail))
+
+    if _fused_parallel.map_chunks(run, starts.size - 1, n * k * len(inputs)):
         return None
-    return _fused.result(spec, params, reduction, dtype, totals, denom, loss_out, per_sample,
+    return _fused.result(spec, params, reduction, dtype, totals, denom, loss_out,
+                         per_sample if want_ps else None, n,  # (written per row either way)
                          dict(zip(grad_names, grads, strict=True)) if want_grad else None)
 
 

@@ -141,8 +141,11 @@ def evaluate(
     sample_weight: Any = None,
     dtype: str = "float64",
     want_grad: bool = False,
+    want_per_sample: bool = True,
 ) -> Evaluation:
-    """Evaluate loss ``name`` (or an alias) on ``inputs``; see the module docstring."""
+    """Evaluate loss ``name`` (or an alias) on ``inputs``; see the module docstring.
+    ``want_per_sample=False``: the result's ``per_sample`` is None (the fused kernels then skip
+    the rows' sums; the value is the same either way)."""
     spec = get_loss(name)
     reduction = spec.default_reduction if reduction is None else reduction
     if reduction not in spec.reductions:
@@ -166,7 +169,8 @@ def evaluate(
                 (key,),
             )
     # large NumPy inputs of the elementwise losses: one fused pass (None: the generic path below)
-    fused = _fused.evaluate(spec, inputs, effective, reduction, sample_weight, dtype, want_grad)
+    fused = _fused.evaluate(spec, inputs, effective, reduction, sample_weight, dtype, want_grad,
+                            want_per_sample)
     if fused is not None:
         return fused
     xp = _namespace([*inputs.values(), sample_weight])
@@ -199,4 +203,5 @@ def evaluate(
             assert out.vjp is not None, f"{spec.name} is differentiable but has no vjp"
             grads = out.vjp(red.cotangent)
     return Evaluation(loss=spec.name, reduction=reduction, value=red.value,
-                      per_sample=red.per_sample, params=effective, dtype=dtype, gradients=grads)
+                      per_sample=red.per_sample if want_per_sample else None, params=effective,
+                      dtype=dtype, gradients=grads, samples=int(red.per_sample.shape[0]))

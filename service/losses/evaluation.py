@@ -16,11 +16,12 @@ class Evaluation:
     loss: str  # canonical name
     reduction: str
     value: Array  # 0-d, or the unreduced array for reduction "none"
-    per_sample: Array  # (N,)
+    per_sample: Array | None  # (N,); None where the caller did not ask for it
     params: dict[str, Any]  # effective parameters, defaults included
     dtype: str
     gradients: dict[str, Array] | None = None  # input name -> gradient of the reduced value
+    samples: int = -1  # N where per_sample is None
 
     @property
     def n_samples(self) -> int:
-        return int(self.per_sample.shape[0])
+        return int(self.per_sample.shape[0]) if self.per_sample is not None else self.samples

@@ -102,7 +102,9 @@ def _check_convention(spec: LossSpec, value: Any) -> None:
 
 def validate_params(spec: LossSpec, given: Mapping[str, Any] | None) -> dict[str, Any]:
     """All of ``spec``'s parameters, validated, with defaults for those not given."""
-    given = dict(given or {})
+    if not given:  # the common case: a small request's call path is a few microseconds
+        return {p.name: p.default for p in spec.params}
+    given = dict(given)
     known = {p.name for p in spec.params}
     if "convention" in given:
         _check_convention(spec, given["convention"])

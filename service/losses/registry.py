@@ -99,4 +99,5 @@ def canonical_name(name: str) -> str:
 
 def get_loss(name: str) -> LossSpec:
     """The spec of loss ``name`` (canonical or alias); raises UnknownLoss with suggestions."""
-    return LOSSES[canonical_name(name)]
+    spec = LOSSES.get(name)  # the canonical name as given: no normalising
+    return spec if spec is not None else LOSSES[canonical_name(name)]

@@ -63,6 +63,20 @@ def assert_same(fused: Any, ref: Any, dtype: str) -> None:
         ref.loss, ref.reduction, ref.params, ref.dtype)
 
 
+def assert_per_sample_optional(full: Any, name: str, inputs: dict[str, Any],
+                               params: dict[str, Any], **kw: Any) -> None:
+    """The same call with ``want_per_sample=False``: ``per_sample`` None, ``n_samples`` kept,
+    value and every gradient bit for bit those of ``full`` (the call with the breakdown)."""
+    r = evaluate(name, inputs, params, want_per_sample=False, **kw)
+    assert r.per_sample is None and r.n_samples == full.n_samples
+    assert np.array_equal(to_np(r.value), to_np(full.value), equal_nan=True), "value"
+    assert set(r.gradients or {}) == set(full.gradients or {})
+    for k, g in (full.gradients or {}).items():
+        assert np.array_equal(to_np(r.gradients[k]), to_np(g), equal_nan=True), k
+    assert (r.loss, r.reduction, r.params, r.dtype) == (
+        full.loss, full.reduction, full.params, full.dtype)
+
+
 def error(fn: Any) -> tuple[str, tuple[Any, ...], str]:
     """The (code, location, message) of the LossError that ``fn()`` raises."""
     with pytest.raises(LossError) as exc:

@@ -16,7 +16,7 @@ import pytest
 
 from service.losses import _fused_parallel, evaluate
 from tests.conftest import to_np
-from tests.losses.fused_support import error, reference, spy_runs
+from tests.losses.fused_support import assert_per_sample_optional, error, reference, spy_runs
 
 pytest.importorskip("numba")
 
@@ -101,6 +101,8 @@ def test_fused_cross_entropy_matches_reference(monkeypatch, runs, shape, dtype):
                     kw = {"reduction": reduction, "sample_weight": weights, "dtype": dtype,
                           "want_grad": want_grad}
                     fused = evaluate("cross_entropy", inputs, params, **kw)
+                    assert runs[-1] is True, (params, kw)
+                    assert_per_sample_optional(fused, "cross_entropy", inputs, params, **kw)
                     assert runs[-1] is True, (params, kw)
                     ref = _reference(monkeypatch, inputs, params, **kw)
                     assert (fused.reduction, fused.params, fused.dtype) == (

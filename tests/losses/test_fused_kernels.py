@@ -19,7 +19,14 @@ import pytest
 
 from service.losses import _fused, evaluate
 from tests.conftest import to_np
-from tests.losses.fused_support import assert_generic, assert_same, error, reference, spy_runs
+from tests.losses.fused_support import (
+    assert_generic,
+    assert_per_sample_optional,
+    assert_same,
+    error,
+    reference,
+    spy_runs,
+)
 
 pytest.importorskip("numba")
 
@@ -86,7 +93,9 @@ def test_fused_matches_reference(monkeypatch, runs, name, params, shape, dtype):
                 fused = evaluate(name, inputs, params, **kw)
                 assert runs[-1] is True
                 assert_same(fused, reference(monkeypatch, name, inputs, params, **kw), dtype)
-    assert len(runs) == 12
+                assert_per_sample_optional(fused, name, inputs, params, **kw)
+                assert runs[-1] is True
+    assert len(runs) == 24
 
 
 def test_fused_is_exact_at_extreme_logits(runs):

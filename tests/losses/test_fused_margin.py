@@ -18,7 +18,14 @@ pytest.importorskip("numba")
 
 from service.losses import _fused_parallel, evaluate
 from tests.conftest import to_np
-from tests.losses.fused_support import assert_generic, assert_same, error, reference, spy_runs
+from tests.losses.fused_support import (
+    assert_generic,
+    assert_per_sample_optional,
+    assert_same,
+    error,
+    reference,
+    spy_runs,
+)
 
 _fused_margin = pytest.importorskip("service.losses._fused_margin")
 
@@ -98,7 +105,8 @@ def _sweep(monkeypatch: pytest.MonkeyPatch, runs: list[bool], name: str, inputs:
                 fused = evaluate(name, inputs, params, **kw)
                 assert runs[-1] is True
                 assert_same(fused, reference(monkeypatch, name, inputs, params, **kw), dtype)
-    assert len(runs) == 12 and all(runs)
+                assert_per_sample_optional(fused, name, inputs, params, **kw)
+    assert len(runs) == 24 and all(runs)
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])

@@ -46,6 +46,20 @@ def test_examples_evaluate(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_per_sample_can_be_left_out(name: str) -> None:
+    # want_per_sample=False: no breakdown, the same n_samples, value and gradients
+    spec = get_loss(name)
+    for ex in spec.examples:
+        kw = {"reduction": ex.reduction, "want_grad": spec.differentiable}
+        full = evaluate(name, ex.inputs, ex.params, **kw)
+        r = evaluate(name, ex.inputs, ex.params, want_per_sample=False, **kw)
+        assert r.per_sample is None and r.n_samples == full.n_samples >= 1
+        assert np.array_equal(to_np(r.value), to_np(full.value))
+        for k, g in (full.gradients or {}).items():
+            assert np.array_equal(to_np(r.gradients[k]), to_np(g)), k
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_aliases_resolve(name: str) -> None:
     spec = get_loss(name)
     for alias in spec.aliases:
