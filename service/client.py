@@ -5,6 +5,8 @@
     with LossClient("http://127.0.0.1:8000") as client:
         r = client.gradient("cross_entropy", logits, labels, label_smoothing=0.1)
         r.value, r.per_sample, r.gradient  # float, np.ndarray, np.ndarray
+        r = client.gradient("mse", big_predictions, big_targets, per_sample=False)
+        r.per_sample  # None: the server skipped the breakdown (same value and gradient)
 
 Arrays with more than ``b64_threshold`` elements travel as base64 tensors (both ways), which is
 orders of magnitude cheaper than nested JSON lists. A problem response raises
@@ -45,7 +47,7 @@ class LossResult:
     loss: str
     value: float | np.ndarray
     reduction: str
-    per_sample: np.ndarray
+    per_sample: np.ndarray | None  # None when the call passed per_sample=False
     n_samples: int
     params: dict[str, Any]
     dtype: str
@@ -77,8 +79,10 @@ def build_request(predictions: Any = None, targets: Any = None, *,
                   inputs: dict[str, Any] | None = None, params: dict[str, Any] | None = None,
                   reduction: str | None = None, sample_weight: Any = None,
                   dtype: str | None = None, encoding: str | None = None,
-                  b64_threshold: int = 4096) -> dict[str, Any]:
-    """The JSON body for /loss and /gradient."""
+                  b64_threshold: int = 4096, per_sample: bool = True) -> dict[str, Any]:
+    """The JSON body for /loss and /gradient. It omits the response's ``gradient`` (a copy of
+    ``gradients.predictions``, which is what :class:`LossResult` reads) and, with
+    ``per_sample=False``, the per-sample breakdown."""
     body: dict[str, Any] = {}
     big = False
     for name, value in (("predictions", predictions), ("targets", targets)):
@@ -101,6 +105,7 @@ def build_request(predictions: Any = None, targets: Any = None, *,
     if dtype is not None:
         body["dtype"] = dtype
     body["encoding"] = encoding or ("b64" if big else "json")
+    body["omit"] = ["gradient"] if per_sample else ["gradient", "per_sample"]
     return body
 
 
@@ -110,7 +115,8 @@ def parse_result(data: dict[str, Any]) -> LossResult:
         wire_to_array(value)
     grads = {k: wire_to_array(v) for k, v in (data.get("gradients") or {}).items()}
     return LossResult(loss=data["loss"], value=value, reduction=data["reduction"],
-                      per_sample=wire_to_array(data["per_sample"]), n_samples=data["n_samples"],
+                      per_sample=None if data.get("per_sample") is None
+                      else wire_to_array(data["per_sample"]), n_samples=data["n_samples"],
                       params=data["params"], dtype=data["dtype"], backend=data["backend"],
                       gradients=grads, raw=data)
 
@@ -153,21 +159,25 @@ class LossClient:
     def loss(self, name: str, predictions: Any = None, targets: Any = None, *,
              inputs: dict[str, Any] | None = None, reduction: str | None = None,
              sample_weight: Any = None, dtype: str | None = None, encoding: str | None = None,
-             **params: Any) -> LossResult:
-        """``POST /loss/{name}``; keyword arguments beyond the named ones are the loss's params."""
+             per_sample: bool = True, **params: Any) -> LossResult:
+        """``POST /loss/{name}``; keyword arguments beyond the named ones are the loss's params;
+        ``per_sample=False``: no per-sample breakdown (``LossResult.per_sample`` None)."""
         body = build_request(predictions, targets, inputs=inputs, params=params,
                              reduction=reduction, sample_weight=sample_weight, dtype=dtype,
-                             encoding=encoding, b64_threshold=self.b64_threshold)
+                             encoding=encoding, b64_threshold=self.b64_threshold,
+                             per_sample=per_sample)
         return parse_result(self._post(f"/loss/{name}", body))
 
     def gradient(self, name: str, predictions: Any = None, targets: Any = None, *,
                  inputs: dict[str, Any] | None = None, reduction: str | None = None,
                  sample_weight: Any = None, dtype: str | None = None,
-                 encoding: str | None = None, **params: Any) -> LossResult:
+                 encoding: str | None = None, per_sample: bool = True,
+                 **params: Any) -> LossResult:
         """``POST /gradient/{name}``: the value plus gradients of every differentiable input."""
         body = build_request(predictions, targets, inputs=inputs, params=params,
                              reduction=reduction, sample_weight=sample_weight, dtype=dtype,
-                             encoding=encoding, b64_threshold=self.b64_threshold)
+                             encoding=encoding, b64_threshold=self.b64_threshold,
+                             per_sample=per_sample)
         return parse_result(self._post(f"/gradient/{name}", body))
 
     def losses(self) -> list[dict[str, Any]]:
@@ -238,19 +248,23 @@ class AsyncLossClient:
     async def loss(self, name: str, predictions: Any = None, targets: Any = None, *,
                    inputs: dict[str, Any] | None = None, reduction: str | None = None,
                    sample_weight: Any = None, dtype: str | None = None,
-                   encoding: str | None = None, **params: Any) -> LossResult:
+                   encoding: str | None = None, per_sample: bool = True,
+                   **params: Any) -> LossResult:
         body = build_request(predictions, targets, inputs=inputs, params=params,
                              reduction=reduction, sample_weight=sample_weight, dtype=dtype,
-                             encoding=encoding, b64_threshold=self.b64_threshold)
+                             encoding=encoding, b64_threshold=self.b64_threshold,
+                             per_sample=per_sample)
         return parse_result(await self._post(f"/loss/{name}", body))
 
     async def gradient(self, name: str, predictions: Any = None, targets: Any = None, *,
                        inputs: dict[str, Any] | None = None, reduction: str | None = None,
                        sample_weight: Any = None, dtype: str | None = None,
-                       encoding: str | None = None, **params: Any) -> LossResult:
+                       encoding: str | None = None, per_sample: bool = True,
+                       **params: Any) -> LossResult:
         body = build_request(predictions, targets, inputs=inputs, params=params,
                              reduction=reduction, sample_weight=sample_weight, dtype=dtype,
-                             encoding=encoding, b64_threshold=self.b64_threshold)
+                             encoding=encoding, b64_threshold=self.b64_threshold,
+                             per_sample=per_sample)
         return parse_result(await self._post(f"/gradient/{name}", body))
 
     async def losses(self) -> list[dict[str, Any]]:

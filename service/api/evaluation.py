@@ -102,6 +102,7 @@ def evaluate_body(spec: LossSpec, model: type[BaseModel], obj: Any, *, want_grad
                            f"{settings.max_elements} array elements", ("body",))
     params = req.params.model_dump()
     reduction, dtype, backend, enc = req.reduction, req.dtype, req.backend, req.encoding
+    omit = set(req.omit)
     del req, raw, value  # with obj cleared, nothing refers to the parsed arrays any more
     if isinstance(obj, dict):
         obj.clear()
@@ -111,7 +112,8 @@ def evaluate_body(spec: LossSpec, model: type[BaseModel], obj: Any, *, want_grad
         result = engine.run(spec.name, arrays, params, reduction=reduction,
                             sample_weight=sw, dtype=dtype, want_grad=want_grad,
                             backend=requested, worker=worker,
-                            gpu_min_elements=settings.gpu_min_elements)
+                            gpu_min_elements=settings.gpu_min_elements,
+                            want_per_sample="per_sample" not in omit)
     except LossError as exc:
         raise from_loss_error(exc, _map_loc(exc.loc, where)) from None
     except BackendUnavailable as exc:
@@ -131,7 +133,8 @@ def evaluate_body(spec: LossSpec, model: type[BaseModel], obj: Any, *, want_grad
         "value": encode_scalar(value) if value.ndim == 0 and ev.reduction != "none"
         else encode_array(value, enc, splices=splices),
         "reduction": ev.reduction,
-        "per_sample": encode_array(ev.per_sample, enc, splices=splices),
+        **({} if ev.per_sample is None
+           else {"per_sample": encode_array(ev.per_sample, enc, splices=splices)}),
         "n_samples": ev.n_samples,
         "params": _jsonable(ev.params),
         "dtype": ev.dtype,
@@ -140,7 +143,8 @@ def evaluate_body(spec: LossSpec, model: type[BaseModel], obj: Any, *, want_grad
     if want_grad:
         grads = ev.gradients or {}
         body["gradients"] = {k: encode_array(g, enc, splices=splices) for k, g in grads.items()}
-        body["gradient"] = body["gradients"].get("predictions")
+        if "gradient" not in omit:
+            body["gradient"] = body["gradients"].get("predictions")
     return body
 
 

@@ -60,6 +60,12 @@ ArrayOut = Annotated[Any, WithJsonSchema(OUT_ARRAY_SCHEMA)]
 NumberOrArrayOut = Annotated[Any, WithJsonSchema({"anyOf": [OUT_NUMBER, OUT_ARRAY_SCHEMA]})]
 
 WireDtype = Literal["float64", "float32", "int64", "int32"]
+Omittable = Literal["per_sample", "gradient"]
+OMIT_DESCRIPTION = (
+    "response fields to leave out: `per_sample` (the per-sample breakdown is then not computed; "
+    "the value and gradients are the same to the last bit) and `gradient` (the copy of "
+    "`gradients.predictions`); a name the response does not have is ignored. Large requests "
+    "that only need the value and gradient send both: less to compute, encode and transfer")
 
 
 class TensorData(BaseModel):
@@ -177,6 +183,7 @@ def request_model(spec: LossSpec) -> type[BaseModel]:
                        "setting")),
         encoding=(Literal["json", "b64"], Field("json", description="how result arrays are "
                                                  "returned: nested lists or b64 tensors")),
+        omit=(list[Omittable], Field(default_factory=list, description=OMIT_DESCRIPTION)),
     )
     return create_model(
         f"{_camel(spec.name)}Request",
@@ -200,6 +207,7 @@ class GenericRequest(BaseModel):
     dtype: Literal[DTYPES] = "float64"
     backend: Literal[BACKEND_CHOICES] | None = None
     encoding: Literal["json", "b64"] = "json"
+    omit: list[Omittable] = Field(default_factory=list, description=OMIT_DESCRIPTION)
 
 
 class LossResponse(BaseModel):
@@ -209,8 +217,9 @@ class LossResponse(BaseModel):
     value: NumberOrArrayOut = Field(description="the reduced value (a number), or the "
                                     "unreduced array for reduction none")
     reduction: str
-    per_sample: ArrayOut = Field(description="one value per sample: the mean over the "
-                                 "non-batch axes of the (sample-weighted) unreduced loss")
+    per_sample: ArrayOut | None = Field(
+        None, description="one value per sample: the mean over the non-batch axes of the "
+        "(sample-weighted) unreduced loss; absent when the request omits it")
     n_samples: int
     params: dict[str, Any] = Field(description="effective parameters, defaults included")
     dtype: str
@@ -224,7 +233,9 @@ class GradientResponse(LossResponse):
         description="gradient of the reduced value (of the sum for reduction none) for each "
         "differentiable input, in that input's shape")
     gradient: ArrayOut | None = Field(None, description="the gradient for `predictions`, "
-                                      "where the loss has that input")
+                                      "where the loss has that input (a copy of "
+                                      "`gradients.predictions`; absent when the request "
+                                      "omits it)")
 
 
 REQUEST_MODELS: dict[str, type[BaseModel]] = {name: request_model(s) for name, s in LOSSES.items()}

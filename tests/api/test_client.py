@@ -44,6 +44,19 @@ async def test_large_arrays_travel_as_b64(lc):
     assert r.value == pytest.approx(float(np.sum(x * x)), rel=1e-15)
 
 
+async def test_the_client_never_receives_the_gradient_twice_and_can_skip_per_sample(lc):
+    x = np.random.default_rng(2).normal(size=(200, 10))
+    y = np.zeros_like(x)
+    full = await lc.gradient("mse", x, y)
+    assert "gradient" not in full.raw and full.gradient is not None  # read from gradients
+    lean = await lc.gradient("mse", x, y, per_sample=False)
+    assert lean.per_sample is None and "per_sample" not in lean.raw
+    assert lean.n_samples == full.n_samples == 200 and lean.value == full.value
+    assert_close(lean.gradient, full.gradient, 0, 0)
+    assert build_request(x, y)["omit"] == ["gradient"]
+    assert build_request(x, y, per_sample=False)["omit"] == ["gradient", "per_sample"]
+
+
 async def test_errors_raise_with_the_problem(lc):
     with pytest.raises(LossServiceError) as exc:
         await lc.loss("mse", [1.0, 2.0], [1.0])

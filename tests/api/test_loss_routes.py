@@ -107,6 +107,33 @@ async def test_b64_in_and_out_equals_json(client, name):
                      0, 0)
 
 
+@pytest.mark.parametrize("name", DIFFERENTIABLE)
+async def test_omit_leaves_out_per_sample_and_the_gradient_copy(client, name):
+    inputs, params = sample(name, seed=6)
+    full = (await client.post(f"/gradient/{name}", json=body_for(name, inputs, params))).json()
+    for omit in (["per_sample"], ["gradient"], ["gradient", "per_sample"]):
+        r = await client.post(f"/gradient/{name}",
+                              json=body_for(name, inputs, params, omit=omit))
+        assert r.status_code == 200, r.text
+        data = r.json()
+        for field in ("per_sample", "gradient"):
+            assert (field in data) == (field not in omit and field in full), (field, omit)
+        # everything else as without omit, to the last bit
+        assert {k: v for k, v in data.items() if k not in omit} == {
+            k: v for k, v in full.items() if k not in omit}
+
+
+async def test_omit_is_validated_and_ignored_where_there_is_nothing_to_omit(client):
+    body = {"predictions": [1.0, 2.0], "targets": [0.0, 0.0]}
+    r = await client.post("/loss/mse", json={**body, "omit": ["gradient"]})
+    assert r.status_code == 200 and r.json()["per_sample"] == [1.0, 4.0]
+    r = await client.post("/loss/mse", json={**body, "omit": ["value"]})
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["loc"][:3] == ["body", "omit", 0]
+    r = await client.post("/loss/mse", json={**body, "omit": "per_sample"})
+    assert r.status_code == 422
+
+
 async def test_tensor_data_objects(client):
     body = {"predictions": {"shape": [2, 2], "dtype": "float32", "data": [1, 2, 3, 4]},
             "targets": {"shape": [2, 2], "data": [0.0, 0.0, 0.0, 0.0]}, "reduction": "sum"}
