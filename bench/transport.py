@@ -1,6 +1,7 @@
 """transport: end-to-end HTTP time of ``/gradient/cross_entropy`` per wire encoding and size.
 
     python -m bench transport [--quick] [--sizes 1e3,1e6] [--naive-max 1e6]
+                              [--omit gradient,per_sample]
 
 For 1e3, 1e5, 1e6 and 1e7 values (predictions of shape (N, 10) and N class indices), sent as
 nested JSON lists, as flat tensor objects (``{"shape", "dtype", "data"}``) and as b64 tensors
@@ -15,6 +16,9 @@ nested JSON lists, as flat tensor objects (``{"shape", "dtype", "data"}``) and a
   ``orjson.dumps`` of the same response body (or base64 encoding), no HTTP;
 * the naive app (``bench.naive_app``: pydantic ``list[list[float]]``, default JSON response),
   nested JSON only, up to ``--naive-max`` values (default 1e6: at 1e7 it takes minutes and GBs).
+
+``--omit`` adds ``"omit": [...]`` to every request (and leaves the same fields out of the lower
+bound's response); the naive app, which has no such option, is then not run.
 
 Targets: JSON (nested and flat) end to end within 1.25x of the lower bound; at 1e6 values, the
 service at least 3x faster than the naive app (nested JSON) and b64 at least 10x faster than
@@ -47,7 +51,7 @@ def make_case(total: int) -> tuple[np.ndarray, np.ndarray]:
     return rng.standard_normal((n, C)), rng.integers(0, C, size=n)
 
 
-def body_for(x: np.ndarray, y: np.ndarray, encoding: str) -> bytes:
+def body_for(x: np.ndarray, y: np.ndarray, encoding: str, omit: tuple[str, ...] = ()) -> bytes:
     if encoding == "nested":
         obj: dict[str, Any] = {"predictions": x, "targets": y}
     elif encoding == "data":
@@ -59,10 +63,12 @@ def body_for(x: np.ndarray, y: np.ndarray, encoding: str) -> bytes:
                "targets": {"shape": list(y.shape), "dtype": "int64",
                            "b64": base64.b64encode(y.tobytes()).decode()},
                "encoding": "b64"}
+    if omit:
+        obj["omit"] = list(omit)
     return orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
-def lower_bound(body: bytes, encoding: str) -> bytes:
+def lower_bound(body: bytes, encoding: str, omit: tuple[str, ...] = ()) -> bytes:
     """The same work without HTTP: parse, arrays, compute, the response body."""
     from service import engine
 
@@ -79,7 +85,8 @@ def lower_bound(body: bytes, encoding: str) -> bytes:
             y = np.frombuffer(pybase64.b64decode(t["b64"], validate=True), "<i8")
             x, y = x.reshape(p["shape"]), y.reshape(t["shape"])
         del obj, p, t
-    ev = engine.run("cross_entropy", {"predictions": x, "targets": y}, want_grad=True).evaluation
+    ev = engine.run("cross_entropy", {"predictions": x, "targets": y}, want_grad=True,
+                    want_per_sample="per_sample" not in omit).evaluation
     g = ev.gradients["predictions"] if ev.gradients else None
 
     def enc(a: Any) -> Any:
@@ -92,6 +99,8 @@ def lower_bound(body: bytes, encoding: str) -> bytes:
            "per_sample": enc(ev.per_sample), "n_samples": ev.n_samples, "params": ev.params,
            "dtype": "float64", "backend": "numpy", "gradients": {"predictions": enc(g)},
            "gradient": enc(g)}
+    for field in omit:
+        del out[field]
     return orjson.dumps(out, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
@@ -118,6 +127,8 @@ def run(argv: list[str]) -> int:
     parser.add_argument("--quick", action="store_true", help="up to 1e6 values")
     parser.add_argument("--sizes", default=None, help="comma-separated value counts")
     parser.add_argument("--naive-max", type=float, default=1e6)
+    parser.add_argument("--omit", default="", help="response fields every request omits, "
+                        "comma-separated: per_sample, gradient (the naive app is then skipped)")
     parser.add_argument("--http", default="auto", help="uvicorn --http (auto, h11, httptools)")
     parser.add_argument("--loop", default="auto", help="uvicorn --loop (auto, asyncio, uvloop)")
     args = parser.parse_args(argv)
@@ -126,6 +137,9 @@ def run(argv: list[str]) -> int:
     sizes = ([int(float(s)) for s in args.sizes.split(",")] if args.sizes
              else QUICK_SIZES if args.quick else SIZES)
     targets = Targets()
+    omit = tuple(f for f in args.omit.split(",") if f)
+    if omit:
+        print(f"# every request omits: {', '.join(omit)} (naive app skipped)")
     print("# times in ms (best of runs); e2e/lb = end to end / in-process lower bound")
     print(f"{'values':>7} {'encoding':8} {'body MB':>8} {'lower bd':>9} {'e2e':>9} {'e2e/lb':>7}"
           f" {'naive':>9} {'naive/e2e':>9}  verdict")
@@ -137,8 +151,9 @@ def run(argv: list[str]) -> int:
             budget = 1.0 if total <= 100_000 else 0.0
             e2e: dict[str, float] = {}
             for encoding in ENCODINGS:
-                body = body_for(x, y, encoding)
-                lb = best_time(lambda b=body, e=encoding: lower_bound(b, e), budget_s=budget)
+                body = body_for(x, y, encoding, omit)
+                lb = best_time(lambda b=body, e=encoding: lower_bound(b, e, omit),
+                               budget_s=budget)
                 t = _post_time(url, "/gradient/cross_entropy", body, budget)
                 e2e[encoding] = t
                 naive_txt, ratio_txt = "-", "-"
@@ -146,7 +161,7 @@ def run(argv: list[str]) -> int:
                 if encoding != "b64":
                     verdict = targets.at_most(f"{encoding} JSON {total:.0e} values: e2e / lower "
                                               "bound", t / lb, 1.25)
-                if encoding == "nested" and total <= args.naive_max:
+                if encoding == "nested" and total <= args.naive_max and not omit:
                     tn = _post_time(naive_url, "/gradient/cross_entropy", body, budget)
                     naive_txt, ratio_txt = fmt_ms(tn), f"{tn / t:.1f}x"
                     if total == 1_000_000:
