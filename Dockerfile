@@ -13,7 +13,14 @@ RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 COPY pyproject.toml README.md ./
 COPY service ./service
-RUN pip install --no-cache-dir .
+# The `fast` extra: numba's fused kernels (bench/README.md; the NumPy path stays the reference),
+# compiled once, here, into a seed that `loss-service serve` copies into NUMBA_CACHE_DIR at start
+# (service/kernel_cache.py): workers then load them in under a second instead of compiling them
+# for about a minute. numba keys them on the CPU; on a CPU unlike this one they are compiled.
+RUN pip install --no-cache-dir "/src[fast]" \
+    && NUMBA_CACHE_DIR=/opt/kernel-cache python -P -c \
+       "from service.losses import _fused; assert _fused.active(); _fused.warm_up()"
+# (-P: import the installed package, not /src, whose path the cached kernels would be keyed on)
 
 # ---- build-gpu: the same plus CuPy and the CUDA 12 runtime, NVRTC and headers as wheels ---------
 # CuPy compiles kernels at run time, so it needs NVRTC and the CUDA headers: cupy-cuda12x[ctk]
@@ -29,7 +36,9 @@ ENV PATH=/opt/venv/bin:$PATH \
     LOSS_SERVICE_HOST=0.0.0.0 \
     LOSS_SERVICE_PORT=8000 \
     LOSS_SERVICE_WORKERS=2 \
-    PROMETHEUS_MULTIPROC_DIR=/tmp/loss-service-metrics
+    PROMETHEUS_MULTIPROC_DIR=/tmp/loss-service-metrics \
+    NUMBA_CACHE_DIR=/tmp/numba-cache \
+    LOSS_SERVICE_KERNEL_CACHE_SEED=/opt/kernel-cache
 RUN useradd --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin app
 WORKDIR /app
 EXPOSE 8000
@@ -41,6 +50,8 @@ ENTRYPOINT ["loss-service", "serve"]
 
 FROM base AS runtime-gpu
 COPY --from=build-gpu /opt/venv /opt/venv
+COPY --from=build-gpu /opt/kernel-cache /opt/kernel-cache
 
 FROM base AS runtime
 COPY --from=build /opt/venv /opt/venv
+COPY --from=build /opt/kernel-cache /opt/kernel-cache

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import uvicorn
 
+from . import kernel_cache
 from .config import get_settings
 from .observability.logging import configure_logging
 from .offline import add_parser as add_grade_parser
@@ -46,6 +47,7 @@ def _serve(args: argparse.Namespace) -> int:
     if workers > 1:
         _prepare_multiprocess_metrics(settings.metrics_dir)
     configure_logging(settings.log_level, settings.log_format)
+    kernel_cache.seed()  # before the workers import numba (the Docker image sets both paths)
     config = uvicorn.Config("service.main:app", host=host, port=port, workers=workers,
                             log_level=settings.log_level, access_log=False, server_header=False,
                             timeout_graceful_shutdown=settings.graceful_timeout_s,
