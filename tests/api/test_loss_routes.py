@@ -134,6 +134,19 @@ async def test_omit_is_validated_and_ignored_where_there_is_nothing_to_omit(clie
     assert r.status_code == 422
 
 
+async def test_omit_does_not_hide_booleans_or_make_b64_bodies_scanned(client):
+    from service.api.routes.losses import _holds_lists
+
+    r = await client.post("/loss/mse", json={"predictions": [1.0, True], "targets": [0.0, 0.0],
+                                             "omit": ["per_sample"]})
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", "predictions", 1]
+    # a b64 body with omit holds no JSON-number arrays: no scan of it for true/false tokens
+    tensor = encode_array(np.zeros(3), "b64")
+    assert not _holds_lists({"predictions": tensor, "targets": tensor, "omit": ["gradient"]})
+    assert _holds_lists({"predictions": tensor, "inputs": {"var": [1.0]}})
+    assert _holds_lists({"predictions": tensor, "sample_weight": {"shape": [1], "data": [1]}})
+
+
 async def test_tensor_data_objects(client):
     body = {"predictions": {"shape": [2, 2], "dtype": "float32", "data": [1, 2, 3, 4]},
             "targets": {"shape": [2, 2], "data": [0.0, 0.0, 0.0, 0.0]}, "reduction": "sum"}

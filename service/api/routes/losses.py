@@ -58,7 +58,8 @@ def _holds_lists(obj: Any) -> bool:
     """Whether any array of a parsed body is sent as JSON numbers (not b64)."""
     if not isinstance(obj, dict):
         return True
-    values = [v for k, v in obj.items() if k != "params"]
+    # the array fields only: other lists (``omit``) are not arrays
+    values = [obj.get(k) for k in ("predictions", "targets", "sample_weight")]
     inputs = obj.get("inputs")
     if isinstance(inputs, dict):
         values += list(inputs.values())
