@@ -36,7 +36,7 @@ import numpy as np
 
 from . import _fused, _fused_parallel
 from ._fused import _frozen, _plain
-from ._fused_margin_kernels import multi_margin as _mm_kernel
+from ._fused_margin_kernels import MULTI_MARGIN
 from ._fused_margin_kernels import triplet_margin as _tm_kernel
 
 if TYPE_CHECKING:
@@ -98,7 +98,8 @@ def _multi_margin(spec: LossSpec, inputs: Mapping[str, Any], params: dict[str, A
     if not ok:
         return None
     mg = _fused.constant(dt, float(params.get("margin", 1.0)))
-    return _run(spec, params, _mm_kernel, (_frozen(x), _frozen(y)), (w, mg), (k, p == 2),
+    return _run(spec, params, MULTI_MARGIN[(p == 2, want_grad)], (_frozen(x), _frozen(y)),
+                (w, mg), (k,),
                 ("predictions",), n, k, reduction, sw, dt, dtype, want_grad, want_ps)
 
 
@@ -175,9 +176,10 @@ def warm_up() -> float:
         x = rng.normal(size=(n, 8)).astype(dt)
         y = rng.integers(0, 8, size=n)
         for p in (1, 2):
-            r = evaluate(spec, {"predictions": x, "targets": y}, {**spec.defaults, "p": p},
-                         "mean", sw, dtype, True)
-            assert r is not None, "warm-up of the fused multi_margin kernel fell back"
+            for want_grad in (True, False):  # one kernel per (p, want_grad)
+                r = evaluate(spec, {"predictions": x, "targets": y}, {**spec.defaults, "p": p},
+                             "mean", sw, dtype, want_grad)
+                assert r is not None, "warm-up of the fused multi_margin kernel fell back"
         spec = get_loss("triplet_margin")
         a, pos, neg = (rng.normal(size=(n, 8)).astype(dt) for _ in range(3))
         for swap in (False, True):

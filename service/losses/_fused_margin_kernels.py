@@ -53,60 +53,81 @@ def _hinge_sums(hb: Any) -> tuple[float, float, float]:
 
 
 @_jit(inline="always")
-def _mm_short(xr: Any, gr: Any, base: Any, yi: int, gc: float, p2: bool,
+def _mm_short(x: Any, g: Any, o: int, k: int, base: Any, yi: int, gc: float, p2: bool,
               grad: bool) -> tuple[float, float, float, bool]:
-    """A short row of multi_margin in one loop: ``(sum h, sum h^2, count of h > 0, finite)``
-    (only the sums that the loss and gradient need), the gradient written but at ``y``."""
-    k = xr.size
-    s1, s2, cnt = 0.0, 0.0, 0.0
-    chk = 0.0  # x * 0 is 0 for a finite x, NaN for inf and NaN
+    """The short row ``x[o:o + k]`` of multi_margin in one loop: ``(sum h, sum h^2, count of
+    h > 0, finite)`` (only the sums that the loss and gradient need), the gradient written to
+    ``g[o:o + k]`` but at ``y``. Indexed directly (no row slices), with an integer count and a
+    boolean finiteness check (no floating-point chains besides the sums): 1.7x faster than with
+    slices and float counters."""
+    s1, s2, cnt = 0.0, 0.0, 0
+    fin = True
     if grad and p2:
         g2 = 2.0 * gc
         for j in range(k):
-            z = float(base + xr[j])
+            xv = x[o + j]
+            z = float(base + xv)
             h = z if (z > 0.0) & (j != yi) else 0.0
             s1 += h
             s2 += h * h
-            gr[j] = h * g2
-            chk += xr[j] * 0.0
+            g[o + j] = h * g2
+            fin &= abs(xv) <= FMAX
     elif grad:
         for j in range(k):
-            z = float(base + xr[j])
+            xv = x[o + j]
+            z = float(base + xv)
             on = (z > 0.0) & (j != yi)
             s1 += z if on else 0.0
-            cnt += 1.0 if on else 0.0
-            gr[j] = gc if on else 0.0
-            chk += xr[j] * 0.0
+            cnt += 1 if on else 0
+            g[o + j] = gc if on else 0.0
+            fin &= abs(xv) <= FMAX
     elif p2:
         for j in range(k):
-            z = float(base + xr[j])
+            xv = x[o + j]
+            z = float(base + xv)
             h = z if (z > 0.0) & (j != yi) else 0.0
             s2 += h * h
-            chk += xr[j] * 0.0
+            fin &= abs(xv) <= FMAX
     else:
         for j in range(k):
-            z = float(base + xr[j])
+            xv = x[o + j]
+            z = float(base + xv)
             s1 += z if (z > 0.0) & (j != yi) else 0.0
-            chk += xr[j] * 0.0
-    return s1, s2, cnt, chk == 0.0
+            fin &= abs(xv) <= FMAX
+    return s1, s2, float(cnt), fin
 
 
 # ---- multi_margin ----------------------------------------------------------------------------
-# (x, y, sw, cot, w, mg, loss_out, grad_out, per_sample, totals, starts, c0, c1, k, p2) -> bad
+# MULTI_MARGIN[(p2, grad)]: (x, y, sw, cot, w, mg, loss_out, grad_out, per_sample, totals, starts,
+# c0, c1, k) -> bad
 # x: N * C scores (flat, read-only); y: N int64 class indices; sw: N weights or empty; cot: one
 # cotangent or one per row; w: C class weights (float64) or empty; mg: [margin] in x's dtype;
-# loss_out: N (reduction 'none') or empty; grad_out: N * C or empty; per_sample: N; totals: one
-# per chunk; starts: the chunks' first rows (chunk_starts); k: C; p2: p == 2 (else p == 1).
+# loss_out: N (reduction 'none') or empty; grad_out: N * C (grad) or empty; per_sample: N;
+# totals: one per chunk; starts: the chunks' first rows (chunk_starts); k: C. p2: p == 2 (else
+# p == 1) and grad (the gradient is written) are compile-time constants, one kernel per pair:
+# tested per row, their branches made the short rows' loop 1.9x slower.
 
 
-@_jit
-def multi_margin(x: Any, y: Any, sw: Any, cot: Any, w: Any, mg: Any, loss_out: Any,
-                 grad_out: Any, per_sample: Any, totals: Any, starts: Any, c0: int, c1: int,
-                 k: int, p2: bool) -> bool:
+def _multi_margin_kernel(p2: bool, grad: bool) -> Any:
+    """The multi_margin kernel for ``p == 2`` (else 1), with the gradient or without."""
+
+    @_jit
+    def multi_margin(x: Any, y: Any, sw: Any, cot: Any, w: Any, mg: Any, loss_out: Any,
+                     grad_out: Any, per_sample: Any, totals: Any, starts: Any, c0: int, c1: int,
+                     k: int) -> bool:
+        return _multi_margin_rows(x, y, sw, cot, w, mg, loss_out, grad_out, per_sample, totals,
+                                  starts, c0, c1, k, p2, grad)
+
+    return multi_margin
+
+
+@_jit(inline="always")
+def _multi_margin_rows(x: Any, y: Any, sw: Any, cot: Any, w: Any, mg: Any, loss_out: Any,
+                       grad_out: Any, per_sample: Any, totals: Any, starts: Any, c0: int,
+                       c1: int, k: int, p2: bool, grad: bool) -> bool:
     has_sw = sw.size > 0
     has_w = w.size > 0
     want_loss = loss_out.size > 0
-    grad = grad_out.size > 0
     one_cot = cot.size == 1
     inv_c = 1.0 / k
     m = mg[0]  # x's dtype: the hinge argument is computed in it, as the reference
@@ -115,7 +136,6 @@ def multi_margin(x: Any, y: Any, sw: Any, cot: Any, w: Any, mg: Any, loss_out: A
     for c in range(c0, c1):
         tot = 0.0
         for r in range(starts[c], starts[c + 1]):
-            xr = x[r * k:(r + 1) * k]  # slices: LLVM sees indices >= 0
             yi = y[r]
             ok = (yi >= 0) & (yi < k)
             bad |= not ok
@@ -123,39 +143,38 @@ def multi_margin(x: Any, y: Any, sw: Any, cot: Any, w: Any, mg: Any, loss_out: A
             coef = inv_c * w[yi] if has_w else inv_c
             cr = float(cot[0]) if one_cot else float(cot[r])
             gc = coef * cr
-            base = m - xr[yi]
+            base = m - x[r * k + yi]
             fin = True
             if k < SHORT:  # a short row: plain sums (the rows' chains of adds overlap)
-                s1, s2, cnt, fin = _mm_short(xr, grad_out[r * k:(r + 1) * k], base, yi, gc, p2,
-                                             grad)
-            elif grad:
-                gr = grad_out[r * k:(r + 1) * k]
-                if p2:
-                    g2 = 2.0 * gc
-                    for j in range(k):
-                        z = float(base + xr[j])
-                        h = z if (z > 0.0) & (j != yi) else 0.0
-                        hb[j] = h
-                        gr[j] = h * g2
-                        fin &= abs(xr[j]) <= FMAX
+                s1, s2, cnt, fin = _mm_short(x, grad_out, r * k, k, base, yi, gc, p2, grad)
+            else:
+                xr = x[r * k:(r + 1) * k]  # slices: LLVM sees indices >= 0
+                if grad:
+                    gr = grad_out[r * k:(r + 1) * k]
+                    if p2:
+                        g2 = 2.0 * gc
+                        for j in range(k):
+                            z = float(base + xr[j])
+                            h = z if (z > 0.0) & (j != yi) else 0.0
+                            hb[j] = h
+                            gr[j] = h * g2
+                            fin &= abs(xr[j]) <= FMAX
+                    else:
+                        for j in range(k):
+                            z = float(base + xr[j])
+                            h = z if (z > 0.0) & (j != yi) else 0.0
+                            hb[j] = h
+                            gr[j] = gc if h > 0.0 else 0.0
+                            fin &= abs(xr[j]) <= FMAX
                 else:
                     for j in range(k):
                         z = float(base + xr[j])
-                        h = z if (z > 0.0) & (j != yi) else 0.0
-                        hb[j] = h
-                        gr[j] = gc if h > 0.0 else 0.0
+                        hb[j] = z if (z > 0.0) & (j != yi) else 0.0
                         fin &= abs(xr[j]) <= FMAX
-            else:
-                for j in range(k):
-                    z = float(base + xr[j])
-                    hb[j] = z if (z > 0.0) & (j != yi) else 0.0
-                    fin &= abs(xr[j]) <= FMAX
-            if k >= SHORT:
                 s1, s2, cnt = _hinge_sums(hb)
             bad |= not fin
             if grad:  # d l / d x_y = -sum_{j != y} d l / d x_j
-                gr = grad_out[r * k:(r + 1) * k]
-                gr[yi] = -(2.0 * gc * s1) if p2 else -(gc * cnt)
+                grad_out[r * k + yi] = -(2.0 * gc * s1) if p2 else -(gc * cnt)
             loss = coef * (s2 if p2 else s1)
             if has_sw:
                 s = float(sw[r])
@@ -167,6 +186,10 @@ def multi_margin(x: Any, y: Any, sw: Any, cot: Any, w: Any, mg: Any, loss_out: A
             tot += loss
         totals[c] = tot
     return bad
+
+
+MULTI_MARGIN = {(p2, grad): _multi_margin_kernel(p2, grad) for p2 in (False, True)
+                for grad in (False, True)}
 
 
 # ---- triplet_margin --------------------------------------------------------------------------
