@@ -28,6 +28,7 @@ generic path to a few ulp (``tests/losses/test_fused_margin.py``).
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -36,8 +37,7 @@ import numpy as np
 
 from . import _fused, _fused_parallel
 from ._fused import _frozen, _plain
-from ._fused_margin_kernels import MULTI_MARGIN
-from ._fused_margin_kernels import triplet_margin as _tm_kernel
+from ._fused_margin_kernels import MULTI_MARGIN, TRIPLET_MARGIN
 
 if TYPE_CHECKING:
     from .evaluation import Evaluation
@@ -126,8 +126,9 @@ def _triplet_margin(spec: LossSpec, inputs: Mapping[str, Any], params: dict[str,
         return None
     torch = convention == "torch"
     ea = _fused.constant(dt, eps if torch else 0.0)
-    tail = (k, float(params.get("margin", 1.0)), 0.0 if torch else eps, p == 2.0, swap)
-    return _run(spec, params, _tm_kernel, (_frozen(a), _frozen(pos), _frozen(neg)), (ea,),
+    tail = (k, float(params.get("margin", 1.0)), 0.0 if torch else eps, swap)
+    kernel = TRIPLET_MARGIN[(p == 2.0, want_grad)]
+    return _run(spec, params, kernel, (_frozen(a), _frozen(pos), _frozen(neg)), (ea,),
                 tail, ("anchor", "positive", "negative"), n, k, reduction, sw, dt, dtype,
                 want_grad, want_ps)
 
@@ -182,8 +183,8 @@ def warm_up() -> float:
                 assert r is not None, "warm-up of the fused multi_margin kernel fell back"
         spec = get_loss("triplet_margin")
         a, pos, neg = (rng.normal(size=(n, 8)).astype(dt) for _ in range(3))
-        for swap in (False, True):
+        for p, swap, want_grad in itertools.product((1.0, 2.0), (False, True), (True, False)):
             r = evaluate(spec, {"anchor": a, "positive": pos, "negative": neg},
-                         {**spec.defaults, "swap": swap}, "mean", sw, dtype, True)
+                         {**spec.defaults, "p": p, "swap": swap}, "mean", sw, dtype, want_grad)
             assert r is not None, "warm-up of the fused triplet_margin kernel fell back"
     return time.perf_counter() - start

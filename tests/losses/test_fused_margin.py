@@ -280,7 +280,7 @@ def test_warm_up_compiles_every_kernel_for_both_dtypes(runs):
     from service.losses import _fused_margin_kernels as kernels
 
     assert _fused_margin.warm_up() >= 0.0
-    dispatchers = (*kernels.MULTI_MARGIN.values(), kernels.triplet_margin)
+    dispatchers = (*kernels.MULTI_MARGIN.values(), *kernels.TRIPLET_MARGIN.values())
     before = {k: len(k.signatures) for k in dispatchers}
     assert all(n == 2 for n in before.values()), before  # float64 and float32, one each
     for dtype in ("float64", "float32"):
