@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from ..losses.binary import focal_alpha
 from .context import Context
 from .formulas import Variant
 
@@ -101,9 +102,7 @@ def label_smoothing_ignored(ctx: Context) -> list[Variant]:
 
 
 def focal_alpha_swapped(ctx: Context) -> list[Variant]:
-    alpha = ctx.params.get("alpha")
-    if alpha is None and ctx.params.get("convention") == "torch":
-        alpha = 0.25  # sigmoid_focal's torch convention: torchvision's default alpha
+    alpha = focal_alpha(ctx.params.get("alpha"), ctx.params.get("convention"))
     if not isinstance(alpha, float) or not 0.0 <= alpha <= 1.0 or alpha == 0.5:
         return []
     return _v(f"alpha on the negative class (alpha = {1 - alpha:g} instead of {alpha:g})",

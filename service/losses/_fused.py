@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import _fast, _fused_parallel
+from .binary import focal_alpha
 from .evaluation import Evaluation
 
 if TYPE_CHECKING:
@@ -119,10 +120,7 @@ def _params(name: str, params: Mapping[str, Any]) -> tuple[float, float] | None:
         convention = params.get("convention", "torch")
         if convention not in ("torch", "optax"):
             return None
-        alpha = params["alpha"]
-        if alpha is None:
-            alpha = 0.25 if convention == "torch" else -1.0
-        return float(alpha), float(params["gamma"])
+        return float(focal_alpha(params["alpha"], convention)), float(params["gamma"])
     return 0.0, 0.0
 
 

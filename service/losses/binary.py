@@ -255,6 +255,17 @@ def multilabel_soft_margin(predictions: Array, targets: Array, *,
     return LossOutput(loss, vjp)
 
 
+TORCH_FOCAL_ALPHA = 0.25  # torchvision.ops.sigmoid_focal_loss's default
+
+
+def focal_alpha(alpha: float | None, convention: str | None) -> float:
+    """The alpha :func:`sigmoid_focal` uses: ``alpha`` as given, or for ``None`` the
+    convention's default: 0.25 for ``torch`` (torchvision), -1 (no weighting) otherwise."""
+    if alpha is not None:
+        return alpha
+    return TORCH_FOCAL_ALPHA if convention in (None, "torch") else -1.0
+
+
 def sigmoid_focal(predictions: Array, targets: Array, *, alpha: float | None = None,
                   gamma: float = 2.0, convention: str = "torch") -> LossOutput:
     """Sigmoid focal loss (RetinaNet).
@@ -295,8 +306,7 @@ def sigmoid_focal(predictions: Array, targets: Array, *, alpha: float | None = N
                 ("params", "alpha"),
             )
         return _keras_binary_focal(predictions, targets, gamma=gamma, from_logits=True)
-    if alpha is None:
-        alpha = 0.25 if convention == "torch" else -1.0
+    alpha = focal_alpha(alpha, convention)
     xp = _pair(predictions, targets)
     _checks.probabilities(xp, targets, "targets")
     x, y = predictions, targets

@@ -563,6 +563,19 @@ def test_focal_alpha_minus_one_is_valid():
     assert np.isfinite(float(to_np(r.value)))
 
 
+def test_focal_alpha_defaults_per_convention():
+    # one definition of the default, shared by the loss, the fused kernel and the grader
+    from service.losses.binary import TORCH_FOCAL_ALPHA, focal_alpha
+
+    assert focal_alpha(None, "torch") == TORCH_FOCAL_ALPHA == 0.25
+    assert focal_alpha(None, "optax") == focal_alpha(None, "keras") == -1.0
+    assert focal_alpha(0.3, "optax") == 0.3 and focal_alpha(-1.0, "torch") == -1.0
+    x, y = [0.5, -1.0], [1.0, 0.0]
+    default = evaluate("sigmoid_focal", {"predictions": x, "targets": y})
+    explicit = evaluate("sigmoid_focal", {"predictions": x, "targets": y}, {"alpha": 0.25})
+    assert float(to_np(default.value)) == float(to_np(explicit.value))
+
+
 @pytest.mark.parametrize(("alias", "name"), [
     ("bce", "binary_cross_entropy"), ("log_loss", "binary_cross_entropy"),
     ("binary_crossentropy", "binary_cross_entropy"),
