@@ -265,13 +265,17 @@ def test_results_do_not_depend_on_the_thread_count(monkeypatch, runs, shape):
 
     inputs = _inputs("huber", shape, "float64", seed=9)
     sw = np.random.default_rng(3).uniform(size=shape[0])
-    kw = {"sample_weight": sw, "want_grad": True}
-    one = evaluate("huber", inputs, **kw)
+    calls = [{"sample_weight": sw, "want_grad": True},  # weighted: rows' sums
+             {"want_grad": True, "want_per_sample": False}]  # unweighted: blocks' sums
+    one = [evaluate("huber", inputs, **kw) for kw in calls]
     monkeypatch.setattr(_fused_parallel, "THREADS", 3)
     monkeypatch.setattr(_fused_parallel, "MIN_PARALLEL_ELEMENTS", 0)
-    three = evaluate("huber", inputs, **kw)
-    assert runs == [True, True]
-    assert float(one.value) == float(three.value)
-    assert np.array_equal(to_np(one.per_sample), to_np(three.per_sample))
-    assert np.array_equal(to_np(one.gradients["predictions"]),
-                          to_np(three.gradients["predictions"]))
+    three = [evaluate("huber", inputs, **kw) for kw in calls]
+    assert runs == [True] * 4
+    for a, b in zip(one, three, strict=True):
+        assert float(a.value) == float(b.value)
+        assert (a.per_sample is None) == (b.per_sample is None)
+        if a.per_sample is not None:
+            assert np.array_equal(to_np(a.per_sample), to_np(b.per_sample))
+        assert np.array_equal(to_np(a.gradients["predictions"]),
+                              to_np(b.gradients["predictions"]))
