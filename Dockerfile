@@ -26,7 +26,12 @@ RUN pip install --no-cache-dir "/src[fast]" \
 # CuPy compiles kernels at run time, so it needs NVRTC and the CUDA headers: cupy-cuda12x[ctk]
 # brings them from PyPI, so a slim base works and only the host's NVIDIA driver is needed.
 FROM build AS build-gpu
-RUN pip install --no-cache-dir "/src[gpu]"
+# (the kernels compiled again: reinstalling the package may give its files new time stamps,
+# which would make numba ignore the seed compiled in `build`)
+RUN pip install --no-cache-dir "/src[gpu]" \
+    && rm -rf /opt/kernel-cache \
+    && NUMBA_CACHE_DIR=/opt/kernel-cache python -P -c \
+       "from service.losses import _fused; assert _fused.active(); _fused.warm_up()"
 
 # ---- runtime base: slim image, non-root user, settings by environment --------------------------
 FROM ${PYTHON_IMAGE} AS base
