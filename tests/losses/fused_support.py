@@ -77,6 +77,24 @@ def assert_per_sample_optional(full: Any, name: str, inputs: dict[str, Any],
         full.loss, full.reduction, full.params, full.dtype)
 
 
+def sweep(monkeypatch: pytest.MonkeyPatch, runs: list[bool], name: str, inputs: dict[str, Any],
+          params: dict[str, Any], dtype: str, sw: np.ndarray,
+          reductions: tuple[str, ...] = ("mean", "sum", "none")) -> None:
+    """Every reduction, with and without ``sw``, with and without the gradient: the fused path
+    runs (no fallback), matches the reference, and gives the same value and gradients without
+    the per-sample breakdown."""
+    for reduction in reductions:
+        for weights in (None, sw):
+            for want_grad in (True, False):
+                kw = {"reduction": reduction, "sample_weight": weights, "dtype": dtype,
+                      "want_grad": want_grad}
+                fused = evaluate(name, inputs, params, **kw)
+                assert runs[-1] is True
+                assert_same(fused, reference(monkeypatch, name, inputs, params, **kw), dtype)
+                assert_per_sample_optional(fused, name, inputs, params, **kw)
+                assert runs[-1] is True
+
+
 def error(fn: Any) -> tuple[str, tuple[Any, ...], str]:
     """The (code, location, message) of the LossError that ``fn()`` raises."""
     with pytest.raises(LossError) as exc:

@@ -21,11 +21,11 @@ from service.losses import _fused, evaluate
 from tests.conftest import to_np
 from tests.losses.fused_support import (
     assert_generic,
-    assert_per_sample_optional,
     assert_same,
     error,
     reference,
     spy_runs,
+    sweep,
 )
 
 pytest.importorskip("numba")
@@ -85,16 +85,7 @@ def test_fused_matches_reference(monkeypatch, runs, name, params, shape, dtype):
     rng = np.random.default_rng(7)
     sw = rng.uniform(0.0, 2.0, size=shape[0]).astype(dtype)
     sw[0] = 0.0
-    for reduction in ("mean", "sum", "none"):
-        for weights in (None, sw):
-            for want_grad in (True, False):
-                kw = {"reduction": reduction, "sample_weight": weights, "dtype": dtype,
-                      "want_grad": want_grad}
-                fused = evaluate(name, inputs, params, **kw)
-                assert runs[-1] is True
-                assert_same(fused, reference(monkeypatch, name, inputs, params, **kw), dtype)
-                assert_per_sample_optional(fused, name, inputs, params, **kw)
-                assert runs[-1] is True
+    sweep(monkeypatch, runs, name, inputs, params, dtype, sw)
     assert len(runs) == 24
 
 

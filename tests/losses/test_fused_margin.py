@@ -20,11 +20,11 @@ from service.losses import _fused_parallel, evaluate
 from tests.conftest import to_np
 from tests.losses.fused_support import (
     assert_generic,
-    assert_per_sample_optional,
     assert_same,
     error,
     reference,
     spy_runs,
+    sweep,
 )
 
 _fused_margin = pytest.importorskip("service.losses._fused_margin")
@@ -97,15 +97,7 @@ def _sweep(monkeypatch: pytest.MonkeyPatch, runs: list[bool], name: str, inputs:
     rng = np.random.default_rng(n)
     sw = rng.uniform(0.0, 2.0, size=n).astype(dtype)
     sw[0] = 0.0 if n > 1 else sw[0]  # a zero weight (one row: the mean would be undefined)
-    for reduction in REDUCTIONS:
-        for weights in (None, sw):
-            for want_grad in (True, False):
-                kw = {"reduction": reduction, "sample_weight": weights, "dtype": dtype,
-                      "want_grad": want_grad}
-                fused = evaluate(name, inputs, params, **kw)
-                assert runs[-1] is True
-                assert_same(fused, reference(monkeypatch, name, inputs, params, **kw), dtype)
-                assert_per_sample_optional(fused, name, inputs, params, **kw)
+    sweep(monkeypatch, runs, name, inputs, params, dtype, sw)
     assert len(runs) == 24 and all(runs)
 
 
