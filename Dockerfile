@@ -47,8 +47,9 @@ ENV PATH=/opt/venv/bin:$PATH \
 RUN useradd --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin app
 WORKDIR /app
 EXPOSE 8000
-# no curl in the image: Python itself probes /healthz
-HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+# no curl in the image: Python itself probes /healthz (which answers once warm-up is done: about
+# a second with the kernel seed, a minute or two where numba must compile for another CPU)
+HEALTHCHECK --interval=15s --timeout=5s --start-period=120s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('LOSS_SERVICE_PORT', '8000') + '/healthz', timeout=4)"]
 USER 10001:10001
 ENTRYPOINT ["loss-service", "serve"]
