@@ -20,6 +20,7 @@ from __future__ import annotations
 import binascii
 import math
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -96,13 +97,12 @@ def _decode_nested(obj: Any, loc: Loc, max_elements: int, check_bools: bool) -> 
         arr = np.asarray(obj)
     except (ValueError, TypeError, OverflowError):
         raise EncodingError(*_locate_problem(obj, loc)) from None
-    if arr.dtype.kind not in "iuf" or (check_bools and _contains_bool(obj)):
+    # unsigned: NumPy's type for a list holding an integer from 2**63 (out of int64's range)
+    if arr.dtype.kind not in "if" or (check_bools and _contains_bool(obj)):
         raise EncodingError(*_locate_problem(obj, loc))
     if arr.size > max_elements:
         raise EncodingError("too_many_elements", f"the array has {arr.size} elements; the limit "
                             f"is {max_elements}", loc, status=413)
-    if arr.dtype.kind == "u":
-        arr = arr.astype(np.int64)
     return arr
 
 
@@ -185,8 +185,12 @@ def _decode_tensor(obj: dict[str, Any], loc: Loc, max_elements: int,
         # a read-only view of the decoded bytes: no copy on little-endian machines
         arr = np.frombuffer(raw, dtype=dtype).reshape(shape)
         return arr.astype(dtype.newbyteorder("="), copy=False)
-    data = obj["data"]
-    if not isinstance(data, list) or any(isinstance(v, list) for v in data[:1]):
+    data = obj["data"]  # a list, or an array parsed in place (service.api.json_arrays)
+    if isinstance(data, np.ndarray):
+        if data.ndim != 1:
+            raise EncodingError("invalid_tensor", "data must be a flat list of numbers",
+                                (*loc, "data"))
+    elif not isinstance(data, list) or any(isinstance(v, list) for v in data[:1]):
         raise EncodingError("invalid_tensor", "data must be a flat list of numbers",
                             (*loc, "data"))
     if len(data) != n:
@@ -206,12 +210,15 @@ def _decode_tensor(obj: dict[str, Any], loc: Loc, max_elements: int,
 def decode_array(obj: Any, loc: Loc, *, max_elements: int, check_bools: bool = True) -> np.ndarray:
     """One request array (nested list or tensor object) as a NumPy array.
 
+    A NumPy array stands for a nested list that the body parser read in place
+    (:mod:`service.api.json_arrays`).
+
     ``check_bools=False`` skips the scan for booleans mixed into numeric lists (nested or a
     tensor's ``data``); callers pass it when the raw body contains no ``true``/``false`` token.
     """
     if isinstance(obj, dict):
         return _decode_tensor(obj, loc, max_elements, check_bools)
-    if isinstance(obj, bool) or not (isinstance(obj, list) or _is_number(obj)):
+    if isinstance(obj, bool) or not (isinstance(obj, list | np.ndarray) or _is_number(obj)):
         raise EncodingError("invalid_array", "expected a number, a nested list of numbers or a "
                             "tensor object", loc)
     return _decode_nested(obj, loc, max_elements, check_bools)
@@ -231,36 +238,59 @@ def _b64_bytes(a: np.ndarray) -> bytes:
     return pybase64.b64encode(wire.reshape(-1).view(np.uint8))
 
 
+class LazyJson:
+    """The JSON text of a large array, serialized while it is sent: iterating gives its pieces
+    (each time anew), so that the whole text never exists at once."""
+
+    __slots__ = ("array",)
+
+    def __init__(self, array: np.ndarray):
+        self.array = array
+
+    def __iter__(self) -> Iterator[memoryview]:
+        return _json_pieces(self.array)
+
+
+Piece = bytes | memoryview | LazyJson
+
+
 class Splices:
-    """Large b64 strings kept out of a JSON document until it is sent.
+    """Large encoded arrays kept out of a JSON document until it is sent.
 
     :meth:`hold` gives orjson a small placeholder (``"\\0<k>\\0"``: orjson escapes every NUL of
-    its own output, so a raw NUL marks a placeholder) and :meth:`splice` puts the strings back
-    into the serialized document as a list of parts to send in turn. A document holding the
-    same array twice (``gradient`` and ``gradients.predictions``) sends the same bytes twice
-    without building a second copy.
+    its own output, so a raw NUL marks a placeholder) and :meth:`splice` puts the texts back
+    into the serialized document as a list of parts to send in turn: b64 text as a JSON string,
+    an array's JSON text as it is. A document holding the same array twice (``gradient`` and
+    ``gradients.predictions``) sends the same bytes twice without building a second copy.
     """
 
     _MARK = re.compile(rb'"\x00(\d+)\x00"')
 
     def __init__(self) -> None:
-        self.texts: list[bytes] = []
+        self.texts: list[list[Piece]] = []
 
-    def hold(self, text: bytes) -> orjson.Fragment:
-        self.texts.append(text)
+    def hold(self, text: Piece | list[Piece], *, string: bool = True) -> orjson.Fragment:
+        """A placeholder for ``text`` (one piece or several in turn): the characters of a JSON
+        string (``string``) or a JSON value."""
+        pieces = text if isinstance(text, list) else [text]
+        self.texts.append([b'"', *pieces, b'"'] if string else pieces)
         return orjson.Fragment(b'"\x00%d\x00"' % (len(self.texts) - 1))
 
-    def splice(self, document: bytes) -> list[bytes]:
+    def splice(self, document: bytes) -> list[Piece]:
         if not self.texts:
             return [document]
-        parts: list[bytes] = []
+        parts: list[Piece] = []
         pieces = self._MARK.split(document)  # text, index, text, index, ..., text
         for i, piece in enumerate(pieces):
             if i % 2 == 0:
                 parts.append(piece)
             else:
-                parts += [b'"', self.texts[int(piece)], b'"']
+                parts += self.texts[int(piece)]
         return parts
+
+
+SPLICE_JSON_ELEMENTS = 1 << 16  # a JSON result array of this many elements is held in Splices
+LAZY_JSON_ELEMENTS = 1 << 20  # and from this many (~20 MB of text), serialized as it is sent
 
 
 def encode_array(a: Any, encoding: str = "json", *, splices: Splices | None = None) -> Any:
@@ -268,6 +298,10 @@ def encode_array(a: Any, encoding: str = "json", *, splices: Splices | None = No
 
     With ``splices`` (bodies serialized by orjson and sent by the service), the b64 text is held
     there and the body gets a placeholder: no ``str`` of it is built and orjson never copies it.
+    A large array sent as JSON is held there too, serialized once (so that an array the
+    document holds twice is neither serialized nor stored twice), or, from
+    :data:`LAZY_JSON_ELEMENTS`, a block at a time while the response is sent
+    (:class:`LazyJson`).
     """
     a = np.asarray(a)
     if encoding == "b64":
@@ -278,7 +312,30 @@ def encode_array(a: Any, encoding: str = "json", *, splices: Splices | None = No
         return _nonfinite_to_text(a)
     if a.ndim == 0:
         return a.item()
-    return np.ascontiguousarray(a)  # orjson serializes C-contiguous arrays only
+    a = np.ascontiguousarray(a)  # orjson serializes C-contiguous arrays only
+    if splices is not None and a.size >= SPLICE_JSON_ELEMENTS:
+        lazy = a.size >= LAZY_JSON_ELEMENTS
+        return splices.hold(LazyJson(a) if lazy else list(_json_pieces(a)), string=False)
+    return a
+
+
+def _json_pieces(a: np.ndarray) -> Iterator[memoryview]:
+    """The JSON text of ``a`` (C-contiguous, at least 1-D, finite), serialized by orjson a block
+    of rows at a time: one text of the whole array would be built in a buffer that grows (by
+    copying) to its size, and peaks at about 1.5x it.
+
+    Each block after the first is serialized with the previous block's last row in front, and
+    its text taken from the comma after that row: the pieces join into the array's text with
+    no separators to send between them.
+    """
+    rows = max(1, SPLICE_JSON_ELEMENTS // max(1, a[0].size))
+    after_first = b"]" * (a.ndim - 1) + b","  # the end of a block's first row, and the comma
+    for start in range(0, len(a), rows):
+        last = start + rows >= len(a)
+        text = orjson.dumps(a[max(start - 1, 0):start + rows], option=orjson.OPT_SERIALIZE_NUMPY)
+        begin = 0 if start == 0 else text.find(after_first) + len(after_first) - 1
+        view = memoryview(text)
+        yield view[begin:] if last else view[begin:-1]
 
 
 def encode_scalar(v: Any) -> float | str:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
+import numpy as np
 import orjson
 from starlette.requests import Request
 
 from ..encoding import B64Text
+from ..losses import LOSSES
+from .json_arrays import parse_array
 from .problems import ProblemError
 
 
@@ -56,60 +59,93 @@ async def read_body(request: Request, max_bytes: int) -> bytes | bytearray:
     return b"".join(chunks)
 
 
-B64_INPLACE_BYTES = 1 << 20  # from this body size, b64 payloads are left in the body
-_B64_KEY = re.compile(rb'"b64"\s*:\s*"')
+B64_INPLACE_BYTES = 1 << 20  # from this body size, arrays are read in place (see parse_json)
+ARRAY_INPLACE_BYTES = 1 << 16  # a JSON array of numbers read in place from this many bytes
+_KEY = re.compile(rb'"([A-Za-z0-9_]{1,64})"[ \t\r\n]*:[ \t\r\n]*')
 _ARRAY_FIELDS = ("predictions", "targets", "sample_weight")
+_ARRAY_KEYS = frozenset({*_ARRAY_FIELDS, "data",
+                         *(i.name for spec in LOSSES.values() for i in spec.inputs)})
 
 
 def parse_json(body: bytes | bytearray) -> Any:
     """``body`` parsed; 400 with the position for malformed JSON or NaN/Infinity tokens.
 
-    In a large body, the base64 text of b64 tensor objects is not turned into Python strings: each
-    such ``"b64"`` value is a :class:`service.encoding.B64Text` view of the body itself, which
-    saves the parser's two copies of it (the request's peak memory) and its time. Any body where
-    this is not clear-cut (an escape inside the text, a ``"b64"`` key that is not an array's
-    tensor object) is parsed the ordinary way.
+    In a large body the arrays are not turned into Python objects: the base64 text of a b64
+    tensor object becomes a :class:`service.encoding.B64Text` view of the body itself (saving
+    the parser's two copies of it), and a large JSON array of numbers (a request array, or a
+    tensor object's ``data``) is parsed in slices straight into a NumPy array
+    (:mod:`service.api.json_arrays`), saving the 4x its decoded bytes that its Python floats and
+    lists would take. Any body where this is not clear-cut (an escape inside the text, such a
+    key that is not a request array's, an array that is not a plain 1-D or 2-D array of numbers)
+    is parsed the ordinary way, which also gives the positions of problems as sent.
     """
     if len(body) >= B64_INPLACE_BYTES:
-        parsed = _parse_b64_in_place(body)
+        parsed = _parse_in_place(body)
         if parsed is not None:
             return parsed[0]
     return _parse(body)
 
 
-def _b64_spans(body: bytes | bytearray) -> list[tuple[int, int]] | None:
-    """(start, end) of the text of every ``"b64": "..."`` value, found through ``memchr`` of
-    ``b`` (a letter that numbers never hold), skipping each text found; None if unclear."""
-    spans: list[tuple[int, int]] = []
+class _Span(NamedTuple):
+    start: int  # what the placeholder replaces: body[start:end]
+    end: int
+    value: np.ndarray | None  # a parsed array, or None for the text of a b64 string
+
+
+def _preceded_by_key_start(body: bytes | bytearray, i: int) -> bool:
+    """Whether the ``"`` at ``i`` opens an object's key (after ``{`` or ``,``), not a string's
+    text."""
+    return body[max(i - 64, 0):i].rstrip().endswith((b"{", b","))
+
+
+def _spans(body: bytes | bytearray) -> list[_Span] | None:
+    """Every b64 text and large numeric array of the body, found by ``memchr`` of ``"``: a body
+    of numbers holds quotes only around its few keys and strings. None if unclear."""
+    spans: list[_Span] = []
     at, misses = 0, 0
-    while (i := body.find(b"b", at)) != -1:
-        match = _B64_KEY.match(body, i - 1) if i else None
-        if match is None:
+    while (i := body.find(b'"', at)) != -1:
+        match = _KEY.match(body, i)
+        key = match.group(1) if match is not None and _preceded_by_key_start(body, i) else None
+        if key is None:
             misses += 1
             if misses > 1000:  # a body full of other text: not worth it
                 return None
             at = i + 1
             continue
-        if not body[max(i - 65, 0):i - 1].rstrip().endswith((b"{", b",")):
-            return None  # not a key of an object (e.g. inside a string)
-        start = match.end()
-        end = body.find(b'"', start)
-        if end == -1 or body.find(b"\\", start, end) != -1:  # unterminated, or escapes
-            return None
-        spans.append((start, end))
-        at = end + 1
+        value = match.end()
+        at = value
+        first = body[value:value + 1]
+        if key == b"b64" and first == b'"':
+            end = body.find(b'"', value + 1)
+            if end == -1 or body.find(b"\\", value + 1, end) != -1:  # unterminated, escapes
+                return None
+            spans.append(_Span(value + 1, end, None))
+            at = end + 1
+        elif first == b"[" and key.decode() in _ARRAY_KEYS:
+            found = parse_array(body, value)
+            if found is not None and found[1] - value >= ARRAY_INPLACE_BYTES:
+                spans.append(_Span(value, found[1], found[0]))
+                at = found[1]
     return spans
 
 
-def _parse_b64_in_place(body: bytes | bytearray) -> tuple[Any] | None:
-    """(the parsed body with B64Text values,) or None to parse it the ordinary way."""
-    spans = _b64_spans(body)
+def _parse_in_place(body: bytes | bytearray) -> tuple[Any] | None:
+    """(the parsed body with B64Text values and arrays,) or None to parse it the ordinary way.
+
+    The spans are replaced by placeholder strings (NUL and their index: absent from the body),
+    the rest is parsed by orjson, and each placeholder must turn up where an array goes: a
+    request array, an ``inputs`` value, or a tensor object's ``b64`` (texts) or ``data``.
+    """
+    if body.find(b"\\u0000") != -1:
+        return None
+    spans = _spans(body)
     if not spans:
         return None
     pieces, at = [], 0
-    for i, (start, end) in enumerate(spans):
-        pieces += [body[at:start], b"\\u0000%d" % i]
-        at = end
+    for i, span in enumerate(spans):
+        mark = b"\\u0000%d" % i
+        pieces += [body[at:span.start], mark if span.value is None else b'"%s"' % mark]
+        at = span.end
     pieces.append(body[at:])
     try:
         obj = _parse(b"".join(pieces))
@@ -118,16 +154,27 @@ def _parse_b64_in_place(body: bytes | bytearray) -> tuple[Any] | None:
     if not isinstance(obj, dict):
         return None
     view = memoryview(body).toreadonly()
-    texts = {f"\x00{i}": B64Text(view[start:end]) for i, (start, end) in enumerate(spans)}
-    tensors = [obj.get(k) for k in _ARRAY_FIELDS]
+    texts = {f"\x00{i}": B64Text(view[s.start:s.end])
+             for i, s in enumerate(spans) if s.value is None}
+    arrays = {f"\x00{i}": s.value for i, s in enumerate(spans) if s.value is not None}
+
+    def take(value: Any) -> Any:
+        if isinstance(value, str):
+            return arrays.pop(value, value)
+        if isinstance(value, dict):
+            for key, found in (("b64", texts), ("data", arrays)):
+                if isinstance(value.get(key), str) and value[key] in found:
+                    value[key] = found.pop(value[key])
+        return value
+
+    for key in _ARRAY_FIELDS:
+        if key in obj:
+            obj[key] = take(obj[key])
     if isinstance(obj.get("inputs"), dict):
-        tensors += list(obj["inputs"].values())
-    for tensor in tensors:
-        if isinstance(tensor, dict) and isinstance(tensor.get("b64"), str):
-            text = texts.pop(tensor["b64"], None)
-            if text is not None:
-                tensor["b64"] = text
-    return None if texts else (obj,)  # a placeholder elsewhere: parse as usual
+        inputs = obj["inputs"]
+        for key in inputs:
+            inputs[key] = take(inputs[key])
+    return None if texts or arrays else (obj,)  # a placeholder elsewhere: parse as usual
 
 
 def _parse(body: bytes | bytearray) -> Any:

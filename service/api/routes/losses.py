@@ -8,7 +8,7 @@ in a worker thread, so a big request never blocks the loop.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import orjson
@@ -18,7 +18,7 @@ from starlette.responses import Response, StreamingResponse
 
 from ...backends.worker import DeviceWorker
 from ...config import Settings
-from ...encoding import Splices
+from ...encoding import LazyJson, Piece, Splices
 from ...losses import LOSSES, LossError, LossSpec, get_loss
 from ...tuning import gc_paused
 from ..body import parse_json, read_body
@@ -63,7 +63,9 @@ def _holds_lists(obj: Any) -> bool:
     inputs = obj.get("inputs")
     if isinstance(inputs, dict):
         values += list(inputs.values())
-    return any(isinstance(v, list) or (isinstance(v, dict) and "data" in v) for v in values)
+    # (an array parsed in place from the body is a NumPy array: not a list)
+    return any(isinstance(v, list) or (isinstance(v, dict) and isinstance(v.get("data"), list))
+               for v in values)
 
 
 def _evaluate_raw(box: list[bytes | bytearray], spec: LossSpec, want_grad: bool,
@@ -83,7 +85,7 @@ def _evaluate_raw(box: list[bytes | bytearray], spec: LossSpec, want_grad: bool,
 
 def _parse_and_evaluate(box: list[bytes | bytearray], spec: LossSpec, want_grad: bool,
                         settings: Settings, stats: dict[str, Any],
-                        worker: DeviceWorker | None = None) -> list[bytes]:
+                        worker: DeviceWorker | None = None) -> list[Piece]:
     """The response body, as parts to send in turn, for the request body in ``box`` (taken out
     of it, so that it can be freed as soon as it is parsed).
 
@@ -98,22 +100,34 @@ def _parse_and_evaluate(box: list[bytes | bytearray], spec: LossSpec, want_grad:
     return splices.splice(orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY))
 
 
-def _json_response(parts: list[bytes]) -> Response:
+def _json_response(parts: list[Piece]) -> Response:
     """One response from the parts; a large one is sent in slices of them, so the server never
-    holds a second copy of it (the transport's buffer takes one slice at a time)."""
+    holds a second copy of it (the transport's buffer takes one slice at a time). With an array
+    serialized as it is sent (:class:`service.encoding.LazyJson`), its length is not known
+    beforehand: the response is sent chunked, from a worker thread (Starlette iterates a plain
+    iterator there), so the serialization never runs on the event loop."""
+    if any(isinstance(p, LazyJson) for p in parts):
+        return StreamingResponse(_pieces(parts), media_type="application/json")
     size = sum(len(p) for p in parts)
     if size <= STREAM_BYTES:
         return Response(parts[0] if len(parts) == 1 else b"".join(parts),
                         media_type="application/json")
 
     async def slices() -> AsyncIterator[memoryview]:
-        for part in parts:
-            view = memoryview(part)
-            for start in range(0, len(view), STREAM_BYTES):
-                yield view[start:start + STREAM_BYTES]
+        for view in _pieces(parts):
+            yield view
 
     return StreamingResponse(slices(), media_type="application/json",
                              headers={"content-length": str(size)})
+
+
+def _pieces(parts: list[Piece]) -> Iterator[memoryview]:
+    """The parts' bytes in slices of at most STREAM_BYTES; lazy parts serialized in turn."""
+    for part in parts:
+        for piece in part if isinstance(part, LazyJson) else (part,):
+            view = memoryview(piece)
+            for start in range(0, len(view), STREAM_BYTES):
+                yield view[start:start + STREAM_BYTES]
 
 
 async def _respond(request: Request, spec: LossSpec, want_grad: bool) -> Response:
