@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -63,7 +64,8 @@ B64_INPLACE_BYTES = 1 << 20  # from this body size, arrays are read in place (se
 ARRAY_INPLACE_BYTES = 1 << 16  # a JSON array of numbers read in place from this many bytes
 _KEY = re.compile(rb'"([A-Za-z0-9_]{1,64})"[ \t\r\n]*:[ \t\r\n]*')
 _ARRAY_FIELDS = ("predictions", "targets", "sample_weight")
-_ARRAY_KEYS = frozenset({*_ARRAY_FIELDS, "data",
+_SUBMITTED_FIELDS = ("value", "per_sample", "gradient")  # a /compare request's submission
+_ARRAY_KEYS = frozenset({*_ARRAY_FIELDS, *_SUBMITTED_FIELDS, "data",
                          *(i.name for spec in LOSSES.values() for i in spec.inputs)})
 
 
@@ -72,12 +74,13 @@ def parse_json(body: bytes | bytearray) -> Any:
 
     In a large body the arrays are not turned into Python objects: the base64 text of a b64
     tensor object becomes a :class:`service.encoding.B64Text` view of the body itself (saving
-    the parser's two copies of it), and a large JSON array of numbers (a request array, or a
-    tensor object's ``data``) is parsed in slices straight into a NumPy array
-    (:mod:`service.api.json_arrays`), saving the 4x its decoded bytes that its Python floats and
-    lists would take. Any body where this is not clear-cut (an escape inside the text, such a
-    key that is not a request array's, an array that is not a plain 1-D or 2-D array of numbers)
-    is parsed the ordinary way, which also gives the positions of problems as sent.
+    the parser's two copies of it), and a large JSON array of numbers (a request array, an
+    ``inputs`` value, a /compare submission's array, or a tensor object's ``data``) is parsed
+    in slices straight into a NumPy array (:mod:`service.api.json_arrays`), saving the 4x its
+    decoded bytes that its Python floats and lists would take. Any body where this is not
+    clear-cut (an escape inside the text, such a key that is not a request array's, an array
+    that is not a plain 1-D or 2-D array of numbers) is parsed the ordinary way, which also
+    gives the positions of problems as sent.
     """
     if len(body) >= B64_INPLACE_BYTES:
         parsed = _parse_in_place(body)
@@ -134,7 +137,8 @@ def _parse_in_place(body: bytes | bytearray) -> tuple[Any] | None:
 
     The spans are replaced by placeholder strings (NUL and their index: absent from the body),
     the rest is parsed by orjson, and each placeholder must turn up where an array goes: a
-    request array, an ``inputs`` value, or a tensor object's ``b64`` (texts) or ``data``.
+    request array, an ``inputs`` value, a /compare submission's ``value``, ``per_sample``,
+    ``gradient`` or ``gradients`` value, or a tensor object's ``b64`` (texts) or ``data``.
     """
     # (memchr of the backslash first: a search for the whole escape is 40x slower)
     if body.find(b"\\") != -1 and body.find(b"\\u0000") != -1:
@@ -168,13 +172,17 @@ def _parse_in_place(body: bytes | bytearray) -> tuple[Any] | None:
                     value[key] = found.pop(value[key])
         return value
 
-    for key in _ARRAY_FIELDS:
-        if key in obj:
-            obj[key] = take(obj[key])
-    if isinstance(obj.get("inputs"), dict):
-        inputs = obj["inputs"]
-        for key in inputs:
-            inputs[key] = take(inputs[key])
+    def take_all(where: Any, keys: Iterable[str] | None = None) -> None:
+        if isinstance(where, dict):
+            for key in list(where) if keys is None else [k for k in keys if k in where]:
+                where[key] = take(where[key])
+
+    take_all(obj, _ARRAY_FIELDS)
+    take_all(obj.get("inputs"))
+    submission = obj.get("submission")  # POST /compare
+    take_all(submission, _SUBMITTED_FIELDS)
+    if isinstance(submission, dict):
+        take_all(submission.get("gradients"))
     return None if texts or arrays else (obj,)  # a placeholder elsewhere: parse as usual
 
 

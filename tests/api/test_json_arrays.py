@@ -208,3 +208,41 @@ async def test_integers_beyond_int64_are_refused(client):
     problem = r.json()
     assert problem["code"] == "invalid_number"
     assert problem["errors"][0]["loc"] == ["body", "targets", 0]
+
+
+def test_compare_submissions_are_read_in_place(monkeypatch):
+    monkeypatch.setattr(body_module, "B64_INPLACE_BYTES", 0)
+    monkeypatch.setattr(body_module, "ARRAY_INPLACE_BYTES", 100)
+    x = np.arange(100.0).reshape(25, 4)
+    obj = body_module.parse_json(orjson.dumps(
+        {"loss": "mse", "predictions": x, "targets": x, "submission": {
+            "per_sample": x[:, 0].copy(), "gradients": {"predictions": x}, "value": 1.0}},
+        option=orjson.OPT_SERIALIZE_NUMPY))
+    sub = obj["submission"]
+    for got, want in ((obj["targets"], x), (sub["per_sample"], x[:, 0]),
+                      (sub["gradients"]["predictions"], x)):
+        assert isinstance(got, np.ndarray)
+        np.testing.assert_array_equal(got, want)
+    assert sub["value"] == 1.0
+
+
+async def test_large_compare_request_grades_as_before(client):
+    """A 1.6 MB /compare body (read in place) is graded like the same body parsed as lists."""
+    rng = np.random.default_rng(6)
+    x, y = rng.normal(size=(20_000, 10)), rng.normal(size=(20_000, 10))
+    grad = 2 * (x - y) / x.size
+    body = {"loss": "mse", "predictions": x, "targets": y, "tolerance": {"preset": "numpy"},
+            "submission": {"gradient": grad * 1.0000001, "per_sample": ((x - y) ** 2).mean(1)}}
+    raw = orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
+    assert len(raw) > body_module.B64_INPLACE_BYTES
+    fast = await client.post("/compare", content=raw,
+                             headers={"content-type": "application/json"})
+    parsed = body_module.parse_json(raw)
+    assert isinstance(parsed["submission"]["gradient"], np.ndarray)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(body_module, "B64_INPLACE_BYTES", 1 << 40)  # the ordinary parser
+        plain = await client.post("/compare", content=raw,
+                                  headers={"content-type": "application/json"})
+    assert fast.status_code == plain.status_code == 200
+    got, want = fast.json(), plain.json()
+    assert got["checks"] == want["checks"] and got["passed"] is want["passed"] is False
