@@ -21,6 +21,13 @@ stay exact), except the block sums, which may be reassociated (they accumulate i
 They are cached on disk where numba finds a writable cache directory (next to this file, or
 ``NUMBA_CACHE_DIR``), else compiled in each process; :func:`service.losses._fused.warm_up`
 compiles them before the server reports ready.
+
+Each loss has its own driver loop below, written out, although the loops differ only in the
+element function they call: a driver that takes the element function as a closure variable or
+as an argument is never found in numba's disk cache (numba 0.68: every process pickles the
+function differently, so the cache key changes; checked with ``kernel.stats.cache_hits``), and
+the server would recompile every kernel at each start. The margin kernels' factories
+(:mod:`._fused_margin_kernels`) close over booleans only, which cache.
 """
 
 from __future__ import annotations
