@@ -3,14 +3,21 @@
 ``/ping`` goes through the same app, middleware (request id, metrics, the log line) and server
 settings as ``/loss/{name}``, and returns a fixed body: the floor any route of this server can
 reach, against which the small-requests suite compares ``/loss/mse``. The product API has no
-``/ping``; it exists only in this wrapper.
+``/ping``; it exists only in this wrapper. With ``BENCH_ORDINARY_PARSER=1`` the arrays of large
+bodies are not read in place (the parser that 3-D arrays and bodies with errors take).
 """
 
 from __future__ import annotations
 
+import os
+
 from starlette.responses import Response
 
+from service.api import body
 from service.main import create_app
+
+if os.environ.get("BENCH_ORDINARY_PARSER") == "1":  # bench memory --ordinary-parser
+    body.B64_INPLACE_BYTES = 1 << 62  # every body parsed by orjson into Python objects
 
 app = create_app()
 
