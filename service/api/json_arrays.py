@@ -18,6 +18,8 @@ the caller then parses the body the ordinary way, which reports the problem with
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import orjson
 
@@ -114,16 +116,24 @@ def _parse_flat(body: bytes | bytearray, start: int) -> tuple[np.ndarray, int] |
     return (out, end + 1) if filled == total else None
 
 
-def _row_ends(body: bytes | bytearray, start: int) -> tuple[np.ndarray, int] | None:
-    """The index of every row's ``]`` and of the outer ``]`` (the first ``]`` followed by
-    another after optional whitespace), found a block at a time with NumPy comparisons."""
+class _Rows(NamedTuple):
+    count: int  # rows
+    cuts: list[int]  # the ] of the rows that end slices: about every SLICE_BYTES, and the last
+    outer: int  # the array's closing ]
+
+
+def _rows(body: bytes | bytearray, start: int) -> _Rows | None:
+    """The rows of the 2-D array at ``start``: every row's ``]`` is found a block at a time with
+    NumPy comparisons, up to the outer ``]`` (the first ``]`` followed by another after optional
+    whitespace); only the count and the slices' ends are kept (no index per row)."""
     view = memoryview(body)
-    found: list[np.ndarray] = []
     n = len(body)
+    count, cuts, next_cut = 0, [], start + SLICE_BYTES
     for lo in range(start, n, _BLOCK):
         block = np.frombuffer(view[lo:min(lo + _BLOCK + 1, n)], dtype=np.uint8)
         ends = np.flatnonzero(block[:_BLOCK] == _CLOSE)
         ends = ends[ends + 1 < len(block)]
+        outer = -1
         # a row's ] is followed by a comma; look closer at the others (the outer one, and any
         # followed by whitespace: a pretty-printed body's last row)
         others = np.flatnonzero(block[ends + 1] != _COMMA)
@@ -132,35 +142,39 @@ def _row_ends(body: bytes | bytearray, start: int) -> tuple[np.ndarray, int] | N
         for k in others.tolist():
             after = _skip_ws(body, lo + int(ends[k]) + 1)
             if after < n and body[after] == _CLOSE:
-                rows = np.concatenate([*found, ends[:k + 1] + lo])
-                return rows, after
+                ends, outer = ends[:k + 1], after
+                break
             if after >= n or body[after] != _COMMA:
                 return None
-        found.append(ends + lo)
+        count += len(ends)
+        ends += lo
+        while len(ends) and next_cut <= ends[-1]:
+            cut = int(ends[np.searchsorted(ends, next_cut)])
+            cuts.append(cut)
+            next_cut = cut + SLICE_BYTES
+        if outer != -1:  # ends[-1]: the last row's ]
+            if not cuts or cuts[-1] != ends[-1]:
+                cuts.append(int(ends[-1]))
+            return _Rows(count, cuts, outer)
     return None
 
 
 def _parse_rows(body: bytes | bytearray, start: int) -> tuple[np.ndarray, int] | None:
-    located = _row_ends(body, start)
-    if located is None:
+    rows = _rows(body, start)
+    if rows is None:
         return None
-    ends, outer = located
     view = memoryview(body)
-    # a slice ends at the row end closest to every SLICE_BYTES of text
-    cuts = np.unique(np.searchsorted(ends, np.arange(start + SLICE_BYTES, int(ends[-1]),
-                                                     SLICE_BYTES)))
-    cut_at = [int(ends[k]) for k in cuts if k < len(ends) - 1] + [int(ends[-1])]
     out, filled, at = None, 0, start + 1
-    for stop in cut_at:
+    for stop in rows.cuts:
         part = _slice_array(body, view, at, stop + 1, 2)
-        if part is None or (out := _store(out, filled, part, len(ends))) is None:
+        if part is None or (out := _store(out, filled, part, rows.count)) is None:
             return None
         filled += len(part)
-        if stop != cut_at[-1]:
+        if stop != rows.cuts[-1]:
             at = _after_comma(body, stop + 1)
             if at == -1:
                 return None
-    return (out, outer + 1) if filled == len(ends) else None
+    return (out, rows.outer + 1) if filled == rows.count else None
 
 
 def _count(body: bytes | bytearray, start: int, end: int, char: int) -> int:
