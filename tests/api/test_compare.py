@@ -264,3 +264,12 @@ async def test_a_case_the_sampler_cannot_draw_is_a_422(client, monkeypatch):
     r = await client.get("/cases/mse", params={"n": 500})
     assert r.status_code == 422 and r.json()["code"] == "case_too_large"
     assert r.json()["errors"][0]["loc"] == ["query", "n"]
+
+
+async def test_booleans_in_submitted_lists_are_refused(client):
+    grad = [row[:] for row in GRAD]
+    grad[1][2] = True
+    out = await _post(client, {**BODY, "include_reference": True,
+                               "submission": {"gradient": grad}}, status=422)
+    assert out["code"] == "invalid_number"
+    assert out["errors"][0]["loc"] == ["body", "submission", "gradient", 1, 2]

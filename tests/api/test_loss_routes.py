@@ -135,16 +135,20 @@ async def test_omit_is_validated_and_ignored_where_there_is_nothing_to_omit(clie
 
 
 async def test_omit_does_not_hide_booleans_or_make_b64_bodies_scanned(client):
-    from service.api.routes.losses import _holds_lists
+    from service.api.body import holds_lists
 
     r = await client.post("/loss/mse", json={"predictions": [1.0, True], "targets": [0.0, 0.0],
                                              "omit": ["per_sample"]})
     assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", "predictions", 1]
     # a b64 body with omit holds no JSON-number arrays: no scan of it for true/false tokens
     tensor = encode_array(np.zeros(3), "b64")
-    assert not _holds_lists({"predictions": tensor, "targets": tensor, "omit": ["gradient"]})
-    assert _holds_lists({"predictions": tensor, "inputs": {"var": [1.0]}})
-    assert _holds_lists({"predictions": tensor, "sample_weight": {"shape": [1], "data": [1]}})
+    assert not holds_lists({"predictions": tensor, "targets": tensor, "omit": ["gradient"]})
+    assert holds_lists({"predictions": tensor, "inputs": {"var": [1.0]}})
+    assert holds_lists({"predictions": tensor, "sample_weight": {"shape": [1], "data": [1]}})
+    # /compare: the submission's arrays count, its other booleans do not
+    assert holds_lists({"predictions": tensor, "submission": {"gradients": {"W": [1.0]}}})
+    assert not holds_lists({"predictions": tensor, "submission": {"gradient": tensor},
+                            "include_reference": True})
 
 
 async def test_tensor_data_objects(client):

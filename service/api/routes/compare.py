@@ -15,7 +15,7 @@ from starlette.responses import Response
 from ...grading import CATALOG, applicable, case_set
 from ...grading.cases import MAX_CLASSES, MAX_N
 from ...losses import LossError, get_loss
-from ..body import parse_json, read_body
+from ..body import may_hide_booleans, parse_json, read_body
 from ..compare_schemas import (
     CaseSet,
     CompareRequest,
@@ -71,7 +71,7 @@ async def compare(request: Request,
     settings = request.app.state.settings
     raw = await read_within(request, read_body(request, settings.max_body_bytes))
     obj = parse_json(raw)
-    check_bools = b"true" in raw or b"false" in raw
+    check_bools = may_hide_booleans(raw, obj)
     result = await run_off_loop(request, functools.partial(compare_body, obj, settings,
                                                              check_bools=check_bools))
     return _response(result)

@@ -21,7 +21,7 @@ from ...config import Settings
 from ...encoding import LazyJson, Piece, Splices
 from ...losses import LOSSES, LossError, LossSpec, get_loss
 from ...tuning import gc_paused
-from ..body import parse_json, read_body
+from ..body import may_hide_booleans, parse_json, read_body
 from ..evaluation import evaluate_body
 from ..offload import read_within, run_inline, run_off_loop
 from ..problems import ProblemError, error_responses, from_loss_error
@@ -40,34 +40,6 @@ GC_PAUSE_BYTES = 1 << 20  # bodies from 1 MiB are parsed and evaluated with the 
 STREAM_BYTES = 1 << 20  # responses above 1 MiB are sent in slices of this size
 
 
-def _has_token(raw: bytes | bytearray, token: bytes, probe_at: int) -> bool:
-    """``token in raw``, found through ``memchr`` of its character at ``probe_at`` (a letter that
-    a body of numbers only has in its few keys), with a plain search if that letter is common."""
-    probe = token[probe_at:probe_at + 1]
-    i = raw.find(probe)
-    for _ in range(64):  # a few candidates: check each
-        if i == -1:
-            return False
-        if raw[max(i - probe_at, 0):i - probe_at + len(token)] == token:
-            return True
-        i = raw.find(probe, i + 1)
-    return token in raw
-
-
-def _holds_lists(obj: Any) -> bool:
-    """Whether any array of a parsed body is sent as JSON numbers (not b64)."""
-    if not isinstance(obj, dict):
-        return True
-    # the array fields only: other lists (``omit``) are not arrays
-    values = [obj.get(k) for k in ("predictions", "targets", "sample_weight")]
-    inputs = obj.get("inputs")
-    if isinstance(inputs, dict):
-        values += list(inputs.values())
-    # (an array parsed in place from the body is a NumPy array: not a list)
-    return any(isinstance(v, list) or (isinstance(v, dict) and isinstance(v.get("data"), list))
-               for v in values)
-
-
 def _evaluate_raw(box: list[bytes | bytearray], spec: LossSpec, want_grad: bool,
                   settings: Settings, stats: dict[str, Any], worker: DeviceWorker | None,
                   splices: Splices) -> dict[str, Any]:
@@ -75,8 +47,7 @@ def _evaluate_raw(box: list[bytes | bytearray], spec: LossSpec, want_grad: bool,
     obj = parse_json(raw)
     # booleans can hide in numeric lists (NumPy reads True as 1.0): lists are scanned for them
     # only if the body holds a true/false token and arrays sent as JSON numbers
-    check_bools = _holds_lists(obj) and (_has_token(raw, b"true", 2)
-                                         or _has_token(raw, b"false", 3))
+    check_bools = may_hide_booleans(raw, obj)
     del raw
     return evaluate_body(spec, REQUEST_MODELS[spec.name], obj, want_grad=want_grad,
                          settings=settings, check_bools=check_bools, stats=stats, worker=worker,
