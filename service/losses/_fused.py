@@ -15,9 +15,10 @@ and the only one for every other case:
 * the loss is one of :data:`LOSSES`, with parameters whose math the kernel has (no ``weight`` /
   ``pos_weight``; sigmoid_focal not under ``keras``) and a convention without Keras' last-axis
   mean; the reduction is ``none``, ``mean`` or ``sum``;
-* ``predictions`` and ``targets`` are NumPy arrays of the requested dtype, C-contiguous, of the
-  same shape (at least 1-D) and at least :data:`MIN_SIZE` elements; ``sample_weight`` is absent or
-  a 1-D NumPy array of that dtype.
+* ``predictions`` and ``targets`` are real NumPy arrays of the same shape (at least 1-D) and at
+  least :data:`MIN_SIZE` elements; ``sample_weight`` is absent or a 1-D NumPy array. Arrays of
+  another dtype than the requested one (float32 inputs of a float64 evaluation, integers) or
+  strided ones are cast or copied first, as the generic path would (:func:`in_dtype`).
 
 Reduction, cotangent and per-sample breakdown follow :mod:`service.losses.reduce` term by term.
 The kernels check every input (finite; targets in [0, 1] where the loss takes probabilities;
@@ -128,6 +129,19 @@ def _plain(a: Any, dt: np.dtype) -> bool:
     return type(a) is np.ndarray and a.dtype == dt and a.flags.c_contiguous
 
 
+def in_dtype(a: Any, dt: np.dtype, kinds: str = "fiu") -> Any:
+    """``a`` as a C-contiguous array of ``dt`` if it is a NumPy array of kind ``kinds`` that is
+    not one already (the cast the generic path makes: float32 inputs of a float64 evaluation,
+    int32 class indices, a strided view), else ``a`` itself (which :func:`_plain` then judges).
+    A cast that overflows gives infinities, which the kernels report (the generic path then
+    runs and says where)."""
+    if type(a) is np.ndarray and a.dtype.kind in kinds and not (
+            a.dtype == dt and a.flags.c_contiguous):
+        with np.errstate(over="ignore"):
+            return np.ascontiguousarray(a, dtype=dt)
+    return a
+
+
 def _frozen(a: np.ndarray) -> np.ndarray:
     """A read-only flat view (``reshape`` always returns a new array object, so ``a`` keeps its
     flags): the kernels are compiled for read-only inputs only (b64 requests arrive read-only;
@@ -168,7 +182,7 @@ def evaluate(spec: LossSpec, inputs: Mapping[str, Any], params: dict[str, Any], 
     if name not in LOSSES:
         return None
     dt = _DTYPES[dtype]
-    x, y = inputs.get("predictions"), inputs.get("targets")
+    x, y = in_dtype(inputs.get("predictions"), dt), in_dtype(inputs.get("targets"), dt)
     if len(inputs) != 2 or not (_plain(x, dt) and _plain(y, dt)):
         return None
     assert isinstance(x, np.ndarray) and isinstance(y, np.ndarray)
@@ -178,7 +192,7 @@ def evaluate(spec: LossSpec, inputs: Mapping[str, Any], params: dict[str, Any], 
     if conv is not None and conv.last_axis_mean:
         return None
     p = _params(name, params)
-    sw = sample_weight
+    sw = in_dtype(sample_weight, dt)
     if p is None or (sw is not None and not (_plain(sw, dt) and sw.shape == x.shape[:1])):
         return None
     kernels = _load()

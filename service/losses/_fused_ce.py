@@ -4,10 +4,10 @@ Called by :func:`service.losses._fused.evaluate` (which checked that numba is us
 path is on and the reduction is ``none``, ``mean`` or ``sum``). It returns ``None``, so that the
 generic path runs (and raises the exact error where there is one), unless:
 
-* ``predictions`` is a C-contiguous ``(N, C)`` NumPy array of the requested dtype with at least
-  :data:`service.losses._fused.MIN_SIZE` elements, and ``targets`` a 1-D int64 array of ``N``
-  class indices (probability targets, ``(N, C, d1..dK)`` inputs and other integer dtypes take the
-  generic path);
+* ``predictions`` is a real ``(N, C)`` NumPy array with at least
+  :data:`service.losses._fused.MIN_SIZE` elements, and ``targets`` a 1-D integer array of ``N``
+  class indices (probability targets and ``(N, C, d1..dK)`` inputs take the generic path); other
+  dtypes and strided arrays are cast or copied first (:func:`service.losses._fused.in_dtype`);
 * ``label_smoothing`` is 0; ``weight`` is absent or ``C`` values;
 * ``sample_weight`` is absent or a 1-D array of ``N`` values of the dtype;
 * every target is in ``[0, C)`` or ``ignore_index``, every logit finite, every weight finite and
@@ -29,7 +29,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import _fused_parallel
-from ._fused import EMPTY, MIN_SIZE, _frozen, _plain, result
+from ._fused import EMPTY, MIN_SIZE, _frozen, _plain, in_dtype, result
+
+_INT64 = np.dtype(np.int64)
 
 if TYPE_CHECKING:
     from .evaluation import Evaluation
@@ -55,7 +57,7 @@ def evaluate(spec: LossSpec, inputs: Mapping[str, Any], params: dict[str, Any], 
     """The evaluation by the fused kernel, or None where the generic path must run (see the
     module docstring)."""
     dt = _DTYPES[dtype]
-    x, t = inputs.get("predictions"), inputs.get("targets")
+    x, t = in_dtype(inputs.get("predictions"), dt), in_dtype(inputs.get("targets"), _INT64, "iu")
     if len(inputs) != 2 or not _plain(x, dt):
         return None
     assert isinstance(x, np.ndarray)
@@ -64,7 +66,7 @@ def evaluate(spec: LossSpec, inputs: Mapping[str, Any], params: dict[str, Any], 
         return None
     n, c = x.shape
     w = _class_weights(params.get("weight"), c, dt)
-    sw = sample_weight
+    sw = in_dtype(sample_weight, dt)
     if w is False or (sw is not None and not (_plain(sw, dt) and sw.shape == (n,))):
         return None
     from ._fused_ce_kernels import cross_entropy, prepare

@@ -4,17 +4,20 @@ Called by :func:`service.losses._fused.evaluate` (which checks that the fused pa
 the reduction is ``none``, ``mean`` or ``sum``) for the losses in :data:`LOSSES`. It returns
 ``None``, and the generic path runs, unless:
 
-* multi_margin: ``predictions`` is a C-contiguous ``(N, C)`` NumPy array of the requested dtype
-  with at least ``_fused.MIN_SIZE`` elements and ``targets`` a C-contiguous ``(N,)`` int64 NumPy
-  array; ``p`` is 1 or 2; ``weight`` is None or C finite values >= 0;
-* triplet_margin: ``anchor``, ``positive``, ``negative`` are C-contiguous ``(N, D)`` NumPy arrays
-  of the requested dtype and one shape, at least ``_fused.MIN_SIZE`` elements each; ``p`` is 1
-  or 2; convention ``torch`` (``swap`` true or false) or ``optax`` (without swap);
-* ``sample_weight`` is absent or a C-contiguous ``(N,)`` NumPy array of the requested dtype.
+* multi_margin: ``predictions`` is a real ``(N, C)`` NumPy array with at least
+  ``_fused.MIN_SIZE`` elements and ``targets`` an integer ``(N,)`` NumPy array; ``p`` is 1 or 2;
+  ``weight`` is None or C finite values >= 0;
+* triplet_margin: ``anchor``, ``positive``, ``negative`` are real ``(N, D)`` NumPy arrays of one
+  shape, at least ``_fused.MIN_SIZE`` elements each; ``p`` is 1 or 2; convention ``torch``
+  (``swap`` true or false) or ``optax`` (without swap);
+* ``sample_weight`` is absent or an ``(N,)`` NumPy array.
 
-Everything else falls back: unbatched ``(C,)`` / ``(D,)`` inputs, lists, other dtypes (int32
-targets included), other norms ``p`` of triplet_margin, optax with swap (the generic path raises
-its InvalidParam), a weight vector of the wrong length. The kernels check every input (finite;
+Arrays of another dtype (float32 inputs of a float64 evaluation, int32 targets) or strided ones
+are cast or copied first, as the generic path would (:func:`._fused.in_dtype`).
+
+Everything else falls back: unbatched ``(C,)`` / ``(D,)`` inputs, lists, other norms ``p`` of
+triplet_margin, optax with swap (the generic path raises its InvalidParam), a weight vector of
+the wrong length. The kernels check every input (finite;
 class indices in [0, C); sample weights finite and >= 0) as they go; when a check fails, or the
 mean's denominator is 0, this returns ``None`` and the generic path raises the exact error with
 its location.
@@ -36,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import _fused, _fused_parallel
-from ._fused import _frozen, _plain
+from ._fused import _frozen, _plain, in_dtype
 from ._fused_margin_kernels import MULTI_MARGIN, TRIPLET_MARGIN
 
 if TYPE_CHECKING:
@@ -52,8 +55,9 @@ def _weights(sample_weight: Any, n: int, dt: np.dtype) -> tuple[bool, np.ndarray
     """(eligible, the weights or None)."""
     if sample_weight is None:
         return True, None
-    ok = _plain(sample_weight, dt) and sample_weight.shape == (n,)
-    return ok, sample_weight if ok else None
+    sw = in_dtype(sample_weight, dt)
+    ok = _plain(sw, dt) and sw.shape == (n,)
+    return ok, sw if ok else None
 
 
 def evaluate(spec: LossSpec, inputs: Mapping[str, Any], params: dict[str, Any], reduction: str,
@@ -74,7 +78,7 @@ def evaluate(spec: LossSpec, inputs: Mapping[str, Any], params: dict[str, Any], 
 def _multi_margin(spec: LossSpec, inputs: Mapping[str, Any], params: dict[str, Any],
                   reduction: str, sample_weight: Any, dt: np.dtype, dtype: str,
                   want_grad: bool, want_ps: bool) -> Evaluation | None:
-    x, y = inputs.get("predictions"), inputs.get("targets")
+    x, y = in_dtype(inputs.get("predictions"), dt), in_dtype(inputs.get("targets"), _INT64, "iu")
     if len(inputs) != 2 or not (_plain(x, dt) and _plain(y, _INT64)):
         return None
     assert isinstance(x, np.ndarray) and isinstance(y, np.ndarray)
@@ -106,7 +110,7 @@ def _multi_margin(spec: LossSpec, inputs: Mapping[str, Any], params: dict[str, A
 def _triplet_margin(spec: LossSpec, inputs: Mapping[str, Any], params: dict[str, Any],
                     reduction: str, sample_weight: Any, dt: np.dtype, dtype: str,
                     want_grad: bool, want_ps: bool) -> Evaluation | None:
-    a, pos, neg = inputs.get("anchor"), inputs.get("positive"), inputs.get("negative")
+    a, pos, neg = (in_dtype(inputs.get(k), dt) for k in ("anchor", "positive", "negative"))
     if len(inputs) != 3 or not (_plain(a, dt) and _plain(pos, dt) and _plain(neg, dt)):
         return None
     assert isinstance(a, np.ndarray) and isinstance(pos, np.ndarray)

@@ -113,3 +113,18 @@ def assert_generic(monkeypatch: pytest.MonkeyPatch, runs: list[bool],
         assert runs == [], (name, kw)
         ref = reference(monkeypatch, name, inputs, params, want_grad=True, **kw)
         assert_same(r, ref, kw.get("dtype", "float64"))
+
+
+def assert_fused_after_cast(monkeypatch: pytest.MonkeyPatch, runs: list[bool],
+                            calls: list[tuple[str, dict[str, Any], dict[str, Any]]]) -> None:
+    """Each (loss, inputs, kw) call, with inputs of another dtype than the evaluation's or
+    strided, reaches the fused kernel after a cast or copy (``runs`` ends with True) and gives
+    the reference's result, which casts the same way."""
+    for name, inputs, kw in calls:
+        kw = dict(kw)
+        params = kw.pop("params", {})
+        runs.clear()
+        r = evaluate(name, inputs, params, want_grad=True, **kw)
+        assert runs and runs[-1] is True, (name, kw)
+        ref = reference(monkeypatch, name, inputs, params, want_grad=True, **kw)
+        assert_same(r, ref, kw.get("dtype", "float64"))

@@ -186,13 +186,9 @@ def test_ineligible_calls_take_the_generic_path(monkeypatch, runs):
     calls: list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = [
         ({"predictions": x, "targets": t}, {"label_smoothing": 0.1}, {}),
         ({"predictions": x, "targets": probs}, {}, {}),  # probability targets
-        ({"predictions": x, "targets": t.astype(np.int32)}, {}, {}),  # not int64
-        ({"predictions": x[:, ::2], "targets": t % 5}, {}, {}),  # not contiguous
         ({"predictions": x[:50], "targets": t[:50]}, {}, {}),  # < MIN_SIZE
         ({"predictions": x.reshape(400, 5, 2), "targets": t.reshape(400, 1)[:, [0, 0]] % 5},
          {}, {}),  # (N, C, d)
-        ({"predictions": x, "targets": t}, {}, {"sample_weight": np.ones(400, np.float32)}),
-        ({"predictions": x, "targets": t}, {}, {"dtype": "float32"}),  # needs a cast
     ]
     for inputs, params, kw in calls:
         r = evaluate("cross_entropy", inputs, params, want_grad=True, **kw)
@@ -200,6 +196,29 @@ def test_ineligible_calls_take_the_generic_path(monkeypatch, runs):
         ref = _reference(monkeypatch, inputs, params, want_grad=True, **kw)
         for key, want in _parts(ref).items():
             np.testing.assert_array_equal(_parts(r)[key], want, err_msg=key)
+
+
+def test_other_dtypes_and_strided_inputs_are_cast_for_the_kernel(monkeypatch, runs):
+    x, t = _case(400, 10, "float64", seed=4)
+    calls: list[tuple[dict[str, Any], dict[str, Any]]] = [
+        ({"predictions": x, "targets": t.astype(np.int32)}, {}),  # int32 indices
+        ({"predictions": x[:, ::2], "targets": t % 5}, {}),  # not contiguous
+        ({"predictions": x.astype(np.float32), "targets": t}, {}),  # float32 -> float64
+        ({"predictions": x, "targets": t}, {"sample_weight": np.ones(400, np.float32)}),
+    ]
+    for inputs, kw in calls:
+        runs.clear()
+        r = evaluate("cross_entropy", inputs, want_grad=True, **kw)
+        assert runs == [True], kw
+        _assert_close64(r, _reference(monkeypatch, inputs, want_grad=True, **kw))
+    runs.clear()  # float64 inputs of a float32 evaluation
+    r = evaluate("cross_entropy", {"predictions": x, "targets": t}, want_grad=True,
+                 dtype="float32")
+    assert runs == [True]
+    _assert_as_accurate32(r, _reference(monkeypatch, {"predictions": x, "targets": t},
+                                        want_grad=True, dtype="float32"),
+                          _reference(monkeypatch, {"predictions": x, "targets": t},
+                                     want_grad=True))
 
 
 def test_warm_up_compiles_without_falling_back(runs):

@@ -19,6 +19,7 @@ pytest.importorskip("numba")
 from service.losses import _fused_parallel, evaluate
 from tests.conftest import to_np
 from tests.losses.fused_support import (
+    assert_fused_after_cast,
     assert_generic,
     assert_same,
     error,
@@ -236,23 +237,33 @@ def test_ineligible_calls_take_the_generic_path(monkeypatch, runs):
     calls: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
         ("multi_margin", {"predictions": x[:50].copy(), "targets": y[:50].copy()},
          {}),  # < MIN_SIZE
-        ("multi_margin", {"predictions": x[:, ::2], "targets": y % 5}, {}),  # not contiguous
         ("multi_margin", {"predictions": x.tolist(), "targets": y}, {}),  # not an array
-        ("multi_margin", {"predictions": x, "targets": y.astype(np.int32)}, {}),  # int32
-        ("multi_margin", {"predictions": x, "targets": y}, {"dtype": "float32"}),  # a cast
         ("multi_margin", {"predictions": x.reshape(-1), "targets": y[0].copy()}, {}),  # (C,)
         ("multi_margin", {"predictions": x, "targets": y},
-         {"sample_weight": np.ones(300, np.float32)}),  # weights need a cast
-        ("multi_margin", {"predictions": x, "targets": y},
          {"sample_weight": np.ones(300).tolist()}),  # weights not an array
-        ("triplet_margin", {**tm, "negative": tm["negative"].astype(np.float32)}, {}),
-        ("triplet_margin", {**tm, "anchor": np.asfortranarray(tm["anchor"])}, {}),
         ("triplet_margin", tm, {"params": {"p": 3.0}}),  # a norm without a kernel
         ("triplet_margin", tm, {"params": {"p": 0.5}}),
         ("triplet_margin", {k: v.reshape(-1) for k, v in tm.items()}, {}),  # (D,) inputs
-        ("triplet_margin", tm, {"reduction": "none", "dtype": "float32"}),
     ]
     assert_generic(monkeypatch, runs, calls)
+
+
+def test_other_dtypes_and_strided_inputs_are_cast_for_the_kernel(monkeypatch, runs):
+    mm = _scores((300, 10), "float64", seed=3, margin=1.0)
+    x, y = mm["predictions"], mm["targets"]
+    tm = _triplets((300, 10), "float64", seed=3, swap=False)
+    calls: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
+        ("multi_margin", {"predictions": x[:, ::2], "targets": y % 5}, {}),  # not contiguous
+        ("multi_margin", {"predictions": x, "targets": y.astype(np.int32)}, {}),  # int32
+        ("multi_margin", {"predictions": x, "targets": y}, {"dtype": "float32"}),
+        ("multi_margin", {"predictions": x.astype(np.float32), "targets": y}, {}),
+        ("multi_margin", {"predictions": x, "targets": y},
+         {"sample_weight": np.ones(300, np.float32)}),  # weights cast
+        ("triplet_margin", {**tm, "negative": tm["negative"].astype(np.float32)}, {}),
+        ("triplet_margin", {**tm, "anchor": np.asfortranarray(tm["anchor"])}, {}),
+        ("triplet_margin", tm, {"reduction": "none", "dtype": "float32"}),
+    ]
+    assert_fused_after_cast(monkeypatch, runs, calls)
 
 
 def test_ineligible_params_give_the_reference_errors(monkeypatch, runs):
