@@ -6,10 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import httpx
+import numpy as np
+import orjson
 import pytest
 
 from service.api.schemas import example_body
 from service.client import LossClient
+from service.encoding import LAZY_JSON_ELEMENTS, tensor_to_wire, wire_to_array
 from service.losses import SPECS
 from tests.serverutil import running_server
 
@@ -41,3 +44,27 @@ def test_one_request_per_route(server):
                 assert set(g.gradients) == set(spec.differentiable_inputs) & given
     r = httpx.get(f"{server}/healthz")
     assert r.json() == {"status": "ok"}
+
+
+def test_large_json_request_and_chunked_response(server):
+    """A 21 MB nested JSON body (its arrays read in place) and a gradient of 2**20 + 10 values,
+    serialized while uvicorn sends it (chunked): the values of a b64 request for the same arrays."""
+    rng = np.random.default_rng(12)
+    x = rng.normal(size=(LAZY_JSON_ELEMENTS // 10 + 1, 10))
+    y = rng.integers(0, 10, len(x))
+    headers = {"content-type": "application/json"}
+    with httpx.Client(base_url=server, timeout=120) as http:
+        r = http.post("/gradient/cross_entropy", headers=headers, content=orjson.dumps(
+            {"predictions": x, "targets": y}, option=orjson.OPT_SERIALIZE_NUMPY))
+        assert r.status_code == 200 and "content-length" not in r.headers
+        assert r.headers["transfer-encoding"] == "chunked"
+        nested = orjson.loads(r.content)
+        b64 = http.post("/gradient/cross_entropy", headers=headers, content=orjson.dumps(
+            {"predictions": tensor_to_wire(x), "targets": tensor_to_wire(y),
+             "encoding": "b64"})).json()
+    assert nested["value"] == b64["value"]
+    np.testing.assert_array_equal(np.asarray(nested["gradient"]), wire_to_array(b64["gradient"]))
+    np.testing.assert_array_equal(np.asarray(nested["gradients"]["predictions"]),
+                                  wire_to_array(b64["gradient"]))
+    np.testing.assert_array_equal(np.asarray(nested["per_sample"]),
+                                  wire_to_array(b64["per_sample"]))
