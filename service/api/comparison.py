@@ -15,7 +15,14 @@ import numpy as np
 from pydantic import BaseModel, ValidationError
 
 from ..config import Settings
-from ..encoding import NONFINITE, EncodingError, decode_array, encode_array, encode_scalar
+from ..encoding import (
+    NONFINITE,
+    EncodingError,
+    Splices,
+    decode_array,
+    encode_array,
+    encode_scalar,
+)
 from ..grading import GradeOptions, LossRequest, Problem, compare_losses, grade, resolve
 from ..grading.formats import shape
 from ..grading.side_by_side import SideBySideError
@@ -110,7 +117,7 @@ def _submission(dec: _Decoder, req: GradeRequest) -> dict[str, np.ndarray | None
     return out
 
 
-def _encode_result(result: dict[str, Any]) -> dict[str, Any]:
+def _encode_result(result: dict[str, Any], splices: Splices | None) -> dict[str, Any]:
     for check in result["checks"]:
         for key in ("max_abs_diff", "max_rel_diff"):  # |s - r| / 0 is infinite
             if check[key] is not None:
@@ -119,12 +126,14 @@ def _encode_result(result: dict[str, Any]) -> dict[str, Any]:
             m["submitted"], m["expected"] = encode_scalar(m["submitted"]), \
                 encode_scalar(m["expected"])
     if "reference" in result:
-        result["reference"] = {k: encode_scalar(v) if np.ndim(v) == 0 else encode_array(v)
+        result["reference"] = {k: encode_scalar(v) if np.ndim(v) == 0
+                               else encode_array(v, splices=splices)
                                for k, v in result["reference"].items()}
     return result
 
 
-def grade_body(obj: Any, settings: Settings, *, check_bools: bool = True) -> dict[str, Any]:
+def grade_body(obj: Any, settings: Settings, *, check_bools: bool = True,
+               splices: Splices | None = None) -> dict[str, Any]:
     """The response body of ``POST /compare`` in mode grade (raises ProblemError)."""
     req: GradeRequest = _validate(GradeRequest, obj)
     dec = _Decoder(settings, check_bools)
@@ -145,12 +154,13 @@ def grade_body(obj: Any, settings: Settings, *, check_bools: bool = True) -> dic
         result = grade(problem, submission, options)
     except LossError as exc:
         raise from_loss_error(exc, _map_loc(exc.loc, dec.where)) from None
-    body = _encode_result(result.as_dict())
+    body = _encode_result(result.as_dict(), splices)
     name = req.name or f"{result.provenance['loss']} ({result.provenance['reduction']})"
     return shape(body, req.format, name=name, max_score=req.max_score, weights=result.weights)
 
 
-def losses_body(obj: Any, settings: Settings, *, check_bools: bool = True) -> dict[str, Any]:
+def losses_body(obj: Any, settings: Settings, *, check_bools: bool = True,
+                splices: Splices | None = None) -> dict[str, Any]:
     """The response body of ``POST /compare`` in mode losses (raises ProblemError)."""
     req: LossesRequest = _validate(LossesRequest, obj)
     dec = _Decoder(settings, check_bools)
@@ -169,8 +179,8 @@ def losses_body(obj: Any, settings: Settings, *, check_bools: bool = True) -> di
     for item in out["losses"]:
         v = item["value"]
         item["value"] = encode_scalar(v) if np.ndim(v) == 0 and item["reduction"] != "none" \
-            else encode_array(v)
-        item["per_sample"] = encode_array(item["per_sample"])
+            else encode_array(v, splices=splices)
+        item["per_sample"] = encode_array(item["per_sample"], splices=splices)
         for t in item["top_k"]:
             t["value"] = encode_scalar(t["value"])
     rc = out["rank_correlation"]
@@ -180,14 +190,16 @@ def losses_body(obj: Any, settings: Settings, *, check_bools: bool = True) -> di
     return out
 
 
-def compare_body(obj: Any, settings: Settings, *, check_bools: bool = True) -> dict[str, Any]:
-    """``POST /compare``: mode grade (the default) or losses."""
+def compare_body(obj: Any, settings: Settings, *, check_bools: bool = True,
+                 splices: Splices | None = None) -> dict[str, Any]:
+    """``POST /compare``: mode grade (the default) or losses. With ``splices``, large result
+    arrays are held there (see :func:`service.encoding.encode_array`)."""
     if not isinstance(obj, dict):
         raise ProblemError("invalid_field", "the request body must be a JSON object", ("body",))
     mode = obj.get("mode", "grade")
     if mode == "losses":
-        return losses_body(obj, settings, check_bools=check_bools)
+        return losses_body(obj, settings, check_bools=check_bools, splices=splices)
     if mode != "grade":
         raise ProblemError("invalid_field", f"mode must be 'grade' or 'losses'; got {mode!r}",
                            ("body", "mode"))
-    return grade_body(obj, settings, check_bools=check_bools)
+    return grade_body(obj, settings, check_bools=check_bools, splices=splices)

@@ -55,3 +55,24 @@ async def test_large_json_responses_are_the_ordinary_bytes(client, monkeypatch, 
     assert spliced.content == plain.content
     # serialized as sent: no length known beforehand (sent chunked)
     assert ("content-length" in spliced.headers) is not lazy
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+async def test_large_compare_responses_are_the_ordinary_bytes(client, monkeypatch, lazy):
+    """/compare's reference arrays (grade) and per-sample losses (losses) are spliced too."""
+    rng = np.random.default_rng(10)
+    x, y = rng.normal(size=(600, 5)), rng.integers(0, 5, 600)
+    common = {"predictions": x.tolist(), "targets": y.tolist()}
+    bodies = [
+        {**common, "loss": "cross_entropy", "include_reference": True,
+         "submission": {"gradient": np.zeros((600, 5)).tolist()}},
+        {**common, "mode": "losses", "losses": [{"loss": "cross_entropy"},
+                                                {"loss": "multi_margin"}]},
+    ]
+    plain = [await client.post("/compare", json=b) for b in bodies]
+    monkeypatch.setattr(encoding, "SPLICE_JSON_ELEMENTS", 100)
+    monkeypatch.setattr(encoding, "LAZY_JSON_ELEMENTS", 500 if lazy else 10**9)
+    for body, want in zip(bodies, plain, strict=True):
+        got = await client.post("/compare", json=body)
+        assert got.status_code == want.status_code == 200
+        assert got.content == want.content

@@ -12,6 +12,8 @@ from fastapi import APIRouter, Body, Query, Request
 from fastapi.routing import APIRoute
 from starlette.responses import Response
 
+from ...config import Settings
+from ...encoding import Piece, Splices
 from ...grading import CATALOG, applicable, case_set
 from ...grading.cases import MAX_CLASSES, MAX_N
 from ...losses import LossError, get_loss
@@ -30,6 +32,7 @@ from ..compare_schemas import (
 from ..comparison import compare_body
 from ..offload import read_within, run_off_loop
 from ..problems import error_responses, from_loss_error
+from ..responses import json_response
 
 router = APIRouter(tags=["compare"])
 
@@ -72,9 +75,17 @@ async def compare(request: Request,
     raw = await read_within(request, read_body(request, settings.max_body_bytes))
     obj = parse_json(raw)
     check_bools = may_hide_booleans(raw, obj)
-    result = await run_off_loop(request, functools.partial(compare_body, obj, settings,
-                                                             check_bools=check_bools))
-    return _response(result)
+    del raw
+    parts = await run_off_loop(request, _compare_parts, obj, settings, check_bools)
+    return json_response(parts)
+
+
+def _compare_parts(obj: Any, settings: Settings, check_bools: bool) -> list[Piece]:
+    """The response body as parts: large result arrays (a reference gradient, per-sample
+    losses) serialized once, in blocks, or while sent (:class:`service.encoding.Splices`)."""
+    splices = Splices()
+    body = compare_body(obj, settings, check_bools=check_bools, splices=splices)
+    return splices.splice(orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY))
 
 
 router.add_api_route(

@@ -8,23 +8,24 @@ in a worker thread, so a big request never blocks the loop.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from ...backends.worker import DeviceWorker
 from ...config import Settings
-from ...encoding import LazyJson, Piece, Splices
+from ...encoding import Piece, Splices
 from ...losses import LOSSES, LossError, LossSpec, get_loss
 from ...tuning import gc_paused
 from ..body import may_hide_booleans, parse_json, read_body
 from ..evaluation import evaluate_body
 from ..offload import read_within, run_inline, run_off_loop
 from ..problems import ProblemError, error_responses, from_loss_error
+from ..responses import json_response
 from ..schemas import REQUEST_MODELS, GenericRequest, GradientResponse, LossResponse, example_body
 
 router = APIRouter()
@@ -37,7 +38,6 @@ def _settings(request: Request) -> Settings:
 
 
 GC_PAUSE_BYTES = 1 << 20  # bodies from 1 MiB are parsed and evaluated with the collector paused
-STREAM_BYTES = 1 << 20  # responses above 1 MiB are sent in slices of this size
 
 
 def _evaluate_raw(box: list[bytes | bytearray], spec: LossSpec, want_grad: bool,
@@ -71,36 +71,6 @@ def _parse_and_evaluate(box: list[bytes | bytearray], spec: LossSpec, want_grad:
     return splices.splice(orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY))
 
 
-def _json_response(parts: list[Piece]) -> Response:
-    """One response from the parts; a large one is sent in slices of them, so the server never
-    holds a second copy of it (the transport's buffer takes one slice at a time). With an array
-    serialized as it is sent (:class:`service.encoding.LazyJson`), its length is not known
-    beforehand: the response is sent chunked, from a worker thread (Starlette iterates a plain
-    iterator there), so the serialization never runs on the event loop."""
-    if any(isinstance(p, LazyJson) for p in parts):
-        return StreamingResponse(_pieces(parts), media_type="application/json")
-    size = sum(len(p) for p in parts)
-    if size <= STREAM_BYTES:
-        return Response(parts[0] if len(parts) == 1 else b"".join(parts),
-                        media_type="application/json")
-
-    async def slices() -> AsyncIterator[memoryview]:
-        for view in _pieces(parts):
-            yield view
-
-    return StreamingResponse(slices(), media_type="application/json",
-                             headers={"content-length": str(size)})
-
-
-def _pieces(parts: list[Piece]) -> Iterator[memoryview]:
-    """The parts' bytes in slices of at most STREAM_BYTES; lazy parts serialized in turn."""
-    for part in parts:
-        for piece in part if isinstance(part, LazyJson) else (part,):
-            view = memoryview(piece)
-            for start in range(0, len(view), STREAM_BYTES):
-                yield view[start:start + STREAM_BYTES]
-
-
 async def _respond(request: Request, spec: LossSpec, want_grad: bool) -> Response:
     settings = _settings(request)
     state = request.state
@@ -126,7 +96,7 @@ async def _respond(request: Request, spec: LossSpec, want_grad: bool) -> Respons
     finally:
         state.n_elements = stats.get("n_elements")
         state.backend = stats.get("backend", state.backend)
-    return _json_response(parts)
+    return json_response(parts)
 
 
 def _openapi_body(model: type[BaseModel], spec: LossSpec) -> dict[str, Any]:

@@ -1,0 +1,42 @@
+"""JSON response bodies held as parts (:class:`service.encoding.Splices`): sent without joining
+them into one copy, and large arrays serialized while they are sent."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+from starlette.responses import Response, StreamingResponse
+
+from ..encoding import LazyJson, Piece
+
+STREAM_BYTES = 1 << 20  # responses above 1 MiB are sent in slices of this size
+
+
+def json_response(parts: list[Piece]) -> Response:
+    """One response from the parts; a large one is sent in slices of them, so the server never
+    holds a second copy of it (the transport's buffer takes one slice at a time). With an array
+    serialized as it is sent (:class:`service.encoding.LazyJson`), its length is not known
+    beforehand: the response is sent chunked, from a worker thread (Starlette iterates a plain
+    iterator there), so the serialization never runs on the event loop."""
+    if any(isinstance(p, LazyJson) for p in parts):
+        return StreamingResponse(_pieces(parts), media_type="application/json")
+    size = sum(len(p) for p in parts)
+    if size <= STREAM_BYTES:
+        return Response(parts[0] if len(parts) == 1 else b"".join(parts),
+                        media_type="application/json")
+
+    async def slices() -> AsyncIterator[memoryview]:
+        for view in _pieces(parts):
+            yield view
+
+    return StreamingResponse(slices(), media_type="application/json",
+                             headers={"content-length": str(size)})
+
+
+def _pieces(parts: list[Piece]) -> Iterator[memoryview]:
+    """The parts' bytes in slices of at most STREAM_BYTES; lazy parts serialized in turn."""
+    for part in parts:
+        for piece in part if isinstance(part, LazyJson) else (part,):
+            view = memoryview(piece)
+            for start in range(0, len(view), STREAM_BYTES):
+                yield view[start:start + STREAM_BYTES]
