@@ -75,6 +75,12 @@ class _Decoder:
         return found
 
 
+    def sample_weight(self, req: Any) -> np.ndarray | None:
+        if req.sample_weight is None:
+            return None
+        return self.array(req.sample_weight, ("body", "sample_weight"))
+
+
 def _replace_text(value: Any) -> Any:
     """Nested lists with "NaN" / "Infinity" / "-Infinity" strings as floats."""
     if isinstance(value, str) and value in _TEXT:
@@ -137,10 +143,7 @@ def grade_body(obj: Any, settings: Settings, *, check_bools: bool = True,
     """The response body of ``POST /compare`` in mode grade (raises ProblemError)."""
     req: GradeRequest = _validate(GradeRequest, obj)
     dec = _Decoder(settings, check_bools)
-    inputs = dec.inputs(req)
-    sw = None
-    if req.sample_weight is not None:
-        sw = dec.array(req.sample_weight, ("body", "sample_weight"))
+    inputs, sw = dec.inputs(req), dec.sample_weight(req)
     submission = _submission(dec, req)
     if dec.budget < 0:
         raise ProblemError("too_many_elements", f"the request holds more than "
@@ -164,10 +167,7 @@ def losses_body(obj: Any, settings: Settings, *, check_bools: bool = True,
     """The response body of ``POST /compare`` in mode losses (raises ProblemError)."""
     req: LossesRequest = _validate(LossesRequest, obj)
     dec = _Decoder(settings, check_bools)
-    inputs = dec.inputs(req)
-    sw = None
-    if req.sample_weight is not None:
-        sw = dec.array(req.sample_weight, ("body", "sample_weight"))
+    inputs, sw = dec.inputs(req), dec.sample_weight(req)
     requests = [LossRequest(item.loss, item.params, item.reduction, item.transform, item.label)
                 for item in req.losses]
     try:
