@@ -125,8 +125,8 @@ def _spans(body: bytes | bytearray) -> list[_Span] | None:
             spans.append(_Span(value + 1, end, None))
             at = end + 1
         elif first == b"[" and key.decode() in _ARRAY_KEYS:
-            found = parse_array(body, value)
-            if found is not None and found[1] - value >= ARRAY_INPLACE_BYTES:
+            found = parse_array(body, value, ARRAY_INPLACE_BYTES)
+            if found is not None:
                 spans.append(_Span(value, found[1], found[0]))
                 at = found[1]
     return spans

@@ -74,7 +74,6 @@ class _Decoder:
             self.where[name] = ("body", "inputs", name)
         return found
 
-
     def sample_weight(self, req: Any) -> np.ndarray | None:
         if req.sample_weight is None:
             return None

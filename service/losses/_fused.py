@@ -129,6 +129,12 @@ def _plain(a: Any, dt: np.dtype) -> bool:
     return type(a) is np.ndarray and a.dtype == dt and a.flags.c_contiguous
 
 
+def large(a: Any) -> bool:
+    """Whether ``a`` is a NumPy array of at least :data:`MIN_SIZE` elements (checked before any
+    cast by :func:`in_dtype`, so that small inputs are not cast twice)."""
+    return type(a) is np.ndarray and a.size >= MIN_SIZE
+
+
 def in_dtype(a: Any, dt: np.dtype, kinds: str = "fiu") -> Any:
     """``a`` as a C-contiguous array of ``dt`` if it is a NumPy array of kind ``kinds`` that is
     not one already (the cast the generic path makes: float32 inputs of a float64 evaluation,
@@ -182,7 +188,10 @@ def evaluate(spec: LossSpec, inputs: Mapping[str, Any], params: dict[str, Any], 
     if name not in LOSSES:
         return None
     dt = _DTYPES[dtype]
-    x, y = in_dtype(inputs.get("predictions"), dt), in_dtype(inputs.get("targets"), dt)
+    x, y = inputs.get("predictions"), inputs.get("targets")
+    if not large(x):
+        return None
+    x, y = in_dtype(x, dt), in_dtype(y, dt)
     if len(inputs) != 2 or not (_plain(x, dt) and _plain(y, dt)):
         return None
     assert isinstance(x, np.ndarray) and isinstance(y, np.ndarray)

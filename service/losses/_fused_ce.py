@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import _fused_parallel
-from ._fused import EMPTY, MIN_SIZE, _frozen, _plain, in_dtype, result
+from ._fused import EMPTY, MIN_SIZE, _frozen, _plain, in_dtype, large, result
 
 _INT64 = np.dtype(np.int64)
 
@@ -57,7 +57,10 @@ def evaluate(spec: LossSpec, inputs: Mapping[str, Any], params: dict[str, Any], 
     """The evaluation by the fused kernel, or None where the generic path must run (see the
     module docstring)."""
     dt = _DTYPES[dtype]
-    x, t = in_dtype(inputs.get("predictions"), dt), in_dtype(inputs.get("targets"), _INT64, "iu")
+    x, t = inputs.get("predictions"), inputs.get("targets")
+    if not large(x):
+        return None
+    x, t = in_dtype(x, dt), in_dtype(t, _INT64, "iu")
     if len(inputs) != 2 or not _plain(x, dt):
         return None
     assert isinstance(x, np.ndarray)

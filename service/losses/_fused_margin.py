@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import _fused, _fused_parallel
-from ._fused import _frozen, _plain, in_dtype
+from ._fused import _frozen, _plain, in_dtype, large
 from ._fused_margin_kernels import MULTI_MARGIN, TRIPLET_MARGIN
 
 if TYPE_CHECKING:
@@ -78,7 +78,10 @@ def evaluate(spec: LossSpec, inputs: Mapping[str, Any], params: dict[str, Any], 
 def _multi_margin(spec: LossSpec, inputs: Mapping[str, Any], params: dict[str, Any],
                   reduction: str, sample_weight: Any, dt: np.dtype, dtype: str,
                   want_grad: bool, want_ps: bool) -> Evaluation | None:
-    x, y = in_dtype(inputs.get("predictions"), dt), in_dtype(inputs.get("targets"), _INT64, "iu")
+    x, y = inputs.get("predictions"), inputs.get("targets")
+    if not large(x):
+        return None
+    x, y = in_dtype(x, dt), in_dtype(y, _INT64, "iu")
     if len(inputs) != 2 or not (_plain(x, dt) and _plain(y, _INT64)):
         return None
     assert isinstance(x, np.ndarray) and isinstance(y, np.ndarray)
@@ -110,6 +113,8 @@ def _multi_margin(spec: LossSpec, inputs: Mapping[str, Any], params: dict[str, A
 def _triplet_margin(spec: LossSpec, inputs: Mapping[str, Any], params: dict[str, Any],
                     reduction: str, sample_weight: Any, dt: np.dtype, dtype: str,
                     want_grad: bool, want_ps: bool) -> Evaluation | None:
+    if not large(inputs.get("anchor")):
+        return None
     a, pos, neg = (in_dtype(inputs.get(k), dt) for k in ("anchor", "positive", "negative"))
     if len(inputs) != 3 or not (_plain(a, dt) and _plain(pos, dt) and _plain(neg, dt)):
         return None

@@ -246,3 +246,13 @@ async def test_large_compare_request_grades_as_before(client):
     assert fast.status_code == plain.status_code == 200
     got, want = fast.json(), plain.json()
     assert got["checks"] == want["checks"] and got["passed"] is want["passed"] is False
+
+
+@pytest.mark.parametrize("text", [b"[1.5, 2.5, 3.5]", b"[[1.5, 2.5], [3.5, 4.5]]"])
+def test_arrays_under_the_size_floor_are_not_parsed(text):
+    raw = b'{"predictions": ' + text + b"}"
+    start = raw.index(b"[")
+    assert json_arrays.parse_array(raw, start, min_bytes=len(text) + 1) is None
+    array, end = json_arrays.parse_array(raw, start, min_bytes=len(text))
+    assert end == start + len(text)
+    np.testing.assert_array_equal(array, orjson.loads(text))
