@@ -161,6 +161,47 @@ def test_bad_sample_weights_raise_the_reference_error(monkeypatch, runs, case):
     assert runs.count(True) <= 1
 
 
+REGRESSION = ["mse", "l1", "huber", "smooth_l1"]
+
+
+@pytest.mark.parametrize("name", REGRESSION)
+@pytest.mark.parametrize("shape", [(3000, 3), (2, 5000)], ids=str)  # short rows; rows > a block
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_regression_kernels_detect_non_finite_inputs_from_their_sums(monkeypatch, runs, name,
+                                                                      shape, bad):
+    """The regression kernels check no element: a non-finite input makes its loss, and so the
+    chunk's total, non-finite. Also under a weight of 0 (0 * inf is NaN), without the gradient,
+    per-sample breakdown or reduction, and where the other input holds the opposite infinity."""
+    inputs = _inputs(name, shape, "float64", seed=3)
+    at = inputs["predictions"].size - 7
+    inputs["predictions"].reshape(-1)[at] = bad
+    inputs["targets"].reshape(-1)[at] = -bad  # inf - (-inf) = inf; nan - nan = nan
+    sw = np.ones(shape[0])
+    sw[at // shape[1]] = 0.0
+    for kw in ({"want_grad": True}, {"sample_weight": sw, "reduction": "sum"},
+               {"reduction": "none"}, {"want_per_sample": False}):
+        got = error(lambda kw=kw: evaluate(name, inputs, **kw))
+        assert runs[-1] is False, kw  # detected, then the generic path raised
+        assert got == error(lambda kw=kw: reference(monkeypatch, name, inputs, **kw))
+        assert got[1] == ("predictions", *np.unravel_index(at, shape)), kw
+
+
+@pytest.mark.parametrize("name", REGRESSION)
+def test_regression_kernels_leave_an_overflowing_sum_to_the_generic_path(monkeypatch, runs,
+                                                                         name):
+    """Finite inputs whose loss overflows (mse of 1e200) make a non-finite total too: the
+    generic path computes it (the same infinity), with the same gradient."""
+    inputs = _inputs(name, (1000, 5), "float64", seed=4)
+    inputs["predictions"][10, 2] = 1e200 if name == "mse" else 1.7e308
+    inputs["predictions"][11, 2] = -1.7e308  # l1: |1.7e308| + |-1.7e308| overflows the sum
+    got = evaluate(name, inputs, want_grad=True)
+    assert runs == [False]
+    want = reference(monkeypatch, name, inputs, want_grad=True)
+    assert np.isinf(float(got.value)) and np.isinf(float(want.value))
+    assert np.array_equal(got.per_sample, want.per_sample)
+    assert np.array_equal(got.gradients["predictions"], want.gradients["predictions"])
+
+
 def test_ineligible_calls_take_the_generic_path(monkeypatch, runs):
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(2000, 8)), rng.uniform(size=(2000, 8))
