@@ -4,16 +4,19 @@
                               [--omit gradient,per_sample]
 
 For 1e3, 1e5, 1e6 and 1e7 values (predictions of shape (N, 10) and N class indices), sent as
-nested JSON lists, as flat tensor objects (``{"shape", "dtype", "data"}``) and as b64 tensors
-(with ``"encoding": "b64"`` for the response), it times
+nested JSON lists, as flat tensor objects (``{"shape", "dtype", "data"}``), as b64 tensors
+(with ``"encoding": "b64"`` for the response) and in the binary tensor format
+(``application/octet-stream``: a JSON header, then the arrays' bytes; the response in the same
+format), it times
 
 * end to end: a client (``http.client`` on a keep-alive connection: the lightest in the standard
   library, so the time is the server's and the wire's) POSTs the body to the service
   (``bench.apps:app`` served by ``bench.serve`` exactly as ``loss-service serve`` does: 1 worker)
   and reads the whole response;
 * the in-process lower bound of the same work in this process: ``orjson.loads`` (collector
-  paused), ``np.asarray`` (or base64 decoding), ``engine.run`` (forward + gradient) and
-  ``orjson.dumps`` of the same response body (or base64 encoding), no HTTP;
+  paused), ``np.asarray`` (or base64 decoding, or ``np.frombuffer``), ``engine.run`` (forward +
+  gradient) and ``orjson.dumps`` of the same response body (or base64 encoding; the binary
+  format's header and the arrays' bytes), no HTTP;
 * the naive app (``bench.naive_app``: pydantic ``list[list[float]]``, default JSON response),
   nested JSON only, up to ``--naive-max`` values (default 1e6: at 1e7 it takes minutes and GBs).
 
@@ -22,7 +25,8 @@ bound's response); the naive app, which has no such option, is then not run.
 
 Targets: JSON (nested and flat) end to end within 1.25x of the lower bound; at 1e6 values, the
 service at least 3x faster than the naive app (nested JSON) and b64 at least 10x faster than
-nested JSON.
+nested JSON. The binary format has no target of its own: its row shows what it saves over b64
+(``b64/bin``: b64 end to end over binary end to end, at every size).
 """
 
 from __future__ import annotations
@@ -37,12 +41,14 @@ import numpy as np
 import orjson
 import pybase64
 
+from service import binary_body
+
 from ._common import Targets, best_time, fmt_ms, gc_paused, header, server, tune_malloc
 
 SIZES = (1_000, 100_000, 1_000_000, 10_000_000)
 QUICK_SIZES = (1_000, 100_000, 1_000_000)
 C = 10
-ENCODINGS = ("nested", "data", "b64")
+ENCODINGS = ("nested", "data", "b64", "binary")
 
 
 def make_case(total: int) -> tuple[np.ndarray, np.ndarray]:
@@ -52,6 +58,10 @@ def make_case(total: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def body_for(x: np.ndarray, y: np.ndarray, encoding: str, omit: tuple[str, ...] = ()) -> bytes:
+    if encoding == "binary":
+        parts, _ = binary_body.pack({"predictions": x, "targets": y,
+                                     **({"omit": list(omit)} if omit else {})})
+        return b"".join(parts)
     if encoding == "nested":
         obj: dict[str, Any] = {"predictions": x, "targets": y}
     elif encoding == "data":
@@ -68,30 +78,22 @@ def body_for(x: np.ndarray, y: np.ndarray, encoding: str, omit: tuple[str, ...] 
     return orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
-def lower_bound(body: bytes, encoding: str, omit: tuple[str, ...] = ()) -> bytes:
-    """The same work without HTTP: parse, arrays, compute, the response body."""
+def lower_bound(body: bytes, encoding: str, omit: tuple[str, ...] = (),
+                header_length: int = 0) -> Any:
+    """The same work without HTTP: parse, arrays, compute, the response body (for the binary
+    format: the response's header, and its arrays' own memory to send after it)."""
     from service import engine
 
-    with gc_paused():
-        obj = orjson.loads(body)
-        p, t = obj["predictions"], obj["targets"]
-        if encoding == "nested":
-            x, y = np.asarray(p), np.asarray(t)
-        elif encoding == "data":
-            x = np.asarray(p["data"]).reshape(p["shape"])
-            y = np.asarray(t["data"]).reshape(t["shape"])
-        else:
-            x = np.frombuffer(pybase64.b64decode(p["b64"], validate=True), "<f8")
-            y = np.frombuffer(pybase64.b64decode(t["b64"], validate=True), "<i8")
-            x, y = x.reshape(p["shape"]), y.reshape(t["shape"])
-        del obj, p, t
+    x, y = _arrays(body, encoding, header_length)
     ev = engine.run("cross_entropy", {"predictions": x, "targets": y}, want_grad=True,
                     want_per_sample="per_sample" not in omit).evaluation
     g = ev.gradients["predictions"] if ev.gradients else None
 
     def enc(a: Any) -> Any:
-        if encoding != "b64" or a is None:
+        if a is None or encoding not in ("b64", "binary"):
             return a
+        if encoding == "binary":
+            return {"shape": list(a.shape), "dtype": a.dtype.name, "binary_data_size": a.nbytes}
         return {"shape": list(a.shape), "dtype": a.dtype.name,
                 "b64": pybase64.b64encode(a).decode("ascii")}
 
@@ -101,13 +103,56 @@ def lower_bound(body: bytes, encoding: str, omit: tuple[str, ...] = ()) -> bytes
            "gradient": enc(g)}
     for field in omit:
         del out[field]
+    if encoding == "binary":
+        sent = [a for a, key in ((ev.per_sample, "per_sample"), (g, "gradients"), (g, "gradient"))
+                if a is not None and key in out]
+        return [orjson.dumps(out), *(memoryview(a) for a in sent)]
     return orjson.dumps(out, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
-def _post_time(url: str, path: str, body: bytes, budget: float) -> float:
+def _arrays(body: bytes, encoding: str, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """The request's arrays: parsed (collector paused), decoded, or viewed in place."""
+    if encoding == "binary":
+        obj = orjson.loads(body[:length])
+        p, t = obj["predictions"], obj["targets"]
+        view = memoryview(body)[length:]
+        x = np.frombuffer(view[:p["binary_data_size"]], "<f8").reshape(p["shape"])
+        return x, np.frombuffer(view[p["binary_data_size"]:], "<i8").reshape(t["shape"])
+    with gc_paused():
+        obj = orjson.loads(body)
+        p, t = obj["predictions"], obj["targets"]
+        if encoding == "nested":
+            return np.asarray(p), np.asarray(t)
+        if encoding == "data":
+            return np.asarray(p["data"]).reshape(p["shape"]), np.asarray(t["data"]).reshape(
+                t["shape"])
+        x = np.frombuffer(pybase64.b64decode(p["b64"], validate=True), "<f8")
+        y = np.frombuffer(pybase64.b64decode(t["b64"], validate=True), "<i8")
+        return x.reshape(p["shape"]), y.reshape(t["shape"])
+
+
+def header_length(body: bytes) -> int:
+    """The JSON header's length in a binary body made by :func:`body_for` (the header that
+    :func:`service.binary_body.pack` writes has no brace inside a string)."""
+    depth = 0
+    for i, ch in enumerate(body):
+        depth += (ch == 0x7B) - (ch == 0x7D)
+        if depth == 0:
+            return i + 1 + (-(i + 1) % binary_body.ALIGN)
+    raise ValueError("no JSON document at the start of the body")
+
+
+def headers_for(length: int) -> dict[str, str]:
+    """The request headers of a body whose binary header has ``length`` bytes (0: JSON)."""
+    if length:
+        return {"content-type": binary_body.MEDIA_TYPE, binary_body.HEADER_LENGTH: str(length)}
+    return {"content-type": "application/json"}
+
+
+def _post_time(url: str, path: str, body: bytes, budget: float, length: int) -> float:
     host, port = url.removeprefix("http://").split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=600)
-    headers = {"content-type": "application/json"}
+    headers = headers_for(length)
 
     def once() -> None:
         conn.request("POST", path, body, headers)
@@ -152,17 +197,21 @@ def run(argv: list[str]) -> int:
             e2e: dict[str, float] = {}
             for encoding in ENCODINGS:
                 body = body_for(x, y, encoding, omit)
-                lb = best_time(lambda b=body, e=encoding: lower_bound(b, e, omit),
+                length = header_length(body) if encoding == "binary" else 0
+                lb = best_time(lambda b=body, e=encoding, n=length: lower_bound(b, e, omit, n),
                                budget_s=budget)
-                t = _post_time(url, "/gradient/cross_entropy", body, budget)
+                t = _post_time(url, "/gradient/cross_entropy", body, budget, length)
                 e2e[encoding] = t
                 naive_txt, ratio_txt = "-", "-"
                 verdict = ""
-                if encoding != "b64":
+                if encoding == "binary":
+                    ratio_txt = f"{e2e['b64'] / t:.2f}x"
+                    verdict = f"b64/bin {ratio_txt}, nested/bin {e2e['nested'] / t:.1f}x"
+                elif encoding != "b64":
                     verdict = targets.at_most(f"{encoding} JSON {total:.0e} values: e2e / lower "
                                               "bound", t / lb, 1.25)
                 if encoding == "nested" and total <= args.naive_max and not omit:
-                    tn = _post_time(naive_url, "/gradient/cross_entropy", body, budget)
+                    tn = _post_time(naive_url, "/gradient/cross_entropy", body, budget, 0)
                     naive_txt, ratio_txt = fmt_ms(tn), f"{tn / t:.1f}x"
                     if total == 1_000_000:
                         v = targets.at_least("nested JSON 1e6 values: naive app / service",

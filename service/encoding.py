@@ -5,11 +5,15 @@ An array in a request is one of
 * a nested JSON list of numbers (integers stay integers: class indices);
 * a tensor object ``{"shape": [...], "dtype": "...", "data": [flat row-major list]}``;
 * a tensor object ``{"shape": [...], "dtype": "...", "b64": "<base64 of little-endian row-major
-  bytes>"}``, the fast path for large arrays.
+  bytes>"}``, the fast path for large arrays in JSON;
+* a tensor object ``{"shape": [...], "dtype": "...", "binary_data_size": <bytes>}`` in the JSON
+  header of an ``application/octet-stream`` request, whose little-endian row-major bytes follow
+  the header (:func:`service.api.body.parse_binary` puts them in as :class:`BinaryData`).
 
-Arrays in a response are nested lists (``encoding: "json"``) or b64 tensor objects (``"b64"``).
-JSON has no NaN or infinity, so a non-finite result is written as the string ``"NaN"``,
-``"Infinity"`` or ``"-Infinity"`` in the json encoding (never ``null``); b64 carries IEEE values.
+Arrays in a response are nested lists (``encoding: "json"``), b64 tensor objects (``"b64"``) or
+binary tensor objects whose bytes follow the response's JSON header (``"binary"``). JSON has no
+NaN or infinity, so a non-finite result is written as the string ``"NaN"``, ``"Infinity"`` or
+``"-Infinity"`` in the json encoding (never ``null``); b64 and binary carry IEEE values.
 
 Nothing here allocates in proportion to a *claimed* shape before checking it against the element
 limit and the data actually sent.
@@ -128,17 +132,39 @@ class B64Text:
         self.view = view
 
 
+class BinaryData:
+    """The bytes of a tensor sent after the JSON header of an ``application/octet-stream``
+    request (see :func:`service.api.body.parse_binary`): ``view`` is a read-only memoryview of
+    the request body, which becomes the array without a copy (unless it is misaligned)."""
+
+    __slots__ = ("view",)
+
+    def __init__(self, view: memoryview):
+        self.view = view
+
+
+def _from_bytes(view: Any, dtype: np.dtype, shape: list[int]) -> np.ndarray:
+    """The array over ``view`` (little-endian bytes), in native byte order; copied only if the
+    bytes are not aligned to the item size (the kernels, like NumPy's fast loops, want aligned
+    arrays)."""
+    arr = np.frombuffer(view, dtype=dtype).reshape(shape)
+    if not arr.flags.aligned:
+        arr = arr.copy()
+    return arr.astype(dtype.newbyteorder("="), copy=False)
+
+
 def _decode_tensor(obj: dict[str, Any], loc: Loc, max_elements: int,
                    check_bools: bool = True) -> np.ndarray:
     keys = set(obj)
-    payload = keys & {"data", "b64"}
-    allowed = {"shape", "dtype", "data", "b64"}
+    payload = keys & {"data", "b64", "binary_data_size"}
+    allowed = {"shape", "dtype", "data", "b64", "binary_data_size"}
     for k in keys - allowed:
         raise EncodingError("invalid_tensor", f"unknown field {k!r} in a tensor object "
-                            "(allowed: shape, dtype, data or b64)", (*loc, k))
+                            "(allowed: shape, dtype, and one of data, b64, binary_data_size)",
+                            (*loc, k))
     if len(payload) != 1:
-        raise EncodingError("invalid_tensor", "a tensor object needs exactly one of 'data' and "
-                            "'b64'", loc)
+        raise EncodingError("invalid_tensor", "a tensor object needs exactly one of 'data', "
+                            "'b64' and 'binary_data_size'", loc)
     if "shape" not in obj:
         raise EncodingError("invalid_tensor", "a tensor object needs 'shape'", (*loc, "shape"))
     shape = obj["shape"]
@@ -159,6 +185,19 @@ def _decode_tensor(obj: dict[str, Any], loc: Loc, max_elements: int,
         raise EncodingError("unsupported_dtype", f"dtype must be one of "
                             f"{', '.join(WIRE_DTYPES)}; got {dtype_name!r:.40}", (*loc, "dtype"))
     dtype = np.dtype(WIRE_DTYPES[dtype_name])
+    if "binary_data_size" in obj:
+        blob = obj["binary_data_size"]
+        if not isinstance(blob, BinaryData):
+            raise EncodingError("invalid_tensor", "binary_data_size is for a tensor whose bytes "
+                                "follow the JSON header of an application/octet-stream request; "
+                                "in a JSON body send data or b64", (*loc, "binary_data_size"))
+        nbytes = n * dtype.itemsize
+        if len(blob.view) != nbytes:
+            raise EncodingError(
+                "invalid_tensor", f"binary_data_size is {len(blob.view)} bytes; shape {shape} "
+                f"and dtype {dtype_name} need {nbytes}", (*loc, "binary_data_size"))
+        check_limit()
+        return _from_bytes(blob.view, dtype, shape)
     if "b64" in obj:
         text = obj["b64"]
         if isinstance(text, B64Text):
@@ -183,8 +222,7 @@ def _decode_tensor(obj: dict[str, Any], loc: Loc, max_elements: int,
             raise EncodingError("invalid_tensor", f"b64 decodes to {len(raw)} bytes; expected "
                                 f"{nbytes}", (*loc, "b64"))
         # a read-only view of the decoded bytes: no copy on little-endian machines
-        arr = np.frombuffer(raw, dtype=dtype).reshape(shape)
-        return arr.astype(dtype.newbyteorder("="), copy=False)
+        return _from_bytes(raw, dtype, shape)
     data = obj["data"]  # a list, or an array parsed in place (service.api.json_arrays)
     if isinstance(data, np.ndarray):
         if data.ndim != 1:
@@ -232,10 +270,16 @@ def _nonfinite_to_text(a: np.ndarray) -> Any:
     return obj.tolist()
 
 
-def _b64_bytes(a: np.ndarray) -> bytes:
-    """base64 of the little-endian row-major bytes, read in place (no ``tobytes`` copy)."""
+def _wire_bytes(a: np.ndarray) -> np.ndarray:
+    """The little-endian row-major bytes of ``a`` as a flat uint8 array (a view where ``a`` is
+    already C-contiguous and little-endian: no ``tobytes`` copy)."""
     wire = np.ascontiguousarray(a.astype(a.dtype.newbyteorder("<"), copy=False))
-    return pybase64.b64encode(wire.reshape(-1).view(np.uint8))
+    return wire.reshape(-1).view(np.uint8)
+
+
+def _b64_bytes(a: np.ndarray) -> bytes:
+    """base64 of the little-endian row-major bytes, read in place."""
+    return pybase64.b64encode(_wire_bytes(a))
 
 
 class LazyJson:
@@ -268,6 +312,7 @@ class Splices:
 
     def __init__(self) -> None:
         self.texts: list[list[Piece]] = []
+        self.blobs: set[int] = set()  # indices of texts that are binary tensors' bytes
 
     def hold(self, text: Piece | list[Piece], *, string: bool = True) -> orjson.Fragment:
         """A placeholder for ``text`` (one piece or several in turn): the characters of a JSON
@@ -275,6 +320,12 @@ class Splices:
         pieces = text if isinstance(text, list) else [text]
         self.texts.append([b'"', *pieces, b'"'] if string else pieces)
         return orjson.Fragment(b'"\x00%d\x00"' % (len(self.texts) - 1))
+
+    def hold_bytes(self, data: memoryview) -> orjson.Fragment:
+        """A placeholder for a binary tensor's ``binary_data_size``: :meth:`splice_binary` puts
+        the size there and ``data`` after the JSON header."""
+        self.blobs.add(len(self.texts))
+        return self.hold(data, string=False)
 
     def splice(self, document: bytes) -> list[Piece]:
         if not self.texts:
@@ -287,6 +338,25 @@ class Splices:
             else:
                 parts += self.texts[int(piece)]
         return parts
+
+    def splice_binary(self, document: bytes) -> tuple[int, list[Piece]]:
+        """``(header length, parts)`` of a binary response: the JSON header, with each binary
+        tensor's size in its placeholder, then the tensors' bytes in the order the header
+        names them (an array the header holds twice is sent twice, from the same memory)."""
+        header: list[bytes] = []
+        blobs: list[Piece] = []
+        for i, piece in enumerate(self._MARK.split(document)):
+            if i % 2 == 0:
+                header.append(piece)
+            elif int(piece) in self.blobs:
+                blob = self.texts[int(piece)][0]
+                header.append(b"%d" % len(blob))
+                blobs.append(blob)
+            else:  # JSON text held for a JSON-encoded array (not in a binary response)
+                header += [bytes(p) for p in self.texts[int(piece)]]
+        head = b"".join(header)
+        head += b" " * (-len(head) % 8)  # (JSON allows trailing spaces) the arrays start aligned
+        return len(head), [head, *blobs]
 
 
 SPLICE_JSON_ELEMENTS = 1 << 16  # a JSON result array of this many elements is held in Splices
@@ -301,9 +371,16 @@ def encode_array(a: Any, encoding: str = "json", *, splices: Splices | None = No
     A large array sent as JSON is held there too, serialized once (so that an array the
     document holds twice is neither serialized nor stored twice), or, from
     :data:`LAZY_JSON_ELEMENTS`, a block at a time while the response is sent
-    (:class:`LazyJson`).
+    (:class:`LazyJson`). The binary encoding (``splices`` required) gives a tensor object whose
+    ``binary_data_size`` placeholder :meth:`Splices.splice_binary` fills in, the array's own
+    memory being sent after the header.
     """
     a = np.asarray(a)
+    if encoding == "binary":
+        if splices is None:
+            raise ValueError("the binary encoding needs Splices (the bytes go after the header)")
+        return {"shape": list(a.shape), "dtype": a.dtype.name,
+                "binary_data_size": splices.hold_bytes(memoryview(_wire_bytes(a)))}
     if encoding == "b64":
         text = _b64_bytes(a)
         return {"shape": list(a.shape), "dtype": a.dtype.name,

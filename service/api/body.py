@@ -1,4 +1,10 @@
-"""Reading a JSON request body: content type, size limit (413 before reading it all), parsing."""
+"""Reading a request body: content type, size limit (413 before reading it all), parsing.
+
+A body is JSON, or (for /loss and /gradient) ``application/octet-stream`` in the style of the
+KServe/Triton binary tensor extension: a JSON header of ``Inference-Header-Content-Length``
+bytes, then the bytes of the tensor objects that give ``binary_data_size`` instead of ``data``
+or ``b64``, in the order the header names them (:func:`parse_binary`).
+"""
 
 from __future__ import annotations
 
@@ -10,29 +16,39 @@ import numpy as np
 import orjson
 from starlette.requests import Request
 
-from ..encoding import B64Text
+from ..encoding import B64Text, BinaryData
 from ..losses import LOSSES
 from .json_arrays import parse_array
 from .problems import ProblemError
 
+BINARY_MEDIA_TYPE = "application/octet-stream"
+HEADER_LENGTH = "inference-header-content-length"  # (KServe's name) the JSON header's bytes
+
+
+def _media(content_type: str) -> str:
+    return content_type.split(";", 1)[0].strip().lower()
+
 
 def _is_json(content_type: str) -> bool:
-    media = content_type.split(";", 1)[0].strip().lower()
+    media = _media(content_type)
     return media == "application/json" or (media.startswith("application/")
                                            and media.endswith("+json"))
 
 
-async def read_body(request: Request, max_bytes: int) -> bytes | bytearray:
-    """The raw body; 415 for a non-JSON content type, 413 past ``max_bytes`` (never read whole).
+async def read_body(request: Request, max_bytes: int, *,
+                    binary: bool = False) -> bytes | bytearray:
+    """The raw body; 415 for a content type other than JSON (or ``application/octet-stream``
+    where ``binary``), 413 past ``max_bytes`` (never read whole).
 
     With a valid ``Content-Length`` the chunks are copied into one buffer of that size (no list
     of chunks joined into a second copy at the end).
     """
     content_type = request.headers.get("content-type", "")
-    if not _is_json(content_type):
+    if not (_is_json(content_type) or (binary and _media(content_type) == BINARY_MEDIA_TYPE)):
+        wanted = "application/json" + (f" or {BINARY_MEDIA_TYPE}" if binary else "")
         raise ProblemError("unsupported_media_type",
-                           f"content type must be application/json, got {content_type!r}" if
-                           content_type else "content type must be application/json",
+                           f"content type must be {wanted}, got {content_type!r}" if
+                           content_type else f"content type must be {wanted}",
                            ("header", "content-type"))
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
@@ -58,6 +74,72 @@ async def read_body(request: Request, max_bytes: int) -> bytes | bytearray:
     if buffer is not None:
         return buffer if size == expected else buffer[:size]
     return b"".join(chunks)
+
+
+def binary_header_length(request: Request, size: int) -> int | None:
+    """The JSON header's length of an ``application/octet-stream`` body of ``size`` bytes (400
+    if ``Inference-Header-Content-Length`` is missing or not a length within the body); None for
+    a JSON body."""
+    if _media(request.headers.get("content-type", "")) != BINARY_MEDIA_TYPE:
+        return None
+    value = request.headers.get(HEADER_LENGTH)
+    loc = ("header", HEADER_LENGTH)
+    if value is None:
+        raise ProblemError("invalid_binary_body", f"an {BINARY_MEDIA_TYPE} request needs the "
+                           "Inference-Header-Content-Length header: the length in bytes of the "
+                           "JSON header at the start of the body", loc, status=400)
+    text = value.strip()
+    if not (text.isascii() and text.isdigit()) or int(text) > size:
+        raise ProblemError("invalid_binary_body", "Inference-Header-Content-Length must be the "
+                           f"length in bytes of the JSON header, at most the body's {size}; "
+                           f"got {value!r:.40}", loc, status=400)
+    return int(text)
+
+
+def parse_binary(body: bytes | bytearray, header_length: int) -> Any:
+    """An ``application/octet-stream`` body parsed: its JSON header (``body[:header_length]``),
+    in which each tensor object of a request array (top level or ``inputs``) that gives
+    ``binary_data_size`` gets a :class:`service.encoding.BinaryData` view of its bytes, taken
+    from the rest of the body in the order the header names the arrays. 400 when the sizes do
+    not add up to the rest of the body; 422 for a size that is not a byte count."""
+    obj = parse_json(bytes(body[:header_length]))
+    section = memoryview(body).toreadonly()[header_length:]
+    offset = 0
+    for where, key, loc in _places_in_order(obj):
+        tensor = where[key]
+        if not (isinstance(tensor, dict) and "binary_data_size" in tensor):
+            continue
+        size = tensor["binary_data_size"]
+        at = (*loc, "binary_data_size")
+        if type(size) is not int or size < 0:
+            raise ProblemError("invalid_tensor", "binary_data_size must be a non-negative "
+                               "integer: the number of the tensor's bytes after the JSON header",
+                               at)
+        if offset + size > len(section):
+            raise ProblemError("invalid_binary_body", f"binary_data_size {size} runs past the "
+                               f"end of the body: {len(section)} bytes follow the JSON header "
+                               f"and the tensors before this one take {offset}", at, status=400)
+        tensor["binary_data_size"] = BinaryData(section[offset:offset + size])
+        offset += size
+    if offset != len(section):
+        raise ProblemError("invalid_binary_body", f"{len(section)} bytes follow the JSON header "
+                           f"but its tensors' binary_data_size add up to {offset}", ("body",),
+                           status=400)
+    return obj
+
+
+def _places_in_order(obj: Any) -> list[tuple[dict[str, Any], str, tuple[str, ...]]]:
+    """(object, key, location) of every request array of a /loss or /gradient body, in the
+    order of the JSON text (a parsed object keeps its keys in that order)."""
+    places: list[tuple[dict[str, Any], str, tuple[str, ...]]] = []
+    if not isinstance(obj, dict):
+        return places
+    for key, value in obj.items():
+        if key in _ARRAY_FIELDS:
+            places.append((obj, key, ("body", key)))
+        elif key == "inputs" and isinstance(value, dict):
+            places += [(value, name, ("body", "inputs", name)) for name in value]
+    return places
 
 
 B64_INPLACE_BYTES = 1 << 20  # from this body size, arrays are read in place (see parse_json)

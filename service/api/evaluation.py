@@ -69,13 +69,17 @@ def evaluate_body(spec: LossSpec, model: type[BaseModel], obj: Any, *, want_grad
                   settings: Settings, check_bools: bool = True,
                   stats: dict[str, Any] | None = None,
                   worker: DeviceWorker | None = None,
-                  splices: Splices | None = None) -> dict[str, Any]:
+                  splices: Splices | None = None,
+                  default_encoding: str = "json") -> dict[str, Any]:
     """The response body for one /loss or /gradient request (raises ProblemError), for orjson.
 
     ``obj`` (the parsed JSON) is consumed: once its arrays are decoded, its values are dropped, so
     the parsed lists or base64 text are freed before the loss is computed. ``stats``, when given,
-    receives ``n_elements`` (array elements decoded) for logs and metrics. With ``splices``,
-    b64 result strings are held there (see :class:`service.encoding.Splices`).
+    receives ``n_elements`` (array elements decoded) for logs and metrics, and ``encoding``,
+    that of the result arrays (the request's, else ``default_encoding``: ``binary`` for an
+    ``application/octet-stream`` request). With ``splices``, b64 result strings and binary
+    results are held there (see :class:`service.encoding.Splices`); the binary encoding needs
+    them.
     """
     stats = {} if stats is None else stats
     req = _validate(model, obj)
@@ -101,7 +105,12 @@ def evaluate_body(spec: LossSpec, model: type[BaseModel], obj: Any, *, want_grad
         raise ProblemError("too_many_elements", f"the request holds more than "
                            f"{settings.max_elements} array elements", ("body",))
     params = req.params.model_dump()
-    reduction, dtype, backend, enc = req.reduction, req.dtype, req.backend, req.encoding
+    reduction, dtype, backend = req.reduction, req.dtype, req.backend
+    enc = req.encoding if "encoding" in req.model_fields_set else default_encoding
+    if enc == "binary" and splices is None:
+        raise ProblemError("invalid_field", "the binary encoding is not available here",
+                           ("body", "encoding"))
+    stats["encoding"] = enc
     omit = set(req.omit)
     del req, raw, value  # with obj cleared, nothing refers to the parsed arrays any more
     if isinstance(obj, dict):

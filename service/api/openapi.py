@@ -15,7 +15,14 @@ from pydantic.json_schema import models_json_schema
 
 from .. import __version__
 from .problems import Problem
-from .schemas import EXTRA_COMPONENTS, REQUEST_MODELS, GenericRequest, TensorB64, TensorData
+from .schemas import (
+    EXTRA_COMPONENTS,
+    REQUEST_MODELS,
+    GenericRequest,
+    TensorB64,
+    TensorBinary,
+    TensorData,
+)
 
 DESCRIPTION = """Evaluates machine-learning loss functions: exact float64 values, a per-sample
 breakdown and analytic gradients, with PyTorch semantics where PyTorch has the loss.
@@ -30,7 +37,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     schema = get_openapi(title="loss-service", version=__version__, description=DESCRIPTION,
                          routes=app.routes)
     models = [(m, "validation") for m in (*REQUEST_MODELS.values(), GenericRequest, TensorData,
-                                          TensorB64, Problem)]
+                                          TensorB64, TensorBinary, Problem)]
     _, defs = models_json_schema(models, ref_template="#/components/schemas/{model}")
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components.update(defs.get("$defs", {}))

@@ -12,25 +12,33 @@ from ..encoding import LazyJson, Piece
 STREAM_BYTES = 1 << 20  # responses above 1 MiB are sent in slices of this size
 
 
-def json_response(parts: list[Piece]) -> Response:
+def json_response(parts: list[Piece], media_type: str = "application/json",
+                  headers: dict[str, str] | None = None) -> Response:
     """One response from the parts; a large one is sent in slices of them, so the server never
     holds a second copy of it (the transport's buffer takes one slice at a time). With an array
     serialized as it is sent (:class:`service.encoding.LazyJson`), its length is not known
     beforehand: the response is sent chunked, from a worker thread (Starlette iterates a plain
     iterator there), so the serialization never runs on the event loop."""
     if any(isinstance(p, LazyJson) for p in parts):
-        return StreamingResponse(_pieces(parts), media_type="application/json")
+        return StreamingResponse(_pieces(parts), media_type=media_type, headers=headers)
     size = sum(len(p) for p in parts)
     if size <= STREAM_BYTES:
         return Response(parts[0] if len(parts) == 1 else b"".join(parts),
-                        media_type="application/json")
+                        media_type=media_type, headers=headers)
 
     async def slices() -> AsyncIterator[memoryview]:
         for view in _pieces(parts):
             yield view
 
-    return StreamingResponse(slices(), media_type="application/json",
-                             headers={"content-length": str(size)})
+    return StreamingResponse(slices(), media_type=media_type,
+                             headers={**(headers or {}), "content-length": str(size)})
+
+
+def binary_response(header_length: int, parts: list[Piece]) -> Response:
+    """An ``application/octet-stream`` response: a JSON header of ``header_length`` bytes (in
+    ``Inference-Header-Content-Length``) and the result arrays' bytes."""
+    return json_response(parts, "application/octet-stream",
+                         {"inference-header-content-length": str(header_length)})
 
 
 def _pieces(parts: list[Piece]) -> Iterator[memoryview]:

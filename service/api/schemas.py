@@ -21,12 +21,14 @@ COMMON_INPUTS = ("predictions", "targets")
 
 ARRAY_SCHEMA: dict[str, Any] = {
     "description": "An array: a number, a nested list of numbers (class indices as integers), "
-    "or a tensor object with flat `data` or little-endian `b64` bytes.",
+    "or a tensor object with flat `data` or little-endian `b64` bytes (or, in the JSON header "
+    "of an application/octet-stream body, `binary_data_size`).",
     "anyOf": [
         {"type": "number"},
         {"$ref": "#/components/schemas/NestedList"},
         {"$ref": "#/components/schemas/TensorData"},
         {"$ref": "#/components/schemas/TensorB64"},
+        {"$ref": "#/components/schemas/TensorBinary"},
     ],
 }
 OUT_NUMBER: dict[str, Any] = {
@@ -35,11 +37,13 @@ OUT_NUMBER: dict[str, Any] = {
 }
 OUT_ARRAY_SCHEMA: dict[str, Any] = {
     "description": "A result array: nested lists (encoding json; non-finite values as the "
-    "strings NaN, Infinity, -Infinity) or a b64 tensor object (encoding b64).",
+    "strings NaN, Infinity, -Infinity), a b64 tensor object (encoding b64), or a binary tensor "
+    "object in the JSON header of an application/octet-stream response (encoding binary).",
     "anyOf": [
         OUT_NUMBER,
         {"$ref": "#/components/schemas/NestedOutList"},
         {"$ref": "#/components/schemas/TensorB64"},
+        {"$ref": "#/components/schemas/TensorBinary"},
     ],
 }
 # components referenced above, added to the OpenAPI document by service.api.openapi
@@ -60,6 +64,13 @@ ArrayOut = Annotated[Any, WithJsonSchema(OUT_ARRAY_SCHEMA)]
 NumberOrArrayOut = Annotated[Any, WithJsonSchema({"anyOf": [OUT_NUMBER, OUT_ARRAY_SCHEMA]})]
 
 WireDtype = Literal["float64", "float32", "int64", "int32"]
+Encoding = Literal["json", "b64", "binary"]
+ENCODING_DESCRIPTION = (
+    "how result arrays are returned: nested lists (`json`), b64 tensor objects (`b64`), or "
+    "`binary`: an application/octet-stream response whose JSON header (of "
+    "Inference-Header-Content-Length bytes) has tensor objects with `binary_data_size`, their "
+    "little-endian bytes following the header in the order it names them. Default: `json`, "
+    "`binary` for an application/octet-stream request")
 Omittable = Literal["per_sample", "gradient"]
 OMIT_DESCRIPTION = (
     "response fields to leave out: `per_sample` (the per-sample breakdown is then not computed; "
@@ -84,6 +95,39 @@ class TensorB64(BaseModel):
     shape: list[Annotated[int, Field(ge=0)]]
     dtype: WireDtype = "float64"
     b64: str
+
+
+class TensorBinary(BaseModel):
+    """A tensor object in the JSON header of an application/octet-stream body: its
+    little-endian row-major bytes follow the header, after those of the binary tensors named
+    before it."""
+
+    model_config = ConfigDict(extra="forbid")
+    shape: list[Annotated[int, Field(ge=0)]]
+    dtype: WireDtype = "float64"
+    binary_data_size: int = Field(ge=0, description="the number of its bytes after the header "
+                                  "(elements times the dtype's size)")
+
+
+BINARY_BODY_DESCRIPTION = (
+    "A JSON request body (application/json), or the binary tensor format in the style of the "
+    "KServe/Triton binary tensor extension (application/octet-stream): the same JSON object as "
+    "a header of `Inference-Header-Content-Length` bytes (a header of the request), then the "
+    "little-endian row-major bytes of each tensor object that gives `binary_data_size` "
+    "(`TensorBinary`), in the order the header names them. The answer is in the same format "
+    "unless the request sets `encoding`.")
+BINARY_RESPONSE: dict[str, Any] = {
+    "description": "The response; with `encoding` binary (the default for an "
+    "application/octet-stream request) an application/octet-stream body: the JSON response "
+    "with `TensorBinary` objects as a header of `Inference-Header-Content-Length` bytes (a "
+    "response header; padded with spaces to a multiple of 8), then the arrays' bytes in the "
+    "order the header names them.",
+    "content": {"application/octet-stream": {"schema": {"type": "string",
+                                                         "format": "binary"}}},
+    "headers": {"Inference-Header-Content-Length": {
+        "description": "binary responses: the length in bytes of the JSON header",
+        "schema": {"type": "integer"}}},
+}
 
 
 def _camel(name: str) -> str:
@@ -181,8 +225,7 @@ def request_model(spec: LossSpec) -> type[BaseModel]:
                  Field(None, description="where to compute: numpy, cupy (a CUDA GPU) or auto "
                        "(large requests to the GPU when one is usable); default: the server's "
                        "setting")),
-        encoding=(Literal["json", "b64"], Field("json", description="how result arrays are "
-                                                 "returned: nested lists or b64 tensors")),
+        encoding=(Encoding, Field("json", description=ENCODING_DESCRIPTION)),
         omit=(list[Omittable], Field(default_factory=list, description=OMIT_DESCRIPTION)),
     )
     return create_model(
@@ -206,7 +249,7 @@ class GenericRequest(BaseModel):
     sample_weight: ArrayIn | None = None
     dtype: Literal[DTYPES] = "float64"
     backend: Literal[BACKEND_CHOICES] | None = None
-    encoding: Literal["json", "b64"] = "json"
+    encoding: Encoding = Field("json", description=ENCODING_DESCRIPTION)
     omit: list[Omittable] = Field(default_factory=list, description=OMIT_DESCRIPTION)
 
 

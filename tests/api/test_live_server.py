@@ -10,6 +10,7 @@ import numpy as np
 import orjson
 import pytest
 
+from service import binary_body
 from service.api.schemas import example_body
 from service.client import LossClient
 from service.encoding import LAZY_JSON_ELEMENTS, tensor_to_wire, wire_to_array
@@ -68,3 +69,25 @@ def test_large_json_request_and_chunked_response(server):
                                   wire_to_array(b64["gradient"]))
     np.testing.assert_array_equal(np.asarray(nested["per_sample"]),
                                   wire_to_array(b64["per_sample"]))
+
+
+def test_large_binary_request_through_uvicorn(server):
+    """A 17 MB binary body and its 35 MB binary answer (sent in slices, with a Content-Length):
+    the values of the b64 request, through the client's ``encoding="binary"``."""
+    rng = np.random.default_rng(13)
+    x = rng.normal(size=(200_001, 10))
+    y = rng.integers(0, 10, len(x))
+    with LossClient(server, timeout=120) as client:
+        binary = client.gradient("cross_entropy", x, y, encoding="binary")
+        b64 = client.gradient("cross_entropy", x, y, encoding="b64")
+    assert binary.value == b64.value
+    np.testing.assert_array_equal(binary.gradient, b64.gradient)
+    np.testing.assert_array_equal(binary.per_sample, b64.per_sample)
+    parts, length = binary_body.pack({"predictions": x, "targets": y})
+    r = httpx.post(f"{server}/gradient/cross_entropy", content=b"".join(parts), timeout=120,
+                   headers={"content-type": binary_body.MEDIA_TYPE,
+                            binary_body.HEADER_LENGTH: str(length)})
+    assert r.status_code == 200 and int(r.headers["content-length"]) == len(r.content)
+    got = binary_body.unpack(r.content, int(r.headers[binary_body.HEADER_LENGTH]))
+    np.testing.assert_array_equal(got["gradient"], b64.gradient)
+    np.testing.assert_array_equal(got["gradients"]["predictions"], b64.gradient)

@@ -21,12 +21,20 @@ from ...config import Settings
 from ...encoding import Piece, Splices
 from ...losses import LOSSES, LossError, LossSpec, get_loss
 from ...tuning import gc_paused
-from ..body import may_hide_booleans, parse_json, read_body
+from ..body import binary_header_length, may_hide_booleans, parse_binary, parse_json, read_body
 from ..evaluation import evaluate_body
 from ..offload import read_within, run_inline, run_off_loop
 from ..problems import ProblemError, error_responses, from_loss_error
-from ..responses import json_response
-from ..schemas import REQUEST_MODELS, GenericRequest, GradientResponse, LossResponse, example_body
+from ..responses import binary_response, json_response
+from ..schemas import (
+    BINARY_BODY_DESCRIPTION,
+    BINARY_RESPONSE,
+    REQUEST_MODELS,
+    GenericRequest,
+    GradientResponse,
+    LossResponse,
+    example_body,
+)
 
 router = APIRouter()
 
@@ -40,25 +48,32 @@ def _settings(request: Request) -> Settings:
 GC_PAUSE_BYTES = 1 << 20  # bodies from 1 MiB are parsed and evaluated with the collector paused
 
 
-def _evaluate_raw(box: list[bytes | bytearray], spec: LossSpec, want_grad: bool,
-                  settings: Settings, stats: dict[str, Any], worker: DeviceWorker | None,
-                  splices: Splices) -> dict[str, Any]:
-    raw = box.pop()  # the only reference to the body: freed as soon as it is parsed
-    obj = parse_json(raw)
+def _evaluate_raw(box: list[bytes | bytearray], header_length: int | None, spec: LossSpec,
+                  want_grad: bool, settings: Settings, stats: dict[str, Any],
+                  worker: DeviceWorker | None, splices: Splices) -> dict[str, Any]:
+    raw = box.pop()  # the only reference to the body: freed as soon as it is parsed (a binary
+    # body lives on in the arrays that are views of it)
+    if header_length is None:
+        obj, text = parse_json(raw), raw
+    else:
+        obj, text = parse_binary(raw, header_length), raw[:header_length]
     # booleans can hide in numeric lists (NumPy reads True as 1.0): lists are scanned for them
     # only if the body holds a true/false token and arrays sent as JSON numbers
-    check_bools = may_hide_booleans(raw, obj)
-    del raw
+    check_bools = may_hide_booleans(text, obj)
+    del raw, text
     return evaluate_body(spec, REQUEST_MODELS[spec.name], obj, want_grad=want_grad,
                          settings=settings, check_bools=check_bools, stats=stats, worker=worker,
-                         splices=splices)
+                         splices=splices,
+                         default_encoding="json" if header_length is None else "binary")
 
 
-def _parse_and_evaluate(box: list[bytes | bytearray], spec: LossSpec, want_grad: bool,
-                        settings: Settings, stats: dict[str, Any],
-                        worker: DeviceWorker | None = None) -> list[Piece]:
-    """The response body, as parts to send in turn, for the request body in ``box`` (taken out
-    of it, so that it can be freed as soon as it is parsed).
+def _parse_and_evaluate(box: list[bytes | bytearray], header_length: int | None,
+                        spec: LossSpec, want_grad: bool, settings: Settings,
+                        stats: dict[str, Any],
+                        worker: DeviceWorker | None = None) -> tuple[int | None, list[Piece]]:
+    """``(header length, parts)`` of the response for the request body in ``box`` (taken out of
+    it, so that it can be freed as soon as it is parsed): the parts are sent in turn; the header
+    length is that of a binary response's JSON header (None: a JSON response).
 
     A large body is parsed and evaluated with the cyclic collector paused: the millions of
     lists of a nested JSON array hold no cycles, and they are freed (by reference counting)
@@ -67,8 +82,12 @@ def _parse_and_evaluate(box: list[bytes | bytearray], spec: LossSpec, want_grad:
     """
     splices = Splices()
     with gc_paused(len(box[0]) >= GC_PAUSE_BYTES):
-        body = _evaluate_raw(box, spec, want_grad, settings, stats, worker, splices)
-    return splices.splice(orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY))
+        body = _evaluate_raw(box, header_length, spec, want_grad, settings, stats, worker,
+                             splices)
+    document = orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
+    if stats.get("encoding") == "binary":
+        return splices.splice_binary(document)
+    return None, splices.splice(document)
 
 
 async def _respond(request: Request, spec: LossSpec, want_grad: bool) -> Response:
@@ -76,7 +95,8 @@ async def _respond(request: Request, spec: LossSpec, want_grad: bool) -> Respons
     state = request.state
     state.loss, state.kind = spec.name, "gradient" if want_grad else "loss"
     state.backend = settings.backend
-    raw = await read_within(request, read_body(request, settings.max_body_bytes))
+    raw = await read_within(request, read_body(request, settings.max_body_bytes, binary=True))
+    header_length = binary_header_length(request, len(raw))
     stats: dict[str, Any] = {}
     # a GPU request waits on the device worker, which must never happen on the event loop
     # (a body of n bytes holds fewer than n elements, so auto keeps small bodies on NumPy)
@@ -88,15 +108,20 @@ async def _respond(request: Request, spec: LossSpec, want_grad: bool) -> Respons
     del raw
     try:
         if inline:  # small: no threadpool hop
-            parts = run_inline(request, _parse_and_evaluate, box, spec, want_grad, settings,
-                               stats)
+            head, parts = run_inline(request, _parse_and_evaluate, box, header_length, spec,
+                                     want_grad, settings, stats)
         else:  # large: parse, compute and encode off the event loop, within the time budget
-            parts = await run_off_loop(request, _parse_and_evaluate, box, spec, want_grad,
-                                       settings, stats, request.app.state.device_worker)
+            head, parts = await run_off_loop(request, _parse_and_evaluate, box, header_length,
+                                             spec, want_grad, settings, stats,
+                                             request.app.state.device_worker)
     finally:
         state.n_elements = stats.get("n_elements")
         state.backend = stats.get("backend", state.backend)
-    return json_response(parts)
+    return json_response(parts) if head is None else binary_response(head, parts)
+
+
+_BINARY_CONTENT = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+_RESPONSES = {200: BINARY_RESPONSE, **error_responses(400, 413, 415, 422)}
 
 
 def _openapi_body(model: type[BaseModel], spec: LossSpec) -> dict[str, Any]:
@@ -107,10 +132,11 @@ def _openapi_body(model: type[BaseModel], spec: LossSpec) -> dict[str, Any]:
     return {
         "requestBody": {
             "required": True,
+            "description": BINARY_BODY_DESCRIPTION,
             "content": {"application/json": {
                 "schema": {"$ref": f"#/components/schemas/{model.__name__}"},
                 "examples": examples,
-            }},
+            }, **_BINARY_CONTENT},
         }
     }
 
@@ -152,7 +178,7 @@ def _register(spec: LossSpec) -> None:
             description=_description(spec, want_grad),
             tags=[kind],
             response_model=response,
-            responses=error_responses(400, 413, 415, 422),
+            responses=_RESPONSES,
             openapi_extra=_openapi_body(model, spec),
         )
 
@@ -172,13 +198,16 @@ async def _by_name(request: Request, name: str, want_grad: bool) -> Response:
     return await _respond(request, spec, want_grad)
 
 
-_GENERIC_BODY = {"requestBody": {"required": True, "content": {"application/json": {
-    "schema": {"$ref": "#/components/schemas/GenericRequest"}}}}}
+_GENERIC_BODY = {"requestBody": {"required": True, "description": BINARY_BODY_DESCRIPTION,
+                                  "content": {"application/json": {"schema": {
+                                      "$ref": "#/components/schemas/GenericRequest"}},
+                                      **_BINARY_CONTENT}}}
 
 
 @router.post("/loss/{name}", operation_id="loss-by-name", tags=["loss"],
              summary="Any loss by canonical name or alias", response_model=LossResponse,
-             responses=error_responses(400, 404, 413, 415, 422), openapi_extra=_GENERIC_BODY,
+             responses={200: BINARY_RESPONSE, **error_responses(400, 404, 413, 415, 422)},
+             openapi_extra=_GENERIC_BODY,
              description="Resolves aliases (e.g. `l2` -> `mse`); the body is that loss's request "
              "body (see its own route). Unknown names get a 404 listing the closest names.")
 async def loss_by_name(request: Request, name: str) -> Response:
@@ -188,7 +217,8 @@ async def loss_by_name(request: Request, name: str) -> Response:
 @router.post("/gradient/{name}", operation_id="gradient-by-name", tags=["gradient"],
              summary="Any loss's gradient by canonical name or alias",
              response_model=GradientResponse,
-             responses=error_responses(400, 404, 413, 415, 422), openapi_extra=_GENERIC_BODY,
+             responses={200: BINARY_RESPONSE, **error_responses(400, 404, 413, 415, 422)},
+             openapi_extra=_GENERIC_BODY,
              description="Resolves aliases; unknown names get a 404 with suggestions, and a loss "
              "that is not differentiable (e.g. zero_one) a 422 `not_differentiable`.")
 async def gradient_by_name(request: Request, name: str) -> Response:
