@@ -352,8 +352,9 @@ class Splices:
                 blob = self.texts[int(piece)][0]
                 header.append(b"%d" % len(blob))
                 blobs.append(blob)
-            else:  # JSON text held for a JSON-encoded array (not in a binary response)
-                header += [bytes(p) for p in self.texts[int(piece)]]
+            else:  # JSON text held for an array encoded otherwise (a binary response has none)
+                for part in self.texts[int(piece)]:
+                    header += map(bytes, part) if isinstance(part, LazyJson) else [bytes(part)]
         head = b"".join(header)
         head += b" " * (-len(head) % 8)  # (JSON allows trailing spaces) the arrays start aligned
         return len(head), [head, *blobs]

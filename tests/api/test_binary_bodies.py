@@ -13,7 +13,7 @@ import pytest
 
 from service import binary_body
 from service.config import Settings
-from service.encoding import wire_to_array
+from service.encoding import LAZY_JSON_ELEMENTS, Splices, encode_array, wire_to_array
 
 pytestmark = pytest.mark.anyio
 
@@ -240,3 +240,19 @@ def test_pack_and_unpack_round_trip():
         binary_body.unpack(body + b"x", length)
     with pytest.raises(TypeError, match="cannot be sent"):
         binary_body.pack({"predictions": np.ones(2, np.float16)})
+
+
+def test_splice_binary_puts_sizes_in_the_header_and_bytes_after_it():
+    """An array the document holds twice is sent twice from the same memory; arrays held as JSON
+    text (blocks, or serialized while sent) are joined into the header."""
+    splices = Splices()
+    a = np.arange(3.0)
+    tensor = encode_array(a, "binary", splices=splices)
+    big = np.arange(float(LAZY_JSON_ELEMENTS + 1))
+    doc = orjson.dumps({"t": tensor, "json": encode_array(big[:70_000], splices=splices),
+                        "lazy": encode_array(big, splices=splices), "again": tensor})
+    length, parts = splices.splice_binary(doc)
+    assert length % 8 == 0 and len(parts) == 3 and parts[1] is parts[2]
+    back = binary_body.unpack(b"".join(parts), length)
+    assert back["t"].tolist() == back["again"].tolist() == [0.0, 1.0, 2.0]
+    assert back["json"] == big[:70_000].tolist() and len(back["lazy"]) == big.size
