@@ -20,9 +20,28 @@ pytestmark = pytest.mark.anyio
 
 @pytest.fixture(autouse=True)
 def small_slices(monkeypatch):
-    """Slices of 64 bytes, so that every array below spans many of them."""
+    """Slices of 64 bytes, so that every array below spans many of them; arrays read in place
+    in every body from B64_INPLACE_BYTES (the 1.6 MB bodies below, under the 3 MiB floor)."""
     monkeypatch.setattr(json_arrays, "SLICE_BYTES", 64)
     monkeypatch.setattr(json_arrays, "_BLOCK", 256)
+    monkeypatch.setattr(body_module, "JSON_INPLACE_BODY_BYTES", 0)
+
+
+def test_json_arrays_are_read_in_place_from_the_body_size_floor(monkeypatch):
+    """Below JSON_INPLACE_BODY_BYTES orjson + np.asarray is as fast (the arrays stay lists);
+    from it they are read in place. b64 texts are left in place from B64_INPLACE_BYTES."""
+    monkeypatch.setattr(body_module, "JSON_INPLACE_BODY_BYTES", 3 << 20)
+    x = np.random.default_rng(9).normal(size=(5_000, 10))  # 1 MB of JSON
+    raw = orjson.dumps({"predictions": x, "targets": {"shape": [2], "b64": "A" * (1 << 20)}},
+                       option=orjson.OPT_SERIALIZE_NUMPY)
+    assert body_module.B64_INPLACE_BYTES < len(raw) < body_module.JSON_INPLACE_BODY_BYTES
+    obj = body_module.parse_json(raw)
+    assert isinstance(obj["predictions"], list)
+    assert type(obj["targets"]["b64"]).__name__ == "B64Text"
+    monkeypatch.setattr(body_module, "JSON_INPLACE_BODY_BYTES", len(raw))
+    obj = body_module.parse_json(raw)
+    assert isinstance(obj["predictions"], np.ndarray)
+    np.testing.assert_array_equal(obj["predictions"], x)
 
 
 def _parse(text: bytes) -> np.ndarray | None:
