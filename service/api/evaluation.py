@@ -107,9 +107,6 @@ def evaluate_body(spec: LossSpec, model: type[BaseModel], obj: Any, *, want_grad
     params = req.params.model_dump()
     reduction, dtype, backend = req.reduction, req.dtype, req.backend
     enc = req.encoding if "encoding" in req.model_fields_set else default_encoding
-    if enc == "binary" and splices is None:
-        raise ProblemError("invalid_field", "the binary encoding is not available here",
-                           ("body", "encoding"))
     stats["encoding"] = enc
     omit = set(req.omit)
     del req, raw, value  # with obj cleared, nothing refers to the parsed arrays any more
