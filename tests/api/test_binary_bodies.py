@@ -5,11 +5,16 @@ malformed body gets a 4xx at the header, the tensor or the body."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
+import httpx
 import numpy as np
 import orjson
 import pytest
+from hypothesis import event, given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 
 from service import binary_body
 from service.config import Settings
@@ -256,3 +261,79 @@ def test_splice_binary_puts_sizes_in_the_header_and_bytes_after_it():
     back = binary_body.unpack(b"".join(parts), length)
     assert back["t"].tolist() == back["again"].tolist() == [0.0, 1.0, 2.0]
     assert back["json"] == big[:70_000].tolist() and len(back["lazy"]) == big.size
+
+
+@pytest.fixture(scope="module")
+def post() -> Any:
+    """A synchronous POST to the app (started once, its lifespan run) for hypothesis tests."""
+    from anyio.from_thread import start_blocking_portal
+
+    from service.main import create_app
+
+    app = create_app(Settings())
+    with start_blocking_portal() as portal, portal.wrap_async_context_manager(
+            app.router.lifespan_context(app)):
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                   base_url="http://testserver")
+        yield lambda *args, **kw: portal.call(functools.partial(client.post, *args, **kw))
+        portal.call(client.aclose)
+
+
+_OFF = [0] * 8  # (mostly right, so that some bodies are well-formed)
+_SIZES = st.sampled_from([*_OFF, 1, -1, 8, -8, "8", 1.5, True, None, -3])
+
+
+def _section(shapes: dict[str, list[int]], dtypes: tuple[str, str], c: int, valid: bool,
+             data: bytes, size: int) -> bytes:
+    """Bytes for the tensors: real arrays (valid class indices, finite values) or ``data``
+    repeated; ``size`` of them."""
+    if valid:
+        rng = np.random.default_rng(len(data))
+        x = rng.normal(size=shapes["predictions"]) * 3
+        y = rng.integers(0, c, size=shapes["targets"])
+        raw = x.astype(dtypes[0]).tobytes() + y.astype(dtypes[1]).tobytes()
+    else:
+        raw = data * (size // max(len(data), 1) + 1) if data else bytes(size)
+    return (raw + bytes(max(size - len(raw), 0)))[:size]
+
+
+@given(n=st.integers(0, 5), c=st.integers(1, 3),
+       dtypes=st.tuples(*[st.sampled_from(["float64", "float32", "int64", "int32"])] * 2),
+       deltas=st.tuples(_SIZES, _SIZES), targets_first=st.booleans(),
+       extra=st.sampled_from([*_OFF, -9, -1, 1, 9]), pad=st.integers(0, 9),
+       length_delta=st.sampled_from([*_OFF, 1, -1, 10**6, None]), valid=st.booleans(),
+       data=st.binary(min_size=0, max_size=64), path=st.sampled_from(
+           ["/gradient/cross_entropy", "/loss/mse", "/gradient/mse"]))
+@hyp_settings(max_examples=200, deadline=None)
+def test_any_binary_body_gets_an_answer_or_a_located_4xx(post, n, c, dtypes, deltas,
+                                                          targets_first, extra, pad,
+                                                          length_delta, valid, data, path):
+    """Random shapes, dtypes, declared sizes (right, off, not a number), bytes (real arrays, or
+    any: NaN, huge values, out-of-range indices; too few, too many) and header lengths: never a
+    5xx; a problem body with a code (and a location where one applies), or a binary answer."""
+    shapes = {"predictions": [n, c], "targets": [n] if "cross" in path else [n, c]}
+    header: dict[str, Any] = {}
+    total = 0
+    for name, dtype, delta in zip(("predictions", "targets"), dtypes, deltas, strict=True):
+        size = int(np.prod(shapes[name])) * np.dtype(dtype).itemsize
+        total += size
+        declared = size + delta if type(delta) is int else delta
+        header[name] = {"shape": shapes[name], "dtype": dtype, "binary_data_size": declared}
+    section = _section(shapes, dtypes, c, valid, data, max(total + extra, 0))
+    if targets_first:  # the bytes in the header's order
+        header = {"targets": header["targets"], "predictions": header["predictions"]}
+        cut = total - int(np.prod(shapes["targets"])) * np.dtype(dtypes[1]).itemsize
+        section = section[cut:] + section[:cut] if len(section) == total else section
+    text = orjson.dumps(header) + b" " * pad
+    length = "abc" if length_delta is None else str(len(text) + length_delta)
+    r = post(path, content=text + section, headers={**HEADERS, binary_body.HEADER_LENGTH: length})
+    assert r.status_code in (200, 400, 413, 422), r.text
+    event(f"status {r.status_code}")
+    if r.status_code == 200:
+        got = _unpack(r)
+        assert isinstance(got["per_sample"], np.ndarray) and got["n_samples"] == n
+    else:
+        problem = r.json()
+        assert problem["status"] == r.status_code and problem["code"]
+        for item in problem["errors"]:
+            assert item["loc"][0] in ("body", "header"), item
