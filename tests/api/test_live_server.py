@@ -91,3 +91,10 @@ def test_large_binary_request_through_uvicorn(server):
     got = binary_body.unpack(r.content, int(r.headers[binary_body.HEADER_LENGTH]))
     np.testing.assert_array_equal(got["gradient"], b64.gradient)
     np.testing.assert_array_equal(got["gradients"]["predictions"], b64.gradient)
+    # sent chunked (no Content-Length): the body is gathered as it comes
+    r = httpx.post(f"{server}/gradient/cross_entropy", content=iter(parts), timeout=120,
+                   headers={"content-type": binary_body.MEDIA_TYPE,
+                            binary_body.HEADER_LENGTH: str(length)})
+    assert r.status_code == 200, r.text
+    got = binary_body.unpack(r.content, int(r.headers[binary_body.HEADER_LENGTH]))
+    np.testing.assert_array_equal(got["per_sample"], b64.per_sample)
