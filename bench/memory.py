@@ -26,7 +26,7 @@ from pathlib import Path
 import httpx
 
 from ._common import Targets, header, server
-from .transport import ENCODINGS, body_for, header_length, headers_for, make_case
+from .transport import ENCODINGS, body_for, make_case
 
 
 def _status_kb(pid: int, field: str) -> int:
@@ -55,18 +55,15 @@ def run(argv: list[str]) -> int:
     env = {"BENCH_ORDINARY_PARSER": "1"} if args.ordinary_parser else None
     json_only = ("nested", "data")
     for encoding in [e for e in ENCODINGS if not args.ordinary_parser or e in json_only]:
-        body = body_for(x, y, encoding)
-        small = body_for(x[:10], y[:10], encoding)
-        binary = encoding == "binary"
+        body, headers = body_for(x, y, encoding)
+        small, small_headers = body_for(x[:10], y[:10], encoding)
         with server("bench.apps:app", lifetime_s=900, env=env) as (url, proc), \
                 httpx.Client(timeout=600) as client:
-            r = client.post(f"{url}/gradient/cross_entropy", content=small,
-                            headers=headers_for(header_length(small) if binary else 0))
+            r = client.post(f"{url}/gradient/cross_entropy", content=small, headers=small_headers)
             r.raise_for_status()
             idle = _status_kb(proc.pid, "VmRSS")
             Path(f"/proc/{proc.pid}/clear_refs").write_text("5")  # reset VmHWM to VmRSS
-            r = client.post(f"{url}/gradient/cross_entropy", content=body,
-                            headers=headers_for(header_length(body) if binary else 0))
+            r = client.post(f"{url}/gradient/cross_entropy", content=body, headers=headers)
             r.raise_for_status()
             peak = _status_kb(proc.pid, "VmHWM")
         above = (peak - idle) * 1024

@@ -57,11 +57,17 @@ def make_case(total: int) -> tuple[np.ndarray, np.ndarray]:
     return rng.standard_normal((n, C)), rng.integers(0, C, size=n)
 
 
-def body_for(x: np.ndarray, y: np.ndarray, encoding: str, omit: tuple[str, ...] = ()) -> bytes:
+JSON_HEADERS = {"content-type": "application/json"}
+
+
+def body_for(x: np.ndarray, y: np.ndarray, encoding: str,
+             omit: tuple[str, ...] = ()) -> tuple[bytes, dict[str, str]]:
+    """The request body and its headers."""
     if encoding == "binary":
-        parts, _ = binary_body.pack({"predictions": x, "targets": y,
-                                     **({"omit": list(omit)} if omit else {})})
-        return b"".join(parts)
+        parts, length = binary_body.pack({"predictions": x, "targets": y,
+                                          **({"omit": list(omit)} if omit else {})})
+        return b"".join(parts), {"content-type": binary_body.MEDIA_TYPE,
+                                 binary_body.HEADER_LENGTH: str(length)}
     if encoding == "nested":
         obj: dict[str, Any] = {"predictions": x, "targets": y}
     elif encoding == "data":
@@ -75,16 +81,16 @@ def body_for(x: np.ndarray, y: np.ndarray, encoding: str, omit: tuple[str, ...] 
                "encoding": "b64"}
     if omit:
         obj["omit"] = list(omit)
-    return orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY)
+    return orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY), JSON_HEADERS
 
 
 def lower_bound(body: bytes, encoding: str, omit: tuple[str, ...] = (),
-                header_length: int = 0) -> Any:
+                headers: dict[str, str] = JSON_HEADERS) -> Any:
     """The same work without HTTP: parse, arrays, compute, the response body (for the binary
     format: the response's header, and its arrays' own memory to send after it)."""
     from service import engine
 
-    x, y = _arrays(body, encoding, header_length)
+    x, y = _arrays(body, encoding, headers)
     ev = engine.run("cross_entropy", {"predictions": x, "targets": y}, want_grad=True,
                     want_per_sample="per_sample" not in omit).evaluation
     g = ev.gradients["predictions"] if ev.gradients else None
@@ -110,14 +116,12 @@ def lower_bound(body: bytes, encoding: str, omit: tuple[str, ...] = (),
     return orjson.dumps(out, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
-def _arrays(body: bytes, encoding: str, length: int) -> tuple[np.ndarray, np.ndarray]:
+def _arrays(body: bytes, encoding: str,
+            headers: dict[str, str]) -> tuple[np.ndarray, np.ndarray]:
     """The request's arrays: parsed (collector paused), decoded, or viewed in place."""
     if encoding == "binary":
-        obj = orjson.loads(body[:length])
-        p, t = obj["predictions"], obj["targets"]
-        view = memoryview(body)[length:]
-        x = np.frombuffer(view[:p["binary_data_size"]], "<f8").reshape(p["shape"])
-        return x, np.frombuffer(view[p["binary_data_size"]:], "<i8").reshape(t["shape"])
+        obj = binary_body.unpack(body, int(headers[binary_body.HEADER_LENGTH]))
+        return obj["predictions"], obj["targets"]
     with gc_paused():
         obj = orjson.loads(body)
         p, t = obj["predictions"], obj["targets"]
@@ -131,28 +135,10 @@ def _arrays(body: bytes, encoding: str, length: int) -> tuple[np.ndarray, np.nda
         return x.reshape(p["shape"]), y.reshape(t["shape"])
 
 
-def header_length(body: bytes) -> int:
-    """The JSON header's length in a binary body made by :func:`body_for` (the header that
-    :func:`service.binary_body.pack` writes has no brace inside a string)."""
-    depth = 0
-    for i, ch in enumerate(body):
-        depth += (ch == 0x7B) - (ch == 0x7D)
-        if depth == 0:
-            return i + 1 + (-(i + 1) % binary_body.ALIGN)
-    raise ValueError("no JSON document at the start of the body")
-
-
-def headers_for(length: int) -> dict[str, str]:
-    """The request headers of a body whose binary header has ``length`` bytes (0: JSON)."""
-    if length:
-        return {"content-type": binary_body.MEDIA_TYPE, binary_body.HEADER_LENGTH: str(length)}
-    return {"content-type": "application/json"}
-
-
-def _post_time(url: str, path: str, body: bytes, budget: float, length: int) -> float:
+def _post_time(url: str, path: str, body: bytes, budget: float,
+               headers: dict[str, str]) -> float:
     host, port = url.removeprefix("http://").split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=600)
-    headers = headers_for(length)
 
     def once() -> None:
         conn.request("POST", path, body, headers)
@@ -196,11 +182,10 @@ def run(argv: list[str]) -> int:
             budget = 1.5 if total <= 1_000_000 else 0.0  # 1e6: 5 to 50 runs
             e2e: dict[str, float] = {}
             for encoding in ENCODINGS:
-                body = body_for(x, y, encoding, omit)
-                length = header_length(body) if encoding == "binary" else 0
-                lb = best_time(lambda b=body, e=encoding, n=length: lower_bound(b, e, omit, n),
+                body, headers = body_for(x, y, encoding, omit)
+                lb = best_time(lambda b=body, e=encoding, h=headers: lower_bound(b, e, omit, h),
                                budget_s=budget)
-                t = _post_time(url, "/gradient/cross_entropy", body, budget, length)
+                t = _post_time(url, "/gradient/cross_entropy", body, budget, headers)
                 e2e[encoding] = t
                 naive_txt, ratio_txt = "-", "-"
                 verdict = ""
@@ -211,7 +196,7 @@ def run(argv: list[str]) -> int:
                     verdict = targets.at_most(f"{encoding} JSON {total:.0e} values: e2e / lower "
                                               "bound", t / lb, 1.25)
                 if encoding == "nested" and total <= args.naive_max and not omit:
-                    tn = _post_time(naive_url, "/gradient/cross_entropy", body, budget, 0)
+                    tn = _post_time(naive_url, "/gradient/cross_entropy", body, budget, headers)
                     naive_txt, ratio_txt = fmt_ms(tn), f"{tn / t:.1f}x"
                     if total == 1_000_000:
                         v = targets.at_least("nested JSON 1e6 values: naive app / service",

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from .encoding import WIRE_DTYPES
+from .encoding import WIRE_DTYPES, array_from_bytes, wire_bytes
 
 MEDIA_TYPE = "application/octet-stream"
 HEADER_LENGTH = "Inference-Header-Content-Length"
@@ -24,14 +24,15 @@ ALIGN = 8  # the header is padded with spaces to a multiple of this: the tensors
 _TOP_LEVEL = ("predictions", "targets", "sample_weight")
 
 
-def _wire(a: np.ndarray) -> np.ndarray:
+def _wire_dtype(a: np.ndarray) -> np.ndarray:
+    """``a`` in a wire dtype: integers as int32 or int64, floats as they are."""
     if a.dtype.kind in "iu":
         a = a.astype(np.int64 if a.dtype.itemsize > 4 or a.dtype.kind == "u" else np.int32,
                      copy=False)
     if a.dtype.name not in WIRE_DTYPES:
         raise TypeError(f"arrays of dtype {a.dtype} cannot be sent (wire dtypes: "
                         f"{', '.join(WIRE_DTYPES)})")
-    return np.ascontiguousarray(a.astype(a.dtype.newbyteorder("<"), copy=False))
+    return a
 
 
 def pack(document: dict[str, Any]) -> tuple[list[bytes | memoryview], int]:
@@ -45,8 +46,8 @@ def pack(document: dict[str, Any]) -> tuple[list[bytes | memoryview], int]:
     def binary(value: Any) -> Any:
         if not isinstance(value, np.ndarray):
             return value
-        a = _wire(value)
-        blobs.append(memoryview(a.reshape(-1).view(np.uint8)))
+        a = _wire_dtype(value)
+        blobs.append(memoryview(wire_bytes(a)))
         return {"shape": list(a.shape), "dtype": a.dtype.name, "binary_data_size": a.nbytes}
 
     header = {k: binary(v) if k in _TOP_LEVEL else v for k, v in document.items()}
@@ -77,10 +78,8 @@ def unpack(content: bytes | bytearray | memoryview, header_length: int) -> dict[
     for where, key in list(_tensors(header)):
         t = where[key]
         size = int(t["binary_data_size"])
-        dtype = np.dtype(WIRE_DTYPES[t["dtype"]])
-        a = np.frombuffer(view[offset:offset + size], dtype=dtype).reshape(t["shape"])
-        where[key] = (a if a.flags.aligned else a.copy()).astype(dtype.newbyteorder("="),
-                                                                  copy=False)
+        where[key] = array_from_bytes(view[offset:offset + size],
+                                      np.dtype(WIRE_DTYPES[t["dtype"]]), t["shape"])
         offset += size
     if offset != len(view):
         raise ValueError(f"{len(view)} bytes follow the JSON header; its tensors take {offset}")

@@ -143,7 +143,7 @@ class BinaryData:
         self.view = view
 
 
-def _from_bytes(view: Any, dtype: np.dtype, shape: list[int]) -> np.ndarray:
+def array_from_bytes(view: Any, dtype: np.dtype, shape: list[int]) -> np.ndarray:
     """The array over ``view`` (little-endian bytes), in native byte order; copied only if the
     bytes are not aligned to the item size (the kernels, like NumPy's fast loops, want aligned
     arrays)."""
@@ -197,7 +197,7 @@ def _decode_tensor(obj: dict[str, Any], loc: Loc, max_elements: int,
                 "invalid_tensor", f"binary_data_size is {len(blob.view)} bytes; shape {shape} "
                 f"and dtype {dtype_name} need {nbytes}", (*loc, "binary_data_size"))
         check_limit()
-        return _from_bytes(blob.view, dtype, shape)
+        return array_from_bytes(blob.view, dtype, shape)
     if "b64" in obj:
         text = obj["b64"]
         if isinstance(text, B64Text):
@@ -222,7 +222,7 @@ def _decode_tensor(obj: dict[str, Any], loc: Loc, max_elements: int,
             raise EncodingError("invalid_tensor", f"b64 decodes to {len(raw)} bytes; expected "
                                 f"{nbytes}", (*loc, "b64"))
         # a read-only view of the decoded bytes: no copy on little-endian machines
-        return _from_bytes(raw, dtype, shape)
+        return array_from_bytes(raw, dtype, shape)
     data = obj["data"]  # a list, or an array parsed in place (service.api.json_arrays)
     if isinstance(data, np.ndarray):
         if data.ndim != 1:
@@ -270,7 +270,7 @@ def _nonfinite_to_text(a: np.ndarray) -> Any:
     return obj.tolist()
 
 
-def _wire_bytes(a: np.ndarray) -> np.ndarray:
+def wire_bytes(a: np.ndarray) -> np.ndarray:
     """The little-endian row-major bytes of ``a`` as a flat uint8 array (a view where ``a`` is
     already C-contiguous and little-endian: no ``tobytes`` copy)."""
     wire = np.ascontiguousarray(a.astype(a.dtype.newbyteorder("<"), copy=False))
@@ -279,7 +279,7 @@ def _wire_bytes(a: np.ndarray) -> np.ndarray:
 
 def _b64_bytes(a: np.ndarray) -> bytes:
     """base64 of the little-endian row-major bytes, read in place."""
-    return pybase64.b64encode(_wire_bytes(a))
+    return pybase64.b64encode(wire_bytes(a))
 
 
 class LazyJson:
@@ -381,7 +381,7 @@ def encode_array(a: Any, encoding: str = "json", *, splices: Splices | None = No
         if splices is None:
             raise ValueError("the binary encoding needs Splices (the bytes go after the header)")
         return {"shape": list(a.shape), "dtype": a.dtype.name,
-                "binary_data_size": splices.hold_bytes(memoryview(_wire_bytes(a)))}
+                "binary_data_size": splices.hold_bytes(memoryview(wire_bytes(a)))}
     if encoding == "b64":
         text = _b64_bytes(a)
         return {"shape": list(a.shape), "dtype": a.dtype.name,

@@ -9,7 +9,6 @@ or ``b64``, in the order the header names them (:func:`parse_binary`).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -101,11 +100,13 @@ def parse_binary(body: bytes | bytearray, header_length: int) -> Any:
     in which each tensor object of a request array (top level or ``inputs``) that gives
     ``binary_data_size`` gets a :class:`service.encoding.BinaryData` view of its bytes, taken
     from the rest of the body in the order the header names the arrays. 400 when the sizes do
-    not add up to the rest of the body; 422 for a size that is not a byte count."""
+    not add up to the rest of the body; 422 for a size that is not a byte count. (/compare does
+    not take binary bodies: a submission's tensors here are refused with the body's other
+    unknown fields.)"""
     obj = parse_json(bytes(body[:header_length]))
     section = memoryview(body).toreadonly()[header_length:]
     offset = 0
-    for where, key, loc in _places_in_order(obj):
+    for where, key, loc in _array_places(obj):
         tensor = where[key]
         if not (isinstance(tensor, dict) and "binary_data_size" in tensor):
             continue
@@ -126,20 +127,6 @@ def parse_binary(body: bytes | bytearray, header_length: int) -> Any:
                            f"but its tensors' binary_data_size add up to {offset}", ("body",),
                            status=400)
     return obj
-
-
-def _places_in_order(obj: Any) -> list[tuple[dict[str, Any], str, tuple[str, ...]]]:
-    """(object, key, location) of every request array of a /loss or /gradient body, in the
-    order of the JSON text (a parsed object keeps its keys in that order)."""
-    places: list[tuple[dict[str, Any], str, tuple[str, ...]]] = []
-    if not isinstance(obj, dict):
-        return places
-    for key, value in obj.items():
-        if key in _ARRAY_FIELDS:
-            places.append((obj, key, ("body", key)))
-        elif key == "inputs" and isinstance(value, dict):
-            places += [(value, name, ("body", "inputs", name)) for name in value]
-    return places
 
 
 B64_INPLACE_BYTES = 1 << 20  # from this body size, b64 texts are left in place (see parse_json)
@@ -260,27 +247,38 @@ def _parse_in_place(body: bytes | bytearray) -> tuple[Any] | None:
                     value[key] = found.pop(value[key])
         return value
 
-    for where, key in _array_places(obj):
+    for where, key, _ in _array_places(obj):
         where[key] = take(where[key])
     return None if texts or arrays else (obj,)  # a placeholder elsewhere: parse as usual
 
 
-def _array_places(obj: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
-    """(object, key) of every place a request's array goes: the top-level arrays, ``inputs``
+Place = tuple[dict[str, Any], str, tuple[str, ...]]
+
+
+def _array_places(obj: Any) -> list[Place]:
+    """(object, key, location) of every place a request's array goes, in the order of the JSON
+    text (a parsed object keeps its keys in that order): the top-level arrays, ``inputs``
     values, and a /compare submission's ``value``, ``per_sample``, ``gradient`` and
     ``gradients`` values."""
-    places: list[tuple[dict[str, Any], str]] = []
+    places: list[Place] = []
 
-    def add(where: Any, keys: Iterable[str] | None = None) -> None:
+    def add(where: Any, loc: tuple[str, ...]) -> None:
         if isinstance(where, dict):
-            places.extend((where, k) for k in (where if keys is None else keys) if k in where)
+            places.extend((where, k, (*loc, k)) for k in where)
 
-    add(obj, _ARRAY_FIELDS)
-    add(obj.get("inputs"))
-    submission = obj.get("submission")
-    add(submission, _SUBMITTED_FIELDS)
-    if isinstance(submission, dict):
-        add(submission.get("gradients"))
+    if not isinstance(obj, dict):
+        return places
+    for key, value in obj.items():
+        if key in _ARRAY_FIELDS:
+            places.append((obj, key, ("body", key)))
+        elif key == "inputs":
+            add(value, ("body", "inputs"))
+        elif key == "submission" and isinstance(value, dict):
+            for field, item in value.items():
+                if field in _SUBMITTED_FIELDS:
+                    places.append((value, field, ("body", "submission", field)))
+                elif field == "gradients":
+                    add(item, ("body", "submission", "gradients"))
     return places
 
 
@@ -290,7 +288,7 @@ def holds_lists(obj: Any) -> bool:
     if not isinstance(obj, dict):
         return True
     return any(isinstance(v, list) or (isinstance(v, dict) and isinstance(v.get("data"), list))
-               for v in (where[key] for where, key in _array_places(obj)))
+               for v in (where[key] for where, key, _ in _array_places(obj)))
 
 
 def _has_token(raw: bytes | bytearray, token: bytes, probe_at: int) -> bool:
