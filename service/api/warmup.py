@@ -10,15 +10,17 @@ from starlette.concurrency import run_in_threadpool
 
 from .. import engine
 from ..backends import BackendUnavailable, availability
+from ..backends.worker import DeviceWorker
 from ..losses import LOSSES, _fused, _fused_parallel
 
 log = logging.getLogger("service.warmup")
 
 
-def _run_examples(backend: str, fused: bool = True, kernel_threads: int = 1) -> None:
+def _run_examples(backend: str, fused: bool = True, kernel_threads: int = 1,
+                  worker: DeviceWorker | None = None) -> None:
     """The fused kernels' compilation (``fused``: LOSS_SERVICE_FUSED; ``kernel_threads``:
     LOSS_SERVICE_KERNEL_THREADS), then every loss's first example on each backend the
-    configured one can use."""
+    configured one can use (GPU examples on ``worker``'s device thread, as requests run)."""
     _fused.ENABLED = fused
     _fused_parallel.THREADS = kernel_threads
     seconds = _fused.warm_up()  # the examples are too small for the fused kernels: compile here
@@ -32,7 +34,7 @@ def _run_examples(backend: str, fused: bool = True, kernel_threads: int = 1) -> 
         for spec in LOSSES.values():
             ex = spec.examples[0]
             engine.run(spec.name, ex.inputs, ex.params, reduction=ex.reduction,
-                       want_grad=spec.differentiable, backend=name)
+                       want_grad=spec.differentiable, backend=name, worker=worker)
 
 
 async def warm_up(app: FastAPI) -> None:
@@ -41,7 +43,7 @@ async def warm_up(app: FastAPI) -> None:
     try:
         settings = app.state.settings
         await run_in_threadpool(_run_examples, settings.backend, settings.fused,
-                                settings.kernel_threads)
+                                settings.kernel_threads, app.state.device_worker)
     except Exception as exc:  # any failure means "not ready", with the reason reported
         log.exception("warm-up failed")
         app.state.not_ready_reason = f"warm-up failed: {type(exc).__name__}: {exc}"
