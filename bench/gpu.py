@@ -25,6 +25,7 @@ import numpy as np
 from service import engine
 from service.backends import availability, get_backend
 from service.losses import _fused, evaluate
+from service.tuning import tune_malloc
 
 DEFAULT_SIZES = "1e4,3e4,1e5,3e5,1e6,3e6,1e7,3e7,1e8"
 
@@ -88,16 +89,21 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"comma-separated element counts (default {DEFAULT_SIZES})")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+    parser.add_argument("--copy-threads", type=int, default=None,
+                        help="threads of the CuPy backend's host copies (default: its own)")
     args = parser.parse_args(argv)
+    tune_malloc()  # the server's malloc settings (service/tuning.py), for both backends
     status = availability()["cupy"]
     if not status["available"]:
         print(f"skipped: the CuPy backend is not usable here ({status['reason']})")
         return 0
     import cupy
 
+    if args.copy_threads is not None:
+        get_backend("cupy").copy_threads = args.copy_threads
     print(f"device: {status.get('device')}; CuPy {cupy.__version__}; NumPy {np.__version__}; "
           f"CPU path: {'fused kernels (numba)' if _fused.active() else 'NumPy'}; "
-          f"dtype {args.dtype}")
+          f"dtype {args.dtype}; copy threads {get_backend('cupy').copy_threads}")
     sizes = [int(float(s)) for s in args.sizes.split(",")]
     wins: dict[int, bool] = {}
     print(f"{'loss':22} {'elements':>9} {'numpy ms':>10} {'cupy ms':>9} {'numpy/cupy':>10}"

@@ -51,8 +51,11 @@ kill "$server"; wait "$server" 2>/dev/null
 tail -n 5 "$out/server.log"
 
 step "bench/gpu.py float64"
-timeout 170 python3 -m bench.gpu 2>&1 | tee "$out/bench_gpu_float64.txt"
+timeout 150 python3 -m bench.gpu 2>&1 | tee "$out/bench_gpu_float64.txt"
+step "bench/gpu.py float64, one copy thread"
+timeout 60 python3 -m bench.gpu --sizes 1e6,1e7,1e8 --copy-threads 1 2>&1 \
+    | tee "$out/bench_gpu_float64_1thread.txt"
 step "bench/gpu.py float32"
-timeout 50 python3 -m bench.gpu --dtype float32 --sizes 1e4,1e5,1e6,1e7,1e8 2>&1 \
+timeout 45 python3 -m bench.gpu --dtype float32 --sizes 1e4,1e5,1e6,1e7,1e8 2>&1 \
     | tee "$out/bench_gpu_float32.txt"
 step "done"

@@ -167,3 +167,75 @@ async def test_not_ready_when_the_configured_backend_is_unusable():
         r = await c.get("/readyz")
         assert r.status_code == 503 and r.json()["code"] == "not_ready"
         assert "cupy" in r.json()["detail"]
+
+
+class _FakeCupyArray(np.ndarray):
+    """NumPy standing in for cupy.ndarray: ``set`` copies in, ``get(out=)`` copies out."""
+
+    def set(self, arr: np.ndarray) -> None:
+        assert isinstance(arr, np.ndarray) and arr.flags.c_contiguous
+        assert arr.shape == self.shape and arr.dtype == self.dtype
+        np.copyto(np.asarray(self), arr)
+
+    def get(self, out: np.ndarray) -> np.ndarray:
+        assert out.shape == self.shape and out.flags.c_contiguous
+        np.copyto(out, np.asarray(self))
+        return out
+
+
+class _FakeCupy:
+    """The corner of CuPy that the backend's transfers use, over NumPy."""
+
+    uint8 = np.uint8
+
+    def __init__(self) -> None:
+        self.pinned: list[int] = []
+        fake = self
+
+        class cuda:  # noqa: N801 (cupy.cuda)
+            @staticmethod
+            def alloc_pinned_memory(size: int) -> bytearray:
+                fake.pinned.append(size)
+                return bytearray(size)
+
+        self.cuda = cuda
+
+    @staticmethod
+    def empty(n: int, dtype: Any) -> _FakeCupyArray:
+        return np.empty(n, dtype).view(_FakeCupyArray)
+
+    @staticmethod
+    def ascontiguousarray(a: Any) -> _FakeCupyArray:
+        return np.ascontiguousarray(a).view(_FakeCupyArray)
+
+
+@pytest.mark.parametrize("staging", [64, 1 << 20, 256 << 20])
+def test_cupy_transfers_through_the_staging_buffer_keep_every_byte(monkeypatch, staging):
+    """Packing into the pinned buffer, slice by slice when it is smaller than the request, with
+    the copies split among threads: every array (dtypes, 0-d, strided, empty) comes back equal."""
+    from service.backends import cupy_backend
+
+    fake = _FakeCupy()
+    monkeypatch.setitem(__import__("sys").modules, "cupy", fake)
+    monkeypatch.setattr(cupy_backend, "STAGING_BYTES", staging)
+    monkeypatch.setattr(cupy_backend, "_MIN_SPLIT", 1024)
+    backend = cupy_backend.CupyBackend()
+    rng = np.random.default_rng(0)
+    arrays = {
+        "x": rng.normal(size=(301, 7)),
+        "t": rng.integers(0, 7, size=301),
+        "f32": rng.normal(size=1001).astype(np.float32),
+        "strided": rng.normal(size=(50, 40))[:, ::3],
+        "scalar": np.array(2.5),
+        "empty": np.zeros((0, 3)),
+    }
+    dev = backend.to_device(arrays)
+    for k, a in arrays.items():
+        assert dev[k].dtype == a.dtype and dev[k].shape == a.shape
+        np.testing.assert_array_equal(np.asarray(dev[k]), a, err_msg=k)
+    back = backend.to_host(dev)
+    for k, a in arrays.items():
+        assert type(back[k]) is np.ndarray
+        np.testing.assert_array_equal(back[k], a, err_msg=k)
+    assert max(fake.pinned) <= staging  # the pinned buffer never outgrows its cap
+    assert backend.to_host({}) == {}
