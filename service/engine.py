@@ -19,7 +19,7 @@ from .backends import get_backend, resolve
 from .backends.worker import DeviceWorker
 from .losses import Evaluation, evaluate
 
-DEFAULT_GPU_MIN_ELEMENTS = 1_000_000
+DEFAULT_GPU_MIN_ELEMENTS = 2_000_000  # bench/README.md, "GPU": the measured crossover
 
 
 @dataclass(frozen=True)

@@ -133,13 +133,14 @@ class CupyBackend:
     def to_host(self, arrays: Mapping[str, Any]) -> dict[str, np.ndarray]:
         import cupy
 
-        flat = {k: cupy.ascontiguousarray(v) for k, v in arrays.items()}
-        if not flat:
+        if not arrays:
             return {}
-        layout, total = _layout(flat)
+        layout, total = _layout(arrays)  # the arrays' own shapes: a 0-d value stays 0-d
         dev = cupy.empty(total, dtype=cupy.uint8)
-        for (_, off, _, _), v in zip(layout, flat.values(), strict=True):
-            dev[off:off + v.nbytes] = v.reshape(-1).view(cupy.uint8)
+        for (_, off, _, _), v in zip(layout, arrays.values(), strict=True):
+            # (ascontiguousarray makes a 0-d array 1-d: the layout keeps the shape)
+            flat = cupy.ascontiguousarray(v).reshape(-1).view(cupy.uint8)
+            dev[off:off + flat.nbytes] = flat
         host = np.empty(total, dtype=np.uint8)
         stage = self._stage(total)
         start = 0

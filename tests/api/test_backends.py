@@ -236,6 +236,7 @@ def test_cupy_transfers_through_the_staging_buffer_keep_every_byte(monkeypatch, 
     back = backend.to_host(dev)
     for k, a in arrays.items():
         assert type(back[k]) is np.ndarray
+        assert back[k].shape == a.shape and back[k].dtype == a.dtype, k
         np.testing.assert_array_equal(back[k], a, err_msg=k)
     assert max(fake.pinned) <= staging  # the pinned buffer never outgrows its cap
     assert backend.to_host({}) == {}

@@ -47,6 +47,7 @@ def test_engine_on_cupy_matches_numpy(name: str) -> None:
             assert gpu.backend == "cupy"
             got, ref = gpu.evaluation, cpu.evaluation
             assert isinstance(got.value, np.ndarray)  # brought back to the host
+            assert np.shape(got.value) == np.shape(ref.value), reduction
             assert_close(got.value, ref.value, rtol=1e-12, err_msg=reduction)
             assert_close(got.per_sample, ref.per_sample, rtol=1e-12, err_msg=reduction)
             assert got.n_samples == ref.n_samples
@@ -100,6 +101,8 @@ async def test_api_answers_on_the_gpu_with_the_cpu_numbers() -> None:
             assert cpu.status_code == gpu.status_code == 200, gpu.text
             cj, gj = cpu.json(), gpu.json()
             assert cj["backend"] == "numpy" and gj["backend"] == "cupy"
+            assert type(gj["value"]) is float  # a 0-d value comes back 0-d, not as a list
+            assert set(gj) == set(cj)
             assert_close(gj["value"], cj["value"], rtol=1e-12)
             assert_close(gj["per_sample"], cj["per_sample"], rtol=1e-12)
             if "gradient" in cj:
