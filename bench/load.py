@@ -1,7 +1,7 @@
 """load: a mixed load at concurrency 1, 16 and 64, then a soak; errors and server memory growth.
 
     python -m bench load [--quick] [--duration 10] [--concurrency 1,16,64] [--soak 300]
-                         [--soak-concurrency 16] [--workers 1] [--seed 0]
+                         [--soak-concurrency 16] [--workers 1] [--seed 0] [--hostile]
 
 A live server (``bench.apps:app`` served like ``loss-service serve``, on 127.0.0.1) gets a mix of
 small and large requests from async clients in this process, each request drawn at random (seeded)
@@ -18,6 +18,15 @@ share    kind    request
                  as expected (any other status is an error)
 =======  ======  ==========================================================================
 
+``--hostile`` replaces 10% of that mix with requests a hostile client (or a student's code) would
+send, one share each of: class indices that wrap in int32 (``4294967297``), a float32 overflow,
+a 3.5 MiB body of 40,000 ``"data":`` keys inside an array (the in-place scan's worst case), a
+3.5 MiB ragged nested array, a body whose first row is wide and followed by 500,000 ``],``
+(an allocation sized from counts), arrays nested 1,000 deep, a ``/compare`` submission nested 495
+deep, and a slow upload (a socket that declares a 256 MiB body, sends 15 bytes, waits a second and
+hangs up). Each must be answered with a 4xx (the slow upload: anything but a 5xx, or no answer);
+a 5xx is an error.
+
 First ``--duration`` seconds at each concurrency (req/s, p50/p99 latency per kind, errors), then a
 soak of ``--soak`` seconds at ``--soak-concurrency`` with the server's RSS (all its processes)
 sampled every 30 s. An error is any failed connection, timeout, or a status other than 200 (422
@@ -32,6 +41,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import random
 import time
@@ -43,6 +53,8 @@ import numpy as np
 
 from ._common import Targets, header, server
 
+HOSTILE = 4  # Kind.expect for a hostile request: any 4xx is the right answer, a 5xx an error
+
 
 @dataclass(frozen=True)
 class Kind:
@@ -50,7 +62,11 @@ class Kind:
     path: str
     body: bytes
     share: float
-    expect: int = 200
+    expect: int = 200  # the status, or HOSTILE
+    slow_upload: bool = False  # send the headers and 15 bytes of ``body``, then hang up
+
+    def accepts(self, status: int) -> bool:
+        return 400 <= status < 500 if self.expect == HOSTILE else status == self.expect
 
 
 def _b64(a: np.ndarray) -> dict[str, object]:
@@ -58,7 +74,40 @@ def _b64(a: np.ndarray) -> dict[str, object]:
             "b64": base64.b64encode(np.ascontiguousarray(a).tobytes()).decode()}
 
 
-def _mix(seed: int) -> list[Kind]:
+def _nested(depth: int) -> str:
+    return "[" * depth + "1.0" + "]" * depth
+
+
+def _hostile(share: float) -> list[Kind]:
+    """The hostile kinds of issue 17, ``share`` of the requests in all (see the docstring)."""
+    logits = [[0.1, 0.2, 0.3, 0.4, 0.5], [0.5, 0.4, 0.3, 0.2, 0.1]]
+    wrap = {"predictions": logits,
+            "targets": {"shape": [2], "dtype": "int32", "data": [1, 4294967297]}}
+    f32 = {"predictions": [1e39, 0.0], "targets": [0.0, 0.0], "dtype": "float32"}
+    keys = b'{"predictions": [1, ' + b'"data": [1, ' * 40_000 + b'1], "targets": [1]}'
+    keys += b" " * max(0, (7 << 19) - len(keys))  # 3.5 MiB: the in-place parser's size
+    rows = ",".join(["[" + ",".join(["0"] * 1000) + "]"] + ["[0]"] * 900_000)
+    ragged = f'{{"predictions": [{rows}], "targets": [0]}}'.encode()
+    wide = "[[" + ",".join(["0"] * 1_500_000) + "]" + ",]" * 500_000 + "]"
+    counts = f'{{"predictions": {wide}, "targets": [0]}}'.encode()
+    deep = f'{{"predictions": {_nested(1000)}, "targets": {_nested(1000)}}}'.encode()
+    compare = (f'{{"loss": "mse", "predictions": [1.0, 2.0], "targets": [1.0, 2.5], '
+               f'"submission": {{"value": 0.125, "per_sample": {_nested(495)}}}}}').encode()
+    upload = (b"POST /loss/mse HTTP/1.1\r\nhost: bench\r\ncontent-type: application/json\r\n"
+              b"content-length: 268435456\r\n\r\n" + b'{"predictions": ')
+    kinds = [("int32wrap", "/loss/cross_entropy", json.dumps(wrap).encode()),
+             ("f32overflow", "/loss/mse", json.dumps(f32).encode()),
+             ("scankeys", "/loss/mse", keys),
+             ("ragged", "/loss/mse", ragged),
+             ("counts", "/loss/mse", counts),
+             ("deep1000", "/loss/mse", deep),
+             ("cmpdeep495", "/compare", compare)]
+    each = share / (len(kinds) + 1)
+    return [Kind(n, p, b, each, HOSTILE) for n, p, b in kinds] + [
+        Kind("slowupload", "/loss/mse", upload, each, HOSTILE, slow_upload=True)]
+
+
+def _mix(seed: int, hostile: bool = False) -> list[Kind]:
     rng = np.random.default_rng(seed)
     mse = {"predictions": rng.normal(size=10).round(6).tolist(),
            "targets": rng.normal(size=10).round(6).tolist()}
@@ -75,13 +124,34 @@ def _mix(seed: int) -> list[Kind]:
     def enc(obj: object) -> bytes:
         return json.dumps(obj).encode()
 
+    scale = 0.9 if hostile else 1.0
     return [
-        Kind("mse10", "/loss/mse", enc(mse), 0.50),
-        Kind("ce8x5", "/gradient/cross_entropy", enc(ce_small), 0.25),
-        Kind("huber1e4", "/gradient/huber", enc(huber), 0.15),
-        Kind("ce1e6b64", "/gradient/cross_entropy", enc(ce_large), 0.07),
-        Kind("bad422", "/loss/cross_entropy", enc(bad), 0.03, expect=422),
-    ]
+        Kind("mse10", "/loss/mse", enc(mse), 0.50 * scale),
+        Kind("ce8x5", "/gradient/cross_entropy", enc(ce_small), 0.25 * scale),
+        Kind("huber1e4", "/gradient/huber", enc(huber), 0.15 * scale),
+        Kind("ce1e6b64", "/gradient/cross_entropy", enc(ce_large), 0.07 * scale),
+        Kind("bad422", "/loss/cross_entropy", enc(bad), 0.03 * scale, expect=422),
+    ] + (_hostile(0.10) if hostile else [])
+
+
+async def _slow_upload(url: str, kind: Kind) -> int | None:
+    """Declare a large body, send a few bytes, wait a second, hang up: the server's answer's
+    status if it gave one in that second (None if it did not)."""
+    host, port = url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(kind.body)
+        await writer.drain()
+        try:
+            line = await asyncio.wait_for(reader.readline(), 1.0)
+        except TimeoutError:
+            return None
+        parts = line.split()
+        return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
 
 
 @dataclass
@@ -127,17 +197,22 @@ async def _drive(url: str, mix: list[Kind], concurrency: int, seconds: float, se
             while time.perf_counter() < stop:
                 kind = rng.choices(mix, weights)[0]
                 t0 = time.perf_counter()
+                text = ""
                 try:
-                    r = await client.post(kind.path, content=kind.body, headers=headers)
-                    await r.aread()
-                    status = r.status_code
+                    if kind.slow_upload:
+                        answer = await _slow_upload(url, kind)
+                        status = 400 if answer is None else answer  # no answer: held, fine
+                    else:
+                        r = await client.post(kind.path, content=kind.body, headers=headers)
+                        await r.aread()
+                        status, text = r.status_code, r.text[:200]
                 except (httpx.HTTPError, OSError) as exc:
                     tally.error(kind.name, f"{type(exc).__name__}: {exc}")
                     continue
-                if status == kind.expect:
+                if kind.accepts(status):
                     tally.ok(kind.name, time.perf_counter() - t0)
                 else:
-                    tally.error(kind.name, f"status {status}: {r.text[:200]}")
+                    tally.error(kind.name, f"status {status}: {text}")
 
         tasks = [asyncio.create_task(worker(i)) for i in range(concurrency)]
         if on_tick is not None:
@@ -195,12 +270,14 @@ def run(argv: list[str]) -> int:
                         help="seconds at the soak's concurrency before the first RSS reading")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--hostile", action="store_true",
+                        help="10%% of the requests hostile (see above)")
     args = parser.parse_args(argv)
     duration = 3.0 if args.quick else args.duration
     soak = 30.0 if args.quick else args.soak
     soak_warmup = 10.0 if args.quick else args.soak_warmup
     header("load", argv)
-    mix = _mix(args.seed)
+    mix = _mix(args.seed, hostile=args.hostile)
     print("# mix: " + ", ".join(f"{k.name} {k.share:.0%} ({len(k.body) / 1024:.0f} KiB)"
                                 for k in mix))
     targets = Targets()
