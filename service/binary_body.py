@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from .casting import cast
 from .encoding import WIRE_DTYPES, array_from_bytes, wire_bytes
 
 MEDIA_TYPE = "application/octet-stream"
@@ -25,10 +26,10 @@ _TOP_LEVEL = ("predictions", "targets", "sample_weight")
 
 
 def _wire_dtype(a: np.ndarray) -> np.ndarray:
-    """``a`` in a wire dtype: integers as int32 or int64, floats as they are."""
+    """``a`` in a wire dtype: integers as int32 or int64 (a uint64 beyond int64 raises
+    :class:`service.casting.CastError`, a ValueError: never wrapped), floats as they are."""
     if a.dtype.kind in "iu":
-        a = a.astype(np.int64 if a.dtype.itemsize > 4 or a.dtype.kind == "u" else np.int32,
-                     copy=False)
+        a = cast(a, np.int64 if a.dtype.itemsize > 4 or a.dtype.kind == "u" else np.int32)
     if a.dtype.name not in WIRE_DTYPES:
         raise TypeError(f"arrays of dtype {a.dtype} cannot be sent (wire dtypes: "
                         f"{', '.join(WIRE_DTYPES)})")

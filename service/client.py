@@ -26,6 +26,7 @@ import numpy as np
 import orjson
 
 from . import binary_body
+from .casting import cast
 from .client_compare import GradeReport, grade_request, losses_request, parse_grade
 from .encoding import encode_array, wire_to_array
 
@@ -76,8 +77,8 @@ def _wire(value: Any, threshold: int, binary: bool = False) -> tuple[Any, bool]:
     if binary:
         return a, True
     if a.size > threshold:
-        if a.dtype.kind in "iu":
-            a = a.astype(np.int64)
+        if a.dtype.kind in "iu":  # (a uint64 beyond int64: CastError, never wrapped)
+            a = cast(a, np.int64)
         return encode_array(a, "b64"), True
     return (a.tolist() if isinstance(value, np.ndarray) else value), False
 

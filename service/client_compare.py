@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from .casting import cast
 from .encoding import encode_array, encode_scalar, wire_to_array
 
 _COMMON = ("predictions", "targets")
@@ -27,7 +28,7 @@ def _array(value: Any, threshold: int, *, submitted: bool = False) -> Any:
     if submitted:
         a = a.astype(np.float64)
     if a.size > threshold:
-        return encode_array(a.astype(np.int64) if a.dtype.kind in "iu" else a, "b64")
+        return encode_array(cast(a, np.int64) if a.dtype.kind in "iu" else a, "b64")
     if a.ndim == 0:
         return encode_scalar(a) if a.dtype.kind == "f" else int(a)
     if a.dtype.kind == "f" and not np.isfinite(a).all():

@@ -16,7 +16,9 @@ NaN or infinity, so a non-finite result is written as the string ``"NaN"``, ``"I
 ``"-Infinity"`` in the json encoding (never ``null``); b64 and binary carry IEEE values.
 
 Nothing here allocates in proportion to a *claimed* shape before checking it against the element
-limit and the data actually sent.
+limit and the data actually sent. A tensor's ``data`` becomes its ``dtype`` through
+:func:`service.casting.cast`: values that do not fit (an int32 tensor's 4294967297, a float32
+tensor's 1e39) are refused at their index, never wrapped or made infinite.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from typing import Any
 import numpy as np
 import orjson
 import pybase64
+
+from .casting import CastError, cast, out_of_range
 
 WIRE_DTYPES: dict[str, str] = {"float64": "<f8", "float32": "<f4", "int64": "<i8", "int32": "<i4"}
 NONFINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
@@ -95,12 +99,14 @@ def _locate_problem(obj: Any, loc: Loc) -> tuple[str, str, Loc]:
 
 
 def _decode_nested(obj: Any, loc: Loc, max_elements: int, check_bools: bool) -> np.ndarray:
-    if _is_number(obj):
-        return np.asarray(obj)
     try:
         arr = np.asarray(obj)
     except (ValueError, TypeError, OverflowError):
         raise EncodingError(*_locate_problem(obj, loc)) from None
+    if _is_number(obj):  # (an integer from 2**63 is uint64 here: refused below, as in a list)
+        if arr.dtype.kind in "if":
+            return arr
+        raise EncodingError(*_locate_problem(obj, loc))
     # unsigned: NumPy's type for a list holding an integer from 2**63 (out of int64's range)
     if arr.dtype.kind not in "if" or (check_bools and _contains_bool(obj)):
         raise EncodingError(*_locate_problem(obj, loc))
@@ -240,9 +246,40 @@ def _decode_tensor(obj: dict[str, Any], loc: Loc, max_elements: int,
         raise EncodingError("invalid_tensor", "data must be a flat list of numbers",
                             (*loc, "data"))
     if dtype.kind == "i" and flat.dtype.kind != "i":
-        raise EncodingError("invalid_tensor", f"dtype {dtype_name} needs integer data",
-                            (*loc, "data"))
-    return flat.astype(dtype.newbyteorder("="), copy=False).reshape(shape)
+        raise EncodingError(*_not_integers(data, flat, dtype_name, (*loc, "data")))
+    try:  # the values as sent, or refused: an int32 tensor's 4294967297 is not 1
+        out = cast(flat, dtype.newbyteorder("="))
+    except CastError as exc:
+        raise EncodingError(exc.code, f"data contains {exc.what} at index {exc.index[0]}",
+                            (*loc, "data", *exc.index)) from None
+    return out.reshape(shape)
+
+
+def _not_integers(data: Any, flat: np.ndarray, dtype_name: str,
+                  loc: Loc) -> tuple[str, str, Loc]:
+    """(code, message, location) for the data of an integer tensor that NumPy read as floats:
+    the first value written as a float, or as an integer beyond int64 (which orjson and NumPy
+    read as floats among smaller integers)."""
+    if isinstance(data, list):
+        for i, v in enumerate(data):
+            if isinstance(v, int) and not -(2**63) <= v < 2**63:
+                return ("invalid_number", f"data contains {out_of_range(v, dtype_name)} at "
+                        f"index {i}", (*loc, i))
+            if isinstance(v, float):
+                return ("invalid_tensor", f"dtype {dtype_name} needs integers; data contains "
+                        f"{v!r} at index {i}", (*loc, i))
+    else:  # read in place: only its values are known, not how they were written
+        bad = np.flatnonzero((flat != np.trunc(flat)) | (np.abs(flat) >= 2.0**63))
+        if len(bad):
+            i = int(bad[0])
+            v = float(flat[i])
+            if v.is_integer():  # an integer beyond int64 (as read: rounded to a float)
+                return ("invalid_number", f"data contains {out_of_range(int(v), dtype_name)} "
+                        f"at index {i}", (*loc, i))
+            return ("invalid_tensor", f"dtype {dtype_name} needs integers; data contains "
+                    f"{v!r} at index {i}", (*loc, i))
+    return ("invalid_tensor", f"dtype {dtype_name} needs integer data, not floating-point "
+            "numbers (such as 2.0)", loc)
 
 
 def decode_array(obj: Any, loc: Loc, *, max_elements: int, check_bools: bool = True) -> np.ndarray:

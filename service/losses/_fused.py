@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..casting import CastError, cast
 from . import _fast, _fused_parallel
 from .binary import focal_alpha
 from .evaluation import Evaluation
@@ -139,10 +140,16 @@ def in_dtype(a: Any, dt: np.dtype, kinds: str = "fiu") -> Any:
     """``a`` as a C-contiguous array of ``dt`` if it is a NumPy array of kind ``kinds`` that is
     not one already (the cast the generic path makes: float32 inputs of a float64 evaluation,
     int32 class indices, a strided view), else ``a`` itself (which :func:`_plain` then judges).
-    A cast that overflows gives infinities, which the kernels report (the generic path then
-    runs and says where)."""
+    A float cast that overflows gives infinities, which the kernels report (the generic path
+    then runs and says where); an integer cast that would change a value (a uint64 beyond
+    int64) is not made: ``a`` comes back as it is, and the generic path refuses it."""
     if type(a) is np.ndarray and a.dtype.kind in kinds and not (
             a.dtype == dt and a.flags.c_contiguous):
+        if dt.kind == "i":
+            try:
+                return np.ascontiguousarray(cast(a, dt))
+            except CastError:
+                return a
         with np.errstate(over="ignore"):
             return np.ascontiguousarray(a, dtype=dt)
     return a

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..casting import CastError, cast
 from . import _fused_parallel
 from ._fused import EMPTY, MIN_SIZE, _frozen, _plain, in_dtype, large, result
 
@@ -45,7 +46,10 @@ def _class_weights(value: Any, c: int, dt: np.dtype) -> np.ndarray | bool | None
     """The class weights as a read-only array of the dtype; None: none; False: not usable here."""
     if value is None:
         return None
-    w = np.asarray(value, dtype=dt)
+    try:  # a weight that overflows the dtype: the generic path refuses it, at its place
+        w = cast(np.asarray(value, dtype=np.float64), dt)
+    except CastError:
+        return False
     if w.shape != (c,):
         return False
     return _frozen(np.ascontiguousarray(w))

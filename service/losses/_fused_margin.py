@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..casting import cast
 from . import _fused, _fused_parallel
 from ._fused import _frozen, _plain, in_dtype, large
 from ._fused_margin_kernels import MULTI_MARGIN, TRIPLET_MARGIN
@@ -94,8 +95,8 @@ def _multi_margin(spec: LossSpec, inputs: Mapping[str, Any], params: dict[str, A
     weight = params.get("weight")
     w = _EMPTY64
     if weight is not None:
-        try:  # as the reference: the weights in the requested dtype
-            wd = np.asarray(weight, dtype=dt)
+        try:  # as the reference: the weights in the requested dtype (CastError: a weight
+            wd = cast(np.asarray(weight, dtype=np.float64), dt)  # that overflows it)
         except (TypeError, ValueError):
             return None
         if wd.shape != (k,) or not bool(np.all(wd >= 0.0)) or not bool(np.all(np.isfinite(wd))):

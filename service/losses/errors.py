@@ -11,7 +11,10 @@ Codes (stable, documented in the README):
 ``shape_mismatch``          inputs whose shapes do not agree (never broadcast silently)
 ``invalid_shape``           an input with the wrong number of dimensions or size
 ``empty_batch``             an input with no elements
-``nonfinite_input``         NaN or +-inf in an input or parameter array
+``nonfinite_input``         NaN or +-inf in an input or parameter array, or a finite value that
+                            overflows the computation's dtype ("1e+39, which overflows float32")
+``invalid_number``          an integer outside the range of the dtype it is converted to (a
+                            uint64 beyond int64 as class indices): refused, never wrapped
 ``class_index_out_of_range`` a class index outside ``[0, C)`` that is not ``ignore_index``
 ``probability_out_of_range`` a probability outside ``[0, 1]``
 ``probability_rows_not_normalized`` probability rows that do not sum to 1
@@ -93,6 +96,10 @@ class InvalidValue(LossError):
 
 class InvalidDtype(LossError):
     code = "invalid_dtype"
+
+
+class InvalidNumber(LossError):
+    code = "invalid_number"
 
 
 class InvalidParam(LossError):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import math
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 from array_api_compat import array_namespace, is_array_api_obj
 
+from ..casting import CastError, cast
 from . import _checks, _fused, errors
 from .evaluation import Evaluation
 from .params import validate_params
@@ -60,6 +60,19 @@ def _to_array(xp: Any, value: Any, name: str) -> Array:
     return xp.asarray(arr)
 
 
+def _cast(xp: Any, a: Array, dtype: Any, loc: tuple[str | int, ...], name: str,
+          finite: bool = False) -> Array:
+    """``a`` as ``dtype`` through :func:`service.casting.cast` (values preserved, or refused
+    where they would change), its refusal as the core's error at ``loc`` + the index."""
+    try:
+        return cast(a, dtype, xp=xp, finite=finite)
+    except CastError as exc:
+        cls = {"nonfinite_input": errors.NonFiniteInput,
+               "invalid_number": errors.InvalidNumber}.get(exc.code, errors.InvalidDtype)
+        raise cls(f"{name} contains {exc.what} at index {list(exc.index)}",
+                  (*loc, *exc.index)) from None
+
+
 def _convert_input(xp: Any, spec: InputSpec, value: Any, dtype: Any) -> Array:
     name = spec.name
     a = _to_array(xp, value, name)
@@ -76,29 +89,21 @@ def _convert_input(xp: Any, spec: InputSpec, value: Any, dtype: Any) -> Array:
                 f"{name} holds class indices and must be integers, got floating-point values",
                 (name,),
             )
-        return xp.astype(a, xp.int64, copy=False)
-    if a.dtype == dtype:
-        out = a  # kernels never write to their inputs
-    else:
-        with np.errstate(over="ignore"):  # an overflow in the cast is reported just below
-            out = xp.astype(a, dtype)
-    if not integral and not bool(xp.all(xp.isfinite(out))):
-        idx = _checks.first_index(xp, ~xp.isfinite(out))
-        original = float(a[idx])
-        dname = getattr(dtype, "__name__", str(dtype)).rsplit(".", 1)[-1]
-        why = (f"{original:g}, which overflows {dname}" if math.isfinite(original)
-               else f"a non-finite value ({original})")
-        raise errors.NonFiniteInput(f"{name} contains {why} at index {list(idx)}",
-                                    (name, *idx))
-    return out
+        return _cast(xp, a, xp.int64, (name,), name)  # (a uint64 beyond int64: refused)
+    # a float that overflows the dtype is refused (never made an infinity), as are NaN and
+    # infinities: one pass over the result; integers are rounded, never overflow
+    return _cast(xp, a, dtype, (name,), name, finite=not integral)
 
 
 def _array_params(xp: Any, spec: LossSpec, params: dict[str, Any], dtype: Any) -> dict[str, Any]:
-    """List-valued parameters as arrays of the computation namespace and dtype."""
+    """List-valued parameters as arrays of the computation namespace and dtype (a weight that
+    overflows the dtype is refused at its place in the parameter)."""
     out = dict(params)
     for p in spec.params:
         if isinstance(out[p.name], list):
-            out[p.name] = xp.asarray(out[p.name], dtype=dtype)
+            loc = ("params", p.name)
+            out[p.name] = _cast(xp, xp.asarray(out[p.name], dtype=xp.float64), dtype, loc,
+                                p.name)
     return out
 
 

@@ -66,6 +66,9 @@ def validate_one(p: ParamSpec, v: Any) -> Any:
             v = int(v)
         if not isinstance(v, int) or isinstance(v, bool):
             raise errors.InvalidParam(f"{p.name} must be an integer, got {v!r}", loc)
+        if not -(2**63) <= v < 2**63:  # the kernels take it as an int64: never wrapped
+            raise errors.InvalidParam(f"{p.name} must be within the int64 range "
+                                      f"[{-(2**63)}, {2**63 - 1}]; got {v}", loc)
         _check_range(p, float(v), loc)
         return int(v)
     if p.type == "bool":

@@ -1,5 +1,5 @@
 """``service.casting.cast``, the one value-preserving conversion, on every array namespace the
-core runs on."""
+core runs on; and the core's use of it (``evaluate`` on NumPy arrays of any integer dtype)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from service.casting import CastError, cast
+from service.losses import LossError, evaluate
 from tests.conftest import to_np
 
 
@@ -93,3 +94,20 @@ def test_the_same_dtype_is_the_same_array(xp):
 def test_empty_arrays(xp):
     assert cast(xp.zeros((0, 3), dtype=xp.float64), xp.float32, xp=xp).shape == (0, 3)
     assert cast(xp.zeros((0,), dtype=xp.int64), xp.int32, xp=xp).shape == (0,)
+
+
+@pytest.mark.parametrize("n", [2, 500])  # 500 x 3: the fused cross_entropy kernel
+def test_uint64_class_indices_are_not_wrapped_into_ignore_index(n):
+    """2**64 - 100 as int64 is -100, cross_entropy's default ignore_index: the sample was
+    silently left out. Now refused where it is."""
+    x = np.random.default_rng(0).normal(size=(n, 3))
+    t = np.zeros(n, dtype=np.uint64)
+    t[1] = 2**64 - 100
+    with pytest.raises(LossError) as exc:
+        evaluate("cross_entropy", {"predictions": x, "targets": t})
+    assert (exc.value.code, exc.value.loc) == ("invalid_number", ("targets", 1))
+    assert "18446744073709551516, which is out of the int64 range" in exc.value.message
+    t[1] = 2
+    ok = evaluate("cross_entropy", {"predictions": x, "targets": t})
+    assert ok.value == evaluate("cross_entropy", {"predictions": x,
+                                                  "targets": t.astype(np.int64)}).value
