@@ -17,7 +17,7 @@ from starlette.requests import Request
 
 from ..encoding import B64Text, BinaryData
 from ..losses import LOSSES
-from .json_arrays import parse_array
+from .json_arrays import scan_array
 from .problems import ProblemError
 
 BINARY_MEDIA_TYPE = "application/octet-stream"
@@ -95,15 +95,16 @@ def binary_header_length(request: Request, size: int) -> int | None:
     return int(text)
 
 
-def parse_binary(body: bytes | bytearray, header_length: int) -> Any:
+def parse_binary(body: bytes | bytearray, header_length: int,
+                 max_elements: int | None = None) -> Any:
     """An ``application/octet-stream`` body parsed: its JSON header (``body[:header_length]``),
     in which each tensor object of a request array (top level or ``inputs``) that gives
     ``binary_data_size`` gets a :class:`service.encoding.BinaryData` view of its bytes, taken
     from the rest of the body in the order the header names the arrays. 400 when the sizes do
     not add up to the rest of the body; 422 for a size that is not a byte count. (/compare does
     not take binary bodies: a submission's tensors here are refused with the body's other
-    unknown fields.)"""
-    obj = parse_json(bytes(body[:header_length]))
+    unknown fields.) ``max_elements``: as for :func:`parse_json`."""
+    obj = parse_json(bytes(body[:header_length]), max_elements)
     section = memoryview(body).toreadonly()[header_length:]
     offset = 0
     for where, key, loc in _array_places(obj):
@@ -142,7 +143,7 @@ _ARRAY_KEYS = frozenset({*_ARRAY_FIELDS, *_SUBMITTED_FIELDS, "data",
                          *(i.name for spec in LOSSES.values() for i in spec.inputs)})
 
 
-def parse_json(body: bytes | bytearray) -> Any:
+def parse_json(body: bytes | bytearray, max_elements: int | None = None) -> Any:
     """``body`` parsed; 400 with the position for malformed JSON or NaN/Infinity tokens.
 
     In a large body the arrays are not turned into Python objects: the base64 text of a b64
@@ -151,13 +152,15 @@ def parse_json(body: bytes | bytearray) -> Any:
     array of numbers (a request array, an ``inputs`` value, a /compare submission's array, or a
     tensor object's ``data``) is parsed in slices straight into a NumPy array
     (:mod:`service.api.json_arrays`; bodies from :data:`JSON_INPLACE_BODY_BYTES`), saving the
-    4x its decoded bytes that its Python floats and lists would take. Any body where this is not
-    clear-cut (an escape inside the text, such a key that is not a request array's, an array
-    that is not a plain 1-D or 2-D array of numbers) is parsed the ordinary way, which also
-    gives the positions of problems as sent.
+    4x its decoded bytes that its Python floats and lists would take; the arrays read in place
+    hold at most ``max_elements`` elements together (the request's limit: a larger array is left
+    to the ordinary parse, and refused after it). Any body where this is not clear-cut (an
+    escape inside the text, such a key that is not a request array's, an array that is not a
+    plain 1-D or 2-D array of numbers) is parsed the ordinary way, which also gives the
+    positions of problems as sent.
     """
     if len(body) >= B64_INPLACE_BYTES:
-        parsed = _parse_in_place(body)
+        parsed = _parse_in_place(body, max_elements)
         if parsed is not None:
             return parsed[0]
     return _parse(body)
@@ -175,19 +178,30 @@ def _preceded_by_key_start(body: bytes | bytearray, i: int) -> bool:
     return body[max(i - 64, 0):i].rstrip().endswith((b"{", b","))
 
 
-def _spans(body: bytes | bytearray) -> list[_Span] | None:
-    """Every b64 text and large numeric array of the body, found by ``memchr`` of ``"``: a body
-    of numbers holds quotes only around its few keys and strings. None if unclear."""
+_MAX_QUOTES = 1000  # quotes looked at in a body: a body of numbers holds quotes only around
+# its few keys and strings
+
+
+def _spans(body: bytes | bytearray, max_elements: int | None = None) -> list[_Span] | None:
+    """Every b64 text and large numeric array of the body, found by ``memchr`` of ``"``. None if
+    unclear: more than :data:`_MAX_QUOTES` quotes (a body full of other text or keys), an
+    unterminated or escaped b64 text.
+
+    Linear in the body's size, whatever it holds: each search resumes past the text the last
+    one looked at (:func:`service.api.json_arrays.scan_array` answers where), and at most
+    :data:`_MAX_QUOTES` are made.
+    """
     spans: list[_Span] = []
-    at, misses = 0, 0
+    at, quotes = 0, 0
     arrays = len(body) >= JSON_INPLACE_BODY_BYTES
+    budget = max_elements
     while (i := body.find(b'"', at)) != -1:
+        quotes += 1
+        if quotes > _MAX_QUOTES:  # a body full of other text: not worth it
+            return None
         match = _KEY.match(body, i)
         key = match.group(1) if match is not None and _preceded_by_key_start(body, i) else None
         if key is None:
-            misses += 1
-            if misses > 1000:  # a body full of other text: not worth it
-                return None
             at = i + 1
             continue
         value = match.end()
@@ -200,14 +214,16 @@ def _spans(body: bytes | bytearray) -> list[_Span] | None:
             spans.append(_Span(value + 1, end, None))
             at = end + 1
         elif arrays and first == b"[" and key.decode() in _ARRAY_KEYS:
-            found = parse_array(body, value, ARRAY_INPLACE_BYTES)
-            if found is not None:
-                spans.append(_Span(value, found[1], found[0]))
-                at = found[1]
+            found = scan_array(body, value, ARRAY_INPLACE_BYTES, budget)
+            if found.array is not None:
+                spans.append(_Span(value, found.end, found.array))
+                if budget is not None:
+                    budget -= found.array.size
+            at = found.end
     return spans
 
 
-def _parse_in_place(body: bytes | bytearray) -> tuple[Any] | None:
+def _parse_in_place(body: bytes | bytearray, max_elements: int | None) -> tuple[Any] | None:
     """(the parsed body with B64Text values and arrays,) or None to parse it the ordinary way.
 
     The spans are replaced by placeholder strings (NUL and their index: absent from the body),
@@ -218,7 +234,7 @@ def _parse_in_place(body: bytes | bytearray) -> tuple[Any] | None:
     # (memchr of the backslash first: a search for the whole escape is 40x slower)
     if body.find(b"\\") != -1 and body.find(b"\\u0000") != -1:
         return None
-    spans = _spans(body)
+    spans = _spans(body, max_elements)
     if not spans:
         return None
     pieces, at = [], 0

@@ -73,7 +73,7 @@ async def compare(request: Request,
                   body: Annotated[CompareRequest, Body()] = ...) -> Response:  # docs only
     settings = request.app.state.settings
     raw = await read_within(request, read_body(request, settings.max_body_bytes))
-    obj = parse_json(raw)
+    obj = parse_json(raw, settings.max_elements)
     check_bools = may_hide_booleans(raw, obj)
     del raw
     parts = await run_off_loop(request, _compare_parts, obj, settings, check_bools)

@@ -54,9 +54,9 @@ def _evaluate_raw(box: list[bytes | bytearray], header_length: int | None, spec:
     raw = box.pop()  # the only reference to the body: freed as soon as it is parsed (a binary
     # body lives on in the arrays that are views of it)
     if header_length is None:
-        obj, text = parse_json(raw), raw
+        obj, text = parse_json(raw, settings.max_elements), raw
     else:
-        obj, text = parse_binary(raw, header_length), raw[:header_length]
+        obj, text = parse_binary(raw, header_length, settings.max_elements), raw[:header_length]
     # booleans can hide in numeric lists (NumPy reads True as 1.0): lists are scanned for them
     # only if the body holds a true/false token and arrays sent as JSON numbers
     check_bools = may_hide_booleans(text, obj)
