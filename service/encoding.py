@@ -18,7 +18,9 @@ NaN or infinity, so a non-finite result is written as the string ``"NaN"``, ``"I
 Nothing here allocates in proportion to a *claimed* shape before checking it against the element
 limit and the data actually sent. A tensor's ``data`` becomes its ``dtype`` through
 :func:`service.casting.cast`: values that do not fit (an int32 tensor's 4294967297, a float32
-tensor's 1e39) are refused at their index, never wrapped or made infinite.
+tensor's 1e39) are refused at their index, never wrapped or made infinite. Nothing recurses on
+the nesting depth a request chose (arrays have at most :data:`MAX_DIMS` dimensions; the walks
+over nested lists are iterative).
 """
 
 from __future__ import annotations
@@ -56,33 +58,44 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
 
 
+MAX_DIMS = 32  # the most dimensions of a request array (a nested list or a tensor's shape)
+
+
+def _too_deep(loc: Loc) -> tuple[str, str, Loc]:
+    return ("too_deep", f"the array is nested more than {MAX_DIMS} deep; arrays have at most "
+            f"{MAX_DIMS} dimensions", loc)
+
+
 def _locate_problem(obj: Any, loc: Loc) -> tuple[str, str, Loc]:
-    """Walk a nested list that NumPy refused; return (code, message, loc) of the first problem."""
+    """Walk a nested list that NumPy refused; return (code, message, loc) of the first problem
+    in document order.
 
-    def shape_of(x: Any) -> tuple[int, ...]:
-        dims = []
-        while isinstance(x, list):
-            dims.append(len(x))
-            if not x:
-                break
-            x = x[0]
-        return tuple(dims)
+    Iterative (an explicit stack of the lists being walked): the request controls the depth,
+    and a recursive walk of a list nested 1000 deep (JSON allows 1024) exceeds Python's
+    recursion limit. The expected shape, read along the first elements, is at most
+    :data:`MAX_DIMS` deep (deeper: ``too_deep``), and the walk goes no deeper than it.
+    """
+    expected: list[int] = []
+    x = obj
+    while isinstance(x, list):
+        if len(expected) == MAX_DIMS:
+            return _too_deep(loc)
+        expected.append(len(x))
+        if not x:
+            break
+        x = x[0]
+    shape = tuple(expected)
 
-    expected = shape_of(obj)
-
-    def walk(x: Any, depth: int, here: Loc) -> tuple[str, str, Loc] | None:
-        if depth < len(expected):
+    def problem(x: Any, depth: int, here: Loc) -> tuple[str, str, Loc] | None:
+        """The problem of ``x`` itself (at ``depth``), not of its items."""
+        if depth < len(shape):
             if not isinstance(x, list):
-                return ("ragged_array", f"expected a list of length {expected[depth]} here "
-                        f"(the array's shape is {expected} from its first elements), got a number",
+                return ("ragged_array", f"expected a list of length {shape[depth]} here "
+                        f"(the array's shape is {shape} from its first elements), got a number",
                         here)
-            if len(x) != expected[depth]:
+            if len(x) != shape[depth]:
                 return ("ragged_array", f"ragged array: this list has {len(x)} elements, the "
-                        f"first list at this depth has {expected[depth]}", here)
-            for i, item in enumerate(x):
-                found = walk(item, depth + 1, (*here, i))
-                if found:
-                    return found
+                        f"first list at this depth has {shape[depth]}", here)
             return None
         if isinstance(x, list):
             return ("ragged_array", "ragged array: a list where a number was expected", here)
@@ -94,7 +107,23 @@ def _locate_problem(obj: Any, loc: Loc) -> tuple[str, str, Loc]:
             return ("invalid_number", "integer out of the int64 range", here)
         return None
 
-    found = walk(obj, 0, loc)
+    found = problem(obj, 0, loc)
+    # (items of a list still to walk, their depth, the list's location), innermost last
+    stack: list[tuple[Iterator[tuple[int, Any]], int, Loc]] = []
+    if found is None and shape:
+        stack.append((enumerate(obj), 1, loc))
+    while found is None and stack:
+        items, depth, here = stack[-1]
+        for i, item in items:
+            at = (*here, i)
+            found = problem(item, depth, at)
+            if found is not None:
+                break
+            if depth < len(shape):  # a list of the expected length: walk it first
+                stack.append((enumerate(item), depth + 1, at))
+                break
+        else:
+            stack.pop()
     return found or ("invalid_array", "not a rectangular array of numbers", loc)
 
 
@@ -107,6 +136,8 @@ def _decode_nested(obj: Any, loc: Loc, max_elements: int, check_bools: bool) -> 
         if arr.dtype.kind in "if":
             return arr
         raise EncodingError(*_locate_problem(obj, loc))
+    if arr.ndim > MAX_DIMS:
+        raise EncodingError(*_too_deep(loc))
     # unsigned: NumPy's type for a list holding an integer from 2**63 (out of int64's range)
     if arr.dtype.kind not in "if" or (check_bools and _contains_bool(obj)):
         raise EncodingError(*_locate_problem(obj, loc))
@@ -117,13 +148,18 @@ def _decode_nested(obj: Any, loc: Loc, max_elements: int, check_bools: bool) -> 
 
 
 def _contains_bool(obj: Any) -> bool:
-    """True if any leaf is a bool (NumPy silently turns True into 1.0 in a float list)."""
-    if isinstance(obj, bool):
-        return True
-    if isinstance(obj, list):
-        if obj and not isinstance(obj[0], list):
-            return any(type(v) is bool for v in obj)
-        return any(_contains_bool(v) for v in obj)
+    """True if any leaf is a bool (NumPy silently turns True into 1.0 in a float list).
+    Iterative, like :func:`_locate_problem`."""
+    stack = [obj]
+    while stack:
+        x = stack.pop()
+        if type(x) is bool:
+            return True
+        if isinstance(x, list) and x:
+            if isinstance(x[0], list):
+                stack.extend(x)
+            elif bool in map(type, x):  # (type(v) is bool for any v, at C speed)
+                return True
     return False
 
 
@@ -176,9 +212,9 @@ def _decode_tensor(obj: dict[str, Any], loc: Loc, max_elements: int,
     shape = obj["shape"]
     if not isinstance(shape, list) or not all(
         isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape
-    ) or len(shape) > 32:
-        raise EncodingError("invalid_tensor", "shape must be a list of at most 32 non-negative "
-                            "integers", (*loc, "shape"))
+    ) or len(shape) > MAX_DIMS:
+        raise EncodingError("invalid_tensor", f"shape must be a list of at most {MAX_DIMS} "
+                            "non-negative integers", (*loc, "shape"))
     n = math.prod(shape)
 
     def check_limit() -> None:  # after the structure is known good: a real payload that big
@@ -188,8 +224,9 @@ def _decode_tensor(obj: dict[str, Any], loc: Loc, max_elements: int,
 
     dtype_name = obj.get("dtype", "float64")
     if not isinstance(dtype_name, str) or dtype_name not in WIRE_DTYPES:
+        got = f"{dtype_name!r:.40}" if isinstance(dtype_name, str) else type(dtype_name).__name__
         raise EncodingError("unsupported_dtype", f"dtype must be one of "
-                            f"{', '.join(WIRE_DTYPES)}; got {dtype_name!r:.40}", (*loc, "dtype"))
+                            f"{', '.join(WIRE_DTYPES)}; got {got}", (*loc, "dtype"))
     dtype = np.dtype(WIRE_DTYPES[dtype_name])
     if "binary_data_size" in obj:
         blob = obj["binary_data_size"]

@@ -15,12 +15,13 @@ import numpy as np
 import orjson
 from starlette.requests import Request
 
-from ..encoding import B64Text, BinaryData
+from ..encoding import MAX_DIMS, B64Text, BinaryData
 from ..losses import LOSSES
 from .json_arrays import scan_array
 from .problems import ProblemError
 
 BINARY_MEDIA_TYPE = "application/octet-stream"
+JSON_MAX_DEPTH = 1024  # orjson's limit: deeper JSON is refused with 400 invalid_json
 HEADER_LENGTH = "inference-header-content-length"  # (KServe's name) the JSON header's bytes
 
 
@@ -342,8 +343,9 @@ def _parse(body: bytes | bytearray) -> Any:
                    "numbers")
         elif "infinity when parsed" in exc.msg:
             msg = f"a number at byte {pos} overflows to infinity; send finite numbers"
-        elif "recursion" in exc.msg.lower():
-            msg = "the JSON is nested too deeply"
+        elif "depth limit" in exc.msg or "recursion" in exc.msg.lower():
+            msg = (f"the JSON is nested more than {JSON_MAX_DEPTH} deep (at byte {pos}); arrays "
+                   f"have at most {MAX_DIMS} dimensions")
         else:
             msg = f"malformed JSON at byte {pos}: {exc.msg}"
         raise ProblemError("invalid_json", msg, ("body",), status=400) from None

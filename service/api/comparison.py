@@ -27,10 +27,12 @@ from ..grading import GradeOptions, LossRequest, Problem, compare_losses, grade,
 from ..grading.formats import shape
 from ..grading.side_by_side import SideBySideError
 from ..losses import LossError
+from ..losses.errors import brief
 from .compare_schemas import GradeRequest, LossesRequest
 from .problems import ProblemError, from_loss_error, from_validation_error
 
 _TEXT = {text: float(key) for key, text in NONFINITE.items()}  # "NaN" -> nan, ...
+_PLAIN = frozenset({int, float, bool, type(None)})  # JSON values that _replace_text keeps
 Loc = tuple[Any, ...]
 
 
@@ -81,12 +83,27 @@ class _Decoder:
 
 
 def _replace_text(value: Any) -> Any:
-    """Nested lists with "NaN" / "Infinity" / "-Infinity" strings as floats."""
-    if isinstance(value, str) and value in _TEXT:
-        return _TEXT[value]
-    if isinstance(value, list):
-        return [_replace_text(v) for v in value]
-    return value
+    """Nested lists with "NaN" / "Infinity" / "-Infinity" strings as floats: new lists where
+    they hold such strings, the lists sent where they hold none. Iterative: the request controls
+    the depth (JSON allows 1024, Python's recursion limit is 1000)."""
+    if isinstance(value, str):
+        return _TEXT.get(value, value)
+    if not isinstance(value, list) or set(map(type, value)) <= _PLAIN:
+        return value
+    out: list[Any] = []
+    stack = [(value, out)]  # (a list holding strings or lists, its copy being filled)
+    while stack:
+        source, copy = stack.pop()
+        for v in source:
+            if isinstance(v, str):
+                copy.append(_TEXT.get(v, v))
+            elif not isinstance(v, list) or set(map(type, v)) <= _PLAIN:  # (at C speed)
+                copy.append(v)
+            else:
+                inner: list[Any] = []
+                copy.append(inner)
+                stack.append((v, inner))
+    return out
 
 
 def _map_loc(loc: Loc, where: dict[str, Loc], prefix: Loc = ("body",)) -> list[Any]:
@@ -199,6 +216,6 @@ def compare_body(obj: Any, settings: Settings, *, check_bools: bool = True,
     if mode == "losses":
         return losses_body(obj, settings, check_bools=check_bools, splices=splices)
     if mode != "grade":
-        raise ProblemError("invalid_field", f"mode must be 'grade' or 'losses'; got {mode!r}",
-                           ("body", "mode"))
+        raise ProblemError("invalid_field", f"mode must be 'grade' or 'losses'; got "
+                           f"{brief(mode)}", ("body", "mode"))
     return grade_body(obj, settings, check_bools=check_bools, splices=splices)

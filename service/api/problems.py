@@ -168,16 +168,17 @@ def from_validation_error(exc: ValidationError, prefix: Sequence[str | int] = ("
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries documenting problem bodies for ``statuses``."""
     descriptions = {
-        400: "Malformed JSON or empty body; for an application/octet-stream body, a missing or "
-        "wrong Inference-Header-Content-Length, or tensor sizes that do not add up to the "
-        "bytes after the header (`invalid_binary_body`)",
+        400: "Malformed JSON (or JSON nested more than 1024 deep) or empty body; for an "
+        "application/octet-stream body, a missing or wrong Inference-Header-Content-Length, or "
+        "tensor sizes that do not add up to the bytes after the header (`invalid_binary_body`)",
         404: "Unknown loss (the body suggests the closest names)",
         405: "Method not allowed",
         413: "Body or element count over the configured limit",
         415: "Content type is not application/json (or application/octet-stream, where the "
         "route takes binary bodies)",
-        422: "Invalid input: bad shape, value, parameter or reduction, or a backend that is not "
-        "available here (see `code` and `errors`)",
+        422: "Invalid input: bad shape, value, parameter or reduction, an array of more than 32 "
+        "dimensions (`too_deep`), or a backend that is not available here (see `code` and "
+        "`errors`)",
         503: "Not ready yet, or the GPU queue is full (`backend_busy`, with Retry-After)",
     }
     return {

@@ -36,9 +36,22 @@ Codes (stable, documented in the README):
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Sequence
+from typing import Any
 
 Loc = tuple[str | int, ...]
+
+_BRIEF = reprlib.Repr()
+_BRIEF.maxlevel, _BRIEF.maxlist, _BRIEF.maxdict = 3, 4, 4
+_BRIEF.maxstring, _BRIEF.maxother, _BRIEF.maxlong = 40, 40, 40
+
+
+def brief(value: Any) -> str:
+    """A value a request sent, for a message: its repr, at most 3 levels deep and cut short.
+    (The repr of a list nested 1000 deep, which JSON allows, exceeds Python's recursion limit;
+    that of a long one is as long as the request.)"""
+    return _BRIEF.repr(value)
 
 
 class LossError(ValueError):

@@ -42,8 +42,8 @@ def _float_list(p: ParamSpec, v: Any) -> list[float]:
     out = []
     for i, item in enumerate(v):
         if not _is_number(item):
-            raise errors.InvalidParam(f"{p.name}[{i}] must be a number, got {item!r}",
-                                      (*loc, i))
+            raise errors.InvalidParam(
+                f"{p.name}[{i}] must be a number, got {errors.brief(item)}", (*loc, i))
         _check_range(p, float(item), (*loc, i))
         out.append(float(item))
     return out
@@ -58,14 +58,14 @@ def validate_one(p: ParamSpec, v: Any) -> Any:
         raise errors.InvalidParam(f"{p.name} may not be null", loc)
     if p.type == "float":
         if not _is_number(v):
-            raise errors.InvalidParam(f"{p.name} must be a number, got {v!r}", loc)
+            raise errors.InvalidParam(f"{p.name} must be a number, got {errors.brief(v)}", loc)
         _check_range(p, float(v), loc)
         return float(v)
     if p.type == "int":
         if isinstance(v, float) and v.is_integer():
             v = int(v)
         if not isinstance(v, int) or isinstance(v, bool):
-            raise errors.InvalidParam(f"{p.name} must be an integer, got {v!r}", loc)
+            raise errors.InvalidParam(f"{p.name} must be an integer, got {errors.brief(v)}", loc)
         if not -(2**63) <= v < 2**63:  # the kernels take it as an int64: never wrapped
             raise errors.InvalidParam(f"{p.name} must be within the int64 range "
                                       f"[{-(2**63)}, {2**63 - 1}]; got {v}", loc)
@@ -73,14 +73,15 @@ def validate_one(p: ParamSpec, v: Any) -> Any:
         return int(v)
     if p.type == "bool":
         if not isinstance(v, bool):
-            raise errors.InvalidParam(f"{p.name} must be true or false, got {v!r}", loc)
+            raise errors.InvalidParam(f"{p.name} must be true or false, got {errors.brief(v)}", loc)
         return v
     if p.type == "choice":
         # a bool matches only a listed bool (True == 1 must not select a choice of 1)
         listed = any(c == v and isinstance(c, bool) == isinstance(v, bool) for c in p.choices)
         if not listed:
             choices = ", ".join(repr(c) for c in p.choices)
-            raise errors.InvalidParam(f"{p.name} must be one of {choices}; got {v!r}", loc)
+            raise errors.InvalidParam(f"{p.name} must be one of {choices}; got {errors.brief(v)}",
+                                      loc)
         return v
     if p.type == "float_array":
         return _float_list(p, v)
@@ -100,7 +101,8 @@ def _check_convention(spec: LossSpec, value: Any) -> None:
     names = [c.name for c in spec.conventions]
     if value not in names or not isinstance(value, str):
         raise errors.UnsupportedConvention(
-            f"{spec.name} supports the conventions {', '.join(names)}; got {value!r}", loc)
+            f"{spec.name} supports the conventions {', '.join(names)}; got "
+            f"{errors.brief(value)}", loc)
 
 
 def validate_params(spec: LossSpec, given: Mapping[str, Any] | None) -> dict[str, Any]:
