@@ -180,7 +180,7 @@ _leaves = st.one_of(st.integers(-3, 3), st.floats(allow_nan=False), st.booleans(
 _nested = st.recursive(_leaves, lambda inner: st.lists(inner, max_size=4), max_leaves=30)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(_nested)
 def test_iterative_walks_agree_with_recursion(value):
     from service.api.comparison import _replace_text
