@@ -5,13 +5,15 @@ Python threads cannot be killed, so a request that runs past its budget is bound
 * the HTTP layer stops *waiting* for it when the budget is spent and answers at once (the caller
   is not kept hanging; see :func:`service.api.offload.run_off_loop`);
 * the work itself calls :func:`check` between stages (after parsing, after computing, before
-  encoding) and inside the few loops whose length the request controls (CTC's time steps,
-  samplers that redraw inputs), so an abandoned computation stops at its next check instead of
-  holding a CPU to the end. One vectorized NumPy call is never interrupted; its length is bounded
-  by the element limit instead.
+  encoding) and inside the loops whose length the request controls (CTC's time steps, samplers
+  that redraw inputs, the fused kernels' chunks, the body's keys as it is parsed in place), so
+  an abandoned computation stops at its next check instead of holding a CPU to the end. One
+  vectorized NumPy call is never interrupted; its length is bounded by the element limit
+  instead.
 
 The budget lives in a context variable, so it follows the request into the thread that computes
-it and is invisible to other requests. Nothing here knows about HTTP.
+it and is invisible to other requests; :func:`current` hands it to threads that do not inherit
+the context (a pool's). Nothing here knows about HTTP.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import NamedTuple
 
 _DEADLINE: ContextVar[float | None] = ContextVar("loss_service_deadline", default=None)
 _BUDGET: ContextVar[float] = ContextVar("loss_service_budget", default=0.0)
@@ -58,6 +61,24 @@ def remaining() -> float | None:
     """Seconds left in the current budget (negative when spent), or ``None`` when unbounded."""
     end = _DEADLINE.get()
     return None if end is None else end - time.monotonic()
+
+
+class Deadline(NamedTuple):
+    """The current budget, fixed: checkable from any thread."""
+
+    end: float  # a time.monotonic() instant
+    budget_s: float
+
+    def check(self, stage: str) -> None:
+        """Raise :class:`DeadlineExceeded` if the budget is spent."""
+        if time.monotonic() > self.end:
+            raise DeadlineExceeded(self.budget_s, stage)
+
+
+def current() -> Deadline | None:
+    """The current budget (``None``: unbounded), for work handed to other threads."""
+    end = _DEADLINE.get()
+    return None if end is None else Deadline(end, _BUDGET.get())
 
 
 def check(stage: str) -> None:

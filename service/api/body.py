@@ -15,6 +15,7 @@ import numpy as np
 import orjson
 from starlette.requests import Request
 
+from .. import deadline
 from ..encoding import MAX_DIMS, B64Text, BinaryData
 from ..losses import LOSSES
 from .json_arrays import scan_array
@@ -215,6 +216,7 @@ def _spans(body: bytes | bytearray, max_elements: int | None = None) -> list[_Sp
             spans.append(_Span(value + 1, end, None))
             at = end + 1
         elif arrays and first == b"[" and key.decode() in _ARRAY_KEYS:
+            deadline.check("parsing the body")  # (one check per array: each is a scan)
             found = scan_array(body, value, ARRAY_INPLACE_BYTES, budget)
             if found.array is not None:
                 spans.append(_Span(value, found.end, found.array))

@@ -8,7 +8,11 @@ the same partial sums in the same order and return identical results.
 
 :func:`map_chunks` runs a kernel over the chunks on :data:`THREADS` threads (the calling thread
 and ``THREADS - 1`` pool threads; the kernels release the GIL) when the input has at least
-:data:`MIN_PARALLEL_ELEMENTS` elements, else on the calling thread in one call.
+:data:`MIN_PARALLEL_ELEMENTS` elements, else on the calling thread. Under a request's time budget
+(:mod:`service.deadline`) each thread calls the kernel on runs of about :data:`CHECK_ELEMENTS`
+elements and checks the budget before each run, so a computation abandoned at its deadline stops
+within milliseconds instead of holding a core to the end (the kernels themselves cannot look at
+a clock); without a budget, each thread makes one call.
 ``LOSS_SERVICE_KERNEL_THREADS`` sets :data:`THREADS` (default 1: the server already runs one
 worker per core and large requests in a thread pool, so more threads per request take cores from
 concurrent requests; a deployment that serves few, large requests sets it to its core count).
@@ -20,14 +24,21 @@ import functools
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
+
+from .. import deadline
 
 CHUNK_ELEMENTS = 1 << 16  # about 512 KiB of float64 per input: a chunk's work is 50 to 500 us
 # Below this, one thread: the hand-off to a pool thread costs 20 to 50 us (measured as the
 # 2-thread crossover in bench/README.md, "Threads").
 MIN_PARALLEL_ELEMENTS = 1 << 18
+# Under a time budget, the kernel is called on runs of chunks of about this many elements, the
+# budget checked before each: 0.5 to 10 ms of work per run, against a few microseconds for the
+# call and the check.
+CHECK_ELEMENTS = 1 << 20
+STAGE = "computing the loss"
 
 
 def _threads_from_env() -> int:
@@ -70,16 +81,37 @@ def _executor(workers: int) -> ThreadPoolExecutor:
         return _pool
 
 
+def _run_range(run: Callable[[int, int], bool], c0: int, c1: int, step: int,
+               limit: deadline.Deadline | None) -> bool:
+    """``run`` over chunks ``[c0, c1)`` in runs of ``step`` chunks, the budget ``limit`` checked
+    before each (:class:`service.deadline.DeadlineExceeded`); True, at once, if a run found an
+    input that failed a check (the result is not used then)."""
+    for start in range(c0, c1, step):
+        if limit is not None:
+            limit.check(STAGE)
+        if run(start, min(start + step, c1)):
+            return True
+    return False
+
+
 def map_chunks(run: Callable[[int, int], bool], n_chunks: int, n_elements: int) -> bool:
     """Call ``run(c0, c1)`` (process chunks ``[c0, c1)``, return True if an input failed a
-    check) over contiguous ranges covering every chunk; True if any call returned True."""
+    check) over contiguous ranges covering every chunk; True if any call returned True. Past
+    the request's time budget, :class:`service.deadline.DeadlineExceeded` (raised once every
+    thread has stopped)."""
+    limit = deadline.current()  # (the pool's threads do not see the request's context)
+    step = n_chunks if limit is None else max(1, CHECK_ELEMENTS * n_chunks // max(1, n_elements))
     threads = min(THREADS, n_chunks)
     if threads <= 1 or n_elements < MIN_PARALLEL_ELEMENTS:
-        return bool(run(0, n_chunks))
+        return _run_range(run, 0, n_chunks, step, limit)
     edges = [n_chunks * i // threads for i in range(threads + 1)]
     pool = _executor(threads - 1)
-    futures = [pool.submit(run, edges[i], edges[i + 1]) for i in range(1, threads)]
-    bad = bool(run(edges[0], edges[1]))
-    for f in futures:  # every range finishes before the caller reads the results
+    futures = [pool.submit(_run_range, run, edges[i], edges[i + 1], step, limit)
+               for i in range(1, threads)]
+    try:
+        bad = _run_range(run, edges[0], edges[1], step, limit)
+    finally:
+        wait(futures)  # every range finishes, or stops at its check, before the caller goes on
+    for f in futures:
         bad |= bool(f.result())
     return bad

@@ -144,3 +144,58 @@ def test_ctc_stops_between_time_steps_once_the_budget_is_spent():
                                                    match="CTC's forward pass"):
         time.sleep(0.001)
         evaluate("ctc", inputs)
+
+
+async def test_an_abandoned_fused_kernel_stops_at_its_next_chunk(client, monkeypatch):
+    """A fused evaluation whose first chunk outlasts the budget: the 503 is answered, and the
+    worker thread, back from that chunk, stops at the check before the next one: 1 chunk of 4
+    runs."""
+    import numpy as np
+
+    from service.encoding import tensor_to_wire
+    from service.losses import _fused, _fused_parallel
+
+    pytest.importorskip("numba")
+    monkeypatch.setattr(_fused, "ENABLED", True)
+    monkeypatch.setattr(_fused_parallel, "CHECK_ELEMENTS", _fused_parallel.CHUNK_ELEMENTS,
+                        raising=False)
+    processed: list[int] = []
+    stopped = threading.Event()
+    real = _fused_parallel.map_chunks
+
+    def spy(run, n_chunks, n_elements):
+        def slow(c0, c1):
+            processed.append(c1 - c0)
+            time.sleep(0.6)  # the first chunk outlasts the 0.3 s budget
+            return run(c0, c1)
+
+        try:
+            return real(slow, n_chunks, n_elements)
+        except deadline.DeadlineExceeded:
+            stopped.set()
+            raise
+
+    monkeypatch.setattr(_fused_parallel, "map_chunks", spy)
+    x = np.linspace(-1.0, 1.0, 4 * _fused_parallel.CHUNK_ELEMENTS)
+    r = await client.post("/loss/mse", json={"predictions": tensor_to_wire(x),
+                                             "targets": tensor_to_wire(-x)})
+    assert r.status_code == 503 and r.json()["code"] == "request_timeout"
+    for _ in range(100):  # the thread wakes up after 0.6 s and stops
+        if stopped.is_set():
+            break
+        await asyncio.sleep(0.05)
+    assert stopped.is_set() and processed == [1]
+
+
+def test_parsing_a_large_body_in_place_stops_at_a_spent_budget():
+    """The in-place parser checks the budget before each array it reads (each is a scan)."""
+    from service.api import body
+
+    n = body.JSON_INPLACE_BODY_BYTES // 6
+    raw = b'{"predictions": [%s], "targets": [%s]}' % ((b"0.5," * n)[:-1], (b"0.5," * n)[:-1])
+    assert len(raw) >= body.JSON_INPLACE_BODY_BYTES
+    assert type(body.parse_json(raw)["predictions"]).__name__ == "ndarray"  # read in place
+    with deadline.time_budget(1.0, deadline=time.monotonic() - 1.0), \
+            pytest.raises(deadline.DeadlineExceeded, match="parsing the body"):
+        body.parse_json(raw)
+
