@@ -199,3 +199,27 @@ def test_parsing_a_large_body_in_place_stops_at_a_spent_budget():
             pytest.raises(deadline.DeadlineExceeded, match="parsing the body"):
         body.parse_json(raw)
 
+
+async def test_compare_parses_off_the_event_loop_within_the_budget(client, monkeypatch):
+    """A /compare body is parsed in the worker thread: the server answers other requests while
+    it is parsed, and a parse past the budget is a 503 like a computation."""
+    from service.api.routes import compare as compare_routes
+
+    started, finished = threading.Event(), threading.Event()
+    real = compare_routes.parse_json
+
+    def slow_parse(raw):
+        started.set()
+        time.sleep(0.6)
+        finished.set()
+        return real(raw)
+
+    monkeypatch.setattr(compare_routes, "parse_json", slow_parse)
+    body = {"loss": "mse", "inputs": BODY, "submission": {"value": 0.125}}
+    task = asyncio.ensure_future(client.post("/compare", json=body))
+    while not started.is_set():
+        await asyncio.sleep(0.01)
+    assert (await client.get("/healthz")).status_code == 200
+    assert not finished.is_set()  # answered while the parse was still running
+    r = await task
+    assert r.status_code == 503 and r.json()["code"] == "request_timeout"

@@ -72,17 +72,20 @@ class ReadsItsOwnBody(APIRoute):
 async def compare(request: Request,
                   body: Annotated[CompareRequest, Body()] = ...) -> Response:  # docs only
     settings = request.app.state.settings
-    raw = await read_within(request, read_body(request, settings.max_body_bytes))
-    obj = parse_json(raw, settings.max_elements)
-    check_bools = may_hide_booleans(raw, obj)
-    del raw
-    parts = await run_off_loop(request, _compare_parts, obj, settings, check_bools)
+    box = [await read_within(request, read_body(request, settings.max_body_bytes))]
+    parts = await run_off_loop(request, _compare_parts, box, settings)
     return json_response(parts)
 
 
-def _compare_parts(obj: Any, settings: Settings, check_bools: bool) -> list[Piece]:
-    """The response body as parts: large result arrays (a reference gradient, per-sample
-    losses) serialized once, in blocks, or while sent (:class:`service.encoding.Splices`)."""
+def _compare_parts(box: list[bytes | bytearray], settings: Settings) -> list[Piece]:
+    """The response body as parts, for the body in ``box`` (taken out of it, so that it is
+    freed once parsed): large result arrays (a reference gradient, per-sample losses)
+    serialized once, in blocks, or while sent (:class:`service.encoding.Splices`). Parsed here,
+    in the worker thread and within the time budget, not on the event loop."""
+    raw = box.pop()
+    obj = parse_json(raw, settings.max_elements)
+    check_bools = may_hide_booleans(raw, obj)
+    del raw
     splices = Splices()
     body = compare_body(obj, settings, check_bools=check_bools, splices=splices)
     return splices.splice(orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY))
