@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -29,9 +29,18 @@ class Settings(BaseSettings):
     gpu_queue_size: int = Field(
         8, ge=1, description="GPU requests running or waiting at once; beyond, 503 + Retry-After"
     )
-    retry_after_s: int = Field(1, ge=0, description="Retry-After of a 503 when the GPU is busy")
+    retry_after_s: int = Field(
+        1, ge=0, description="Retry-After of a 503: GPU queue full, time budget spent, body "
+        "budget full, memory short",
+    )
     max_body_bytes: int = Field(
         256 * 1024 * 1024, ge=1024, description="largest request body accepted (413 beyond)"
+    )
+    max_inflight_bytes: int = Field(
+        1 << 30, ge=0, description="request-body bytes all requests of one worker process may "
+        "hold at once, counted as they arrive and released when each request ends; a body that "
+        "would take the total past it gets 503 `server_busy` with Retry-After. At least "
+        "max_body_bytes; 0 disables the bound",
     )
     max_elements: int = Field(
         50_000_000, ge=1, description="most array elements in one request, all inputs together"
@@ -91,6 +100,14 @@ class Settings(BaseSettings):
         None, description="directory for Prometheus multiprocess metrics (set automatically "
         "when workers > 1; PROMETHEUS_MULTIPROC_DIR also works)",
     )
+
+    @model_validator(mode="after")
+    def _inflight_holds_a_body(self) -> Settings:
+        if 0 < self.max_inflight_bytes < self.max_body_bytes:
+            raise ValueError(f"max_inflight_bytes ({self.max_inflight_bytes}) must be at least "
+                             f"max_body_bytes ({self.max_body_bytes}) (or 0: unbounded), or "
+                             "the largest bodies accepted could never be read")
+        return self
 
     @field_validator("api_keys", "cors_origins", mode="before")
     @classmethod

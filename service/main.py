@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from .api.errors import install_error_handlers
+from .api.inflight import BodyBudget, ReleaseBodyBytes
 from .api.openapi import build_openapi
 from .api.routes import catalog, compare, health, losses, metrics
 from .api.warmup import warm_up
@@ -33,6 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.ready = False
     app.state.device_worker = DeviceWorker(settings.gpu_queue_size, settings.retry_after_s)
+    app.state.body_budget = BodyBudget(settings.max_inflight_bytes, settings.retry_after_s)
     for router in (losses.router, catalog.router, health.router, metrics.router, compare.router):
         app.include_router(router)
     install_error_handlers(app)
@@ -40,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
                            allow_methods=["GET", "POST"], allow_headers=["*"],
                            expose_headers=["X-Request-ID"])
+    app.add_middleware(ReleaseBodyBytes, budget=app.state.body_budget)
     app.add_middleware(RequestContextMiddleware, api_keys=settings.all_api_keys())
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     return app

@@ -1,4 +1,11 @@
-"""Exception handlers: every error leaves as problem+json, never as a bare 500 or HTML."""
+"""Exception handlers: every error leaves as problem+json, never as a bare 500 or HTML.
+
+Handlers for specific exception types run in Starlette's ExceptionMiddleware, which answers and
+is done; the catch-all for ``Exception`` runs in its ServerErrorMiddleware, which answers 500
+and then re-raises, so that uvicorn logs the error and closes the connection. A client that goes
+away before its body has arrived is not an internal error: it is recorded as 499 (no one reads
+it), not logged with a traceback.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from .problems import ProblemError, problem_response
@@ -43,6 +51,11 @@ async def _validation(request: Request, exc: Exception) -> Response:
     return problem_response(ProblemError("invalid_field", detail, errors=errors), request=request)
 
 
+async def _disconnected(request: Request, exc: Exception) -> Response:
+    log.info("client went away during %s %s", request.method, request.url.path)
+    return Response(status_code=499)  # (nginx's "client closed request")
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem_response(ProblemError("internal_error", "an internal error occurred; it has "
@@ -53,4 +66,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, _problem)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(ClientDisconnect, _disconnected)
     app.add_exception_handler(Exception, _unexpected)

@@ -34,6 +34,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "not_ready": 503,
     "backend_busy": 503,
     "request_timeout": 503,
+    "server_busy": 503,
     "internal_error": 500,
 }
 

@@ -3,7 +3,9 @@ request per route with the synchronous client."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -13,15 +15,55 @@ import pytest
 from service import binary_body
 from service.api.schemas import example_body
 from service.client import LossClient
+from service.config import Settings
 from service.encoding import LAZY_JSON_ELEMENTS, tensor_to_wire, wire_to_array
 from service.losses import SPECS
 from tests.serverutil import running_server
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    with running_server() as (url, _):
-        yield url
+def server_process() -> Iterator[tuple[str, int]]:
+    """(url, pid) of the server."""
+    with running_server() as (url, proc):
+        yield url, proc.pid
+
+
+@pytest.fixture(scope="module")
+def server(server_process: tuple[str, int]) -> str:
+    return server_process[0]
+
+
+def _rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc")
+def test_declared_lengths_that_never_arrive_cost_no_memory(server_process):
+    """Six connections declare the largest body (256 MiB) and send 15 bytes of it: the server
+    holds those bytes, not the declared ones (it grew by 707 MiB when it allocated each
+    declared length up front). First in the module, on a server whose heap holds no freed
+    memory to reuse."""
+    url, pid = server_process
+    port = int(url.rsplit(":", 1)[1])
+    declared = Settings().max_body_bytes
+    before = _rss_bytes(pid)
+    conns = []
+    try:
+        for _ in range(6):
+            conn = socket.create_connection(("127.0.0.1", port))
+            conn.sendall(b"POST /loss/mse HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+                         b"\r\nContent-Length: %d\r\n\r\n{\"predictions\":" % declared)
+            conns.append(conn)
+        assert httpx.get(f"{url}/healthz").status_code == 200  # (after those bytes were read)
+        grown = max(_rss_bytes(pid) for _ in range(3)) - before
+        assert grown < 32 << 20, f"the server grew by {grown >> 20} MiB"
+    finally:
+        for conn in conns:
+            conn.close()
+    assert httpx.get(f"{url}/healthz").status_code == 200
 
 
 def test_one_request_per_route(server):
