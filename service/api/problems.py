@@ -35,6 +35,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "backend_busy": 503,
     "request_timeout": 503,
     "server_busy": 503,
+    "out_of_memory": 503,
     "internal_error": 500,
 }
 

@@ -1,5 +1,12 @@
 """JSON response bodies held as parts (:class:`service.encoding.Splices`): sent without joining
-them into one copy, and large arrays serialized while they are sent."""
+them into one copy, and large arrays serialized while they are sent.
+
+Everything that can fail for want of memory happens before the status line is sent, where an
+error is still a problem response (:mod:`service.api.errors`), except the serialization of a
+lazy array's blocks while it is sent (a few MB each). An error there can only end the
+connection, which is what it does: the client sees an incomplete response, never a truncated
+200 that looks whole.
+"""
 
 from __future__ import annotations
 
