@@ -181,7 +181,10 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         422: "Invalid input: bad shape, value, parameter or reduction, an array of more than 32 "
         "dimensions (`too_deep`), or a backend that is not available here (see `code` and "
         "`errors`)",
-        503: "Not ready yet, or the GPU queue is full (`backend_busy`, with Retry-After)",
+        408: "The body did not arrive within the time budget (`request_timeout`)",
+        503: "Not ready yet (`/readyz`); or, with Retry-After: the GPU queue is full "
+        "(`backend_busy`), the time budget ran out (`request_timeout`), the server's budget of "
+        "body bytes in flight is full (`server_busy`), or memory ran out (`out_of_memory`)",
     }
     return {
         s: {"model": Problem, "description": descriptions[s],

@@ -96,7 +96,7 @@ router.add_api_route(
     operation_id="compare", summary="Grade a submission, or compare losses",
     description=_DESCRIPTION,
     response_model=GradeResponse | GradescopeTest | PrairieLearnResult | LossesResponse,
-    responses=error_responses(400, 404, 413, 415, 422),
+    responses=error_responses(400, 404, 408, 413, 415, 422, 503),
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
         "examples": {
             "grade": {"summary": "a grade (here the value is twice the right one)",

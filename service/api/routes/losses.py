@@ -121,7 +121,7 @@ async def _respond(request: Request, spec: LossSpec, want_grad: bool) -> Respons
 
 
 _BINARY_CONTENT = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
-_RESPONSES = {200: BINARY_RESPONSE, **error_responses(400, 413, 415, 422)}
+_RESPONSES = {200: BINARY_RESPONSE, **error_responses(400, 408, 413, 415, 422, 503)}
 
 
 def _openapi_body(model: type[BaseModel], spec: LossSpec) -> dict[str, Any]:
@@ -206,7 +206,7 @@ _GENERIC_BODY = {"requestBody": {"required": True, "description": BINARY_BODY_DE
 
 @router.post("/loss/{name}", operation_id="loss-by-name", tags=["loss"],
              summary="Any loss by canonical name or alias", response_model=LossResponse,
-             responses={200: BINARY_RESPONSE, **error_responses(400, 404, 413, 415, 422)},
+             responses={200: BINARY_RESPONSE, **error_responses(400, 404, 408, 413, 415, 422, 503)},
              openapi_extra=_GENERIC_BODY,
              description="Resolves aliases (e.g. `l2` -> `mse`); the body is that loss's request "
              "body (see its own route). Unknown names get a 404 listing the closest names.")
@@ -217,7 +217,7 @@ async def loss_by_name(request: Request, name: str) -> Response:
 @router.post("/gradient/{name}", operation_id="gradient-by-name", tags=["gradient"],
              summary="Any loss's gradient by canonical name or alias",
              response_model=GradientResponse,
-             responses={200: BINARY_RESPONSE, **error_responses(400, 404, 413, 415, 422)},
+             responses={200: BINARY_RESPONSE, **error_responses(400, 404, 408, 413, 415, 422, 503)},
              openapi_extra=_GENERIC_BODY,
              description="Resolves aliases; unknown names get a 404 with suggestions, and a loss "
              "that is not differentiable (e.g. zero_one) a 422 `not_differentiable`.")
