@@ -208,17 +208,20 @@ async def test_compare_parses_off_the_event_loop_within_the_budget(client, monke
     started, finished = threading.Event(), threading.Event()
     real = compare_routes.parse_json
 
-    def slow_parse(raw):
+    def slow_parse(raw, *args):
         started.set()
         time.sleep(0.6)
         finished.set()
-        return real(raw)
+        return real(raw, *args)
 
     monkeypatch.setattr(compare_routes, "parse_json", slow_parse)
     body = {"loss": "mse", "inputs": BODY, "submission": {"value": 0.125}}
     task = asyncio.ensure_future(client.post("/compare", json=body))
-    while not started.is_set():
+    for _ in range(500):  # (bounded: a parse that fails before starting must not hang the test)
+        if started.is_set() or task.done():
+            break
         await asyncio.sleep(0.01)
+    assert started.is_set(), (await task).text
     assert (await client.get("/healthz")).status_code == 200
     assert not finished.is_set()  # answered while the parse was still running
     r = await task
