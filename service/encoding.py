@@ -283,7 +283,7 @@ def _decode_tensor(obj: dict[str, Any], loc: Loc, max_elements: int,
         raise EncodingError("invalid_tensor", "data must be a flat list of numbers",
                             (*loc, "data"))
     if dtype.kind == "i" and flat.dtype.kind != "i":
-        raise EncodingError(*_not_integers(data, flat, dtype_name, (*loc, "data")))
+        raise EncodingError(*_not_integers(flat, dtype_name, (*loc, "data")))
     try:  # the values as sent, or refused: an int32 tensor's 4294967297 is not 1
         out = cast(flat, dtype.newbyteorder("="))
     except CastError as exc:
@@ -292,29 +292,22 @@ def _decode_tensor(obj: dict[str, Any], loc: Loc, max_elements: int,
     return out.reshape(shape)
 
 
-def _not_integers(data: Any, flat: np.ndarray, dtype_name: str,
-                  loc: Loc) -> tuple[str, str, Loc]:
-    """(code, message, location) for the data of an integer tensor that NumPy read as floats:
-    the first value written as a float, or as an integer beyond int64 (which orjson and NumPy
-    read as floats among smaller integers)."""
-    if isinstance(data, list):
-        for i, v in enumerate(data):
-            if isinstance(v, int) and not -(2**63) <= v < 2**63:
-                return ("invalid_number", f"data contains {out_of_range(v, dtype_name)} at "
-                        f"index {i}", (*loc, i))
-            if isinstance(v, float):
-                return ("invalid_tensor", f"dtype {dtype_name} needs integers; data contains "
-                        f"{v!r} at index {i}", (*loc, i))
-    else:  # read in place: only its values are known, not how they were written
-        bad = np.flatnonzero((flat != np.trunc(flat)) | (np.abs(flat) >= 2.0**63))
-        if len(bad):
-            i = int(bad[0])
-            v = float(flat[i])
-            if v.is_integer():  # an integer beyond int64 (as read: rounded to a float)
-                return ("invalid_number", f"data contains {out_of_range(int(v), dtype_name)} "
-                        f"at index {i}", (*loc, i))
-            return ("invalid_tensor", f"dtype {dtype_name} needs integers; data contains "
-                    f"{v!r} at index {i}", (*loc, i))
+def _not_integers(flat: np.ndarray, dtype_name: str, loc: Loc) -> tuple[str, str, Loc]:
+    """(code, message, location) for the data of an integer tensor that NumPy read as floats
+    (or as uint64): the first value that is not an integer, or an integer beyond int64's range.
+    Judged on the values alone, so that a body read in place (where how a number was written is
+    not known) and the same body parsed the ordinary way get the same answer; where every value
+    is integral (written as 2.0), the problem is located at ``data``."""
+    with np.errstate(invalid="ignore"):
+        bad = np.flatnonzero((flat != np.trunc(flat)) | (flat >= 2.0**63) | (flat < -(2.0**63)))
+    if len(bad):
+        i = int(bad[0])
+        v = flat[i].item()
+        if float(v).is_integer():  # an integer beyond int64 (read as a float, or uint64)
+            return ("invalid_number", f"data contains {out_of_range(int(v), dtype_name)} "
+                    f"at index {i}", (*loc, i))
+        return ("invalid_tensor", f"dtype {dtype_name} needs integers; data contains "
+                f"{v!r} at index {i}", (*loc, i))
     return ("invalid_tensor", f"dtype {dtype_name} needs integer data, not floating-point "
             "numbers (such as 2.0)", loc)
 
