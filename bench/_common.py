@@ -106,8 +106,8 @@ class Targets:
 
     def at_most(self, what: str, ratio: float, target: float, unit: str = "x") -> str:
         ok = ratio <= target
-        text = "PASS" if ok else f"short of target ({ratio:.2f}{unit} > {target:g}{unit}, " \
-            f"{ratio / target:.2f}x over)"
+        over = f", {ratio / target:.2f}x over" if target > 0 else ""
+        text = "PASS" if ok else f"short of target ({ratio:.2f}{unit} > {target:g}{unit}{over})"
         self.results.append((what, ok, f"{ratio:.2f}{unit} (target <= {target:g}{unit}): {text}"))
         return text
 

@@ -53,6 +53,7 @@ import numpy as np
 
 from ._common import Targets, header, server
 
+KEEPALIVE_S = 2.0  # the clients' keep-alive expiry (see _drive)
 HOSTILE = 4  # Kind.expect for a hostile request: any 4xx is the right answer, a 5xx an error
 
 
@@ -186,7 +187,10 @@ def _pct(values: list[float], q: float) -> float:
 
 async def _drive(url: str, mix: list[Kind], concurrency: int, seconds: float, seed: int,
                  tally: Tally, on_tick: object = None) -> None:
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    # keep-alive expiry below the server's (uvicorn: 5 s): at the same 5 s, a connection the
+    # server closes as it is reused answers ReadError (9 in 200 s at concurrency 64, --hostile)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency,
+                          keepalive_expiry=KEEPALIVE_S)
     headers = {"content-type": "application/json"}
     weights = [k.share for k in mix]
     stop = time.perf_counter() + seconds
@@ -296,7 +300,10 @@ def run(argv: list[str]) -> int:
                                warm))
             total_errors += warm.n_errors
             print(f"\nsoak warm-up: {soak_warmup:g} s at concurrency {args.soak_concurrency}, "
-                  f"{warm.n_ok} ok, {warm.n_errors} errors")
+                  f"{warm.n_ok} ok, {warm.n_errors} errors "
+                  f"({', '.join(f'{k} {n}' for k, n in warm.errors.items()) or 'none'})")
+            for sample in warm.samples:
+                print(f"  error: {sample}")
             before = _rss_mib(proc.pid)
             print(f"\nsoak: {soak:g} s at concurrency {args.soak_concurrency}; RSS before "
                   f"{before:.1f} MiB")
