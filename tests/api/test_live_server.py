@@ -20,6 +20,8 @@ from service.encoding import LAZY_JSON_ELEMENTS, tensor_to_wire, wire_to_array
 from service.losses import SPECS
 from tests.serverutil import running_server
 
+pytestmark = pytest.mark.slow  # a real server process
+
 
 @pytest.fixture(scope="module")
 def server_process() -> Iterator[tuple[str, int]]:

@@ -27,6 +27,8 @@ from schemathesis.specs.openapi.checks import (  # noqa: E402
 
 from service.main import create_app  # noqa: E402
 
+pytestmark = pytest.mark.slow  # schema-driven fuzzing of every operation
+
 MAX_EXAMPLES = 30
 
 app = create_app()

@@ -13,6 +13,8 @@ import pytest
 
 from tests.serverutil import running_server
 
+pytestmark = pytest.mark.slow  # real server processes
+
 BODY = b'{"predictions": [1.0, 2.0], "targets": [0.0, 1.0]}'
 JSON = {"content-type": "application/json"}
 

@@ -7,9 +7,12 @@ import threading
 import time
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.serverutil import running_server
+
+pytestmark = pytest.mark.slow  # real server processes
 
 OK = b'{"predictions": [1.0, 2.0], "targets": [0.0, 1.0]}'
 JSON = {"content-type": "application/json"}
