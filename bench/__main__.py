@@ -1,4 +1,5 @@
-"""``python -m bench <suite> [options]``: core, transport, small, memory, load or all.
+"""``python -m bench <suite> [options]``: core, transport, small, memory, load or all;
+``python -m bench versus REF SUITE`` runs a suite on the tree at REF and on this one, interleaved.
 
 See bench/README.md.
 
@@ -15,6 +16,8 @@ SUITES = ("core", "transport", "small", "memory", "load")
 
 
 def main(argv: list[str]) -> int:
+    if argv and argv[0] == "versus":
+        return importlib.import_module("bench.versus").run(argv[1:])
     if not argv or argv[0] not in (*SUITES, "all"):
         print(__doc__)
         return 2
