@@ -30,7 +30,7 @@ from ._common import ROOT, header
 # per suite: how to recognise a row, its key columns and its timed columns (index, name)
 CORE_FAMILIES = ("cross_entropy", "bce_with_logits", "mse", "huber", "multi_margin",
                  "triplet_margin", "sigmoid_focal")
-ENCODINGS = ("nested", "flat", "b64", "binary")
+ENCODINGS = ("nested", "data", "flat", "b64", "binary")
 MEASURES = {"core": ((4, "fwd"), (5, "f+g"), (6, "v+g")),
             "transport": ((3, "lower bd"), (4, "e2e"))}
 MARGIN = 1.10  # a version is slower only when all of its runs are, and by more than this

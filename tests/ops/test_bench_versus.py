@@ -15,6 +15,7 @@ targets: 3 of 4 PASS
 TRANSPORT = """\
  values encoding  body MB  lower bd       e2e  e2e/lb     naive naive/e2e  verdict
   1e+03 nested       0.03     0.081     0.412   5.09x      1.20      2.9x  short of target
+  1e+06 data        19.83       168       148   0.88x         -         -  PASS
   1e+06 binary      12.00      6.10      8.75   1.43x         -     1.33x  b64/bin 1.33x
 """
 
@@ -29,6 +30,7 @@ def test_core_rows_are_read_with_their_three_timings() -> None:
 def test_transport_rows_are_read_per_size_and_encoding() -> None:
     rows = parse_rows("transport", TRANSPORT)
     assert rows == {("1e+03", "nested"): {"lower bd": 0.081, "e2e": 0.412},
+                    ("1e+06", "data"): {"lower bd": 168.0, "e2e": 148.0},
                     ("1e+06", "binary"): {"lower bd": 6.10, "e2e": 8.75}}
 
 
