@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +19,16 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _drain(proc: subprocess.Popen) -> None:
+    if proc.stdout is None:
+        return
+    try:
+        while proc.stdout.read(65536):
+            pass
+    except (OSError, ValueError):  # closed when the server is stopped
+        pass
 
 
 @contextmanager
@@ -44,6 +55,9 @@ def running_server(*args: str, env: dict[str, str] | None = None,
                 out = proc.stdout.read().decode() if proc.stdout else ""
                 raise RuntimeError(f"server did not become ready:\n{out}")
             time.sleep(0.2)
+        # Read the server's output from now on: a pipe nobody reads fills at 64 KiB and then
+        # blocks the server on its next log line (a test that makes it log a lot would hang).
+        threading.Thread(target=_drain, args=(proc,), daemon=True).start()
         yield url, proc
     finally:
         if proc.poll() is None:

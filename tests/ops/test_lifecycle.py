@@ -71,3 +71,12 @@ def test_no_server_banner():
         r = httpx.get(f"{url}/healthz")
         assert "server" not in r.headers
         assert r.headers["x-content-type-options"] == "nosniff"
+
+
+def test_a_server_that_logs_more_than_a_pipe_holds_keeps_answering():
+    # At info level every request writes an access log line (about 100 bytes): 1,500 of them
+    # overflow a 64 KiB pipe, which blocks a server whose output nobody reads.
+    with running_server(env={"LOSS_SERVICE_LOG_LEVEL": "info"}) as (url, _), \
+            httpx.Client(timeout=10) as client:
+        for _ in range(1500):
+            assert client.post(f"{url}/loss/mse", content=OK, headers=JSON).status_code == 200
