@@ -1,8 +1,8 @@
-"""``loss-service``: serve the API, or write the OpenAPI document.
+"""``loss-service``: serve the API, grade offline, or write the generated files.
 
     loss-service serve [--host H] [--port P] [--workers N]   (defaults from LOSS_SERVICE_* env)
     loss-service openapi [--output openapi/openapi.json] [--check]
-    loss-service docs [--readme README.md] [--check]   (the README's generated loss table)
+    loss-service docs [--dir docs] [--check]   (docs/losses.md and docs/errors.md)
     loss-service grade --case case.json --submission sub.json [--format gradescope]
 """
 
@@ -26,9 +26,7 @@ from .offline import add_parser as add_grade_parser
 from .tuning import tcp_listener, tune_process
 
 DEFAULT_OPENAPI = Path("openapi/openapi.json")
-TABLE_START, TABLE_END = "<!-- losses-table:start -->", "<!-- losses-table:end -->"
-CONVENTIONS_START = "<!-- conventions-table:start -->"
-CONVENTIONS_END = "<!-- conventions-table:end -->"
+DEFAULT_DOCS = Path("docs")
 
 
 def openapi_text() -> str:
@@ -102,35 +100,27 @@ def _openapi(args: argparse.Namespace) -> int:
     return 0
 
 
-def _replace_block(text: str, start_marker: str, end_marker: str, content: str) -> str:
-    start = text.index(start_marker) + len(start_marker)
-    end = text.index(end_marker)
-    return text[:start] + "\n" + content + "\n" + text[end:]
-
-
-def readme_with_table(readme: str) -> str:
-    """``readme`` with the generated loss and conventions tables between their markers."""
-    from .losses import ALIASES, LOSSES
-    from .losses.catalog import conventions_table, markdown_table
-
-    summary = f"{len(LOSSES)} losses, {len(ALIASES)} aliases."
-    readme = _replace_block(readme, TABLE_START, TABLE_END,
-                            summary + "\n\n" + markdown_table())
-    return _replace_block(readme, CONVENTIONS_START, CONVENTIONS_END, conventions_table())
-
-
 def _docs(args: argparse.Namespace) -> int:
-    path = Path(args.readme)
-    current = path.read_text()
-    updated = readme_with_table(current)
+    from .docgen import generated_pages
+
+    stale = []
+    for name, text in generated_pages().items():
+        path = Path(args.dir) / name
+        current = path.read_text() if path.exists() else None
+        if current == text:
+            continue
+        if args.check:
+            stale.append(path)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+            print(f"wrote {path}")
+    if stale:
+        for path in stale:
+            print(f"{path} is stale: run `loss-service docs`", file=sys.stderr)
+        return 1
     if args.check:
-        if current != updated:
-            print(f"{path} loss table is stale: run `loss-service docs`", file=sys.stderr)
-            return 1
-        print(f"{path} is current")
-        return 0
-    path.write_text(updated)
-    print(f"updated {path}")
+        print(f"the generated pages in {args.dir} are current")
     return 0
 
 
@@ -156,9 +146,13 @@ def main(argv: list[str] | None = None) -> int:
     api.add_argument("--output", default=str(DEFAULT_OPENAPI))
     api.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
     api.set_defaults(func=_openapi)
-    docs = sub.add_parser("docs", help="regenerate (or --check) the README's loss table")
-    docs.add_argument("--readme", default="README.md")
-    docs.add_argument("--check", action="store_true", help="exit 1 if the table is stale")
+    docs = sub.add_parser("docs", help="regenerate (or --check) the generated reference pages: "
+                          "losses.md (from the loss registry) and errors.md (from the error "
+                          "codes)")
+    docs.add_argument("--dir", default=str(DEFAULT_DOCS), help="where the pages live "
+                      "(default: docs)")
+    docs.add_argument("--check", action="store_true", help="exit 1 if a page is stale "
+                      "(writes nothing)")
     docs.set_defaults(func=_docs)
     add_grade_parser(sub)
     sub.choices["grade"].set_defaults(func=_grade)

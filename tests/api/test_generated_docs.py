@@ -1,11 +1,14 @@
-"""Generated artifacts are current: openapi/openapi.json and the README's loss table."""
+"""Generated artifacts are current: openapi/openapi.json and the generated pages docs/losses.md
+and docs/errors.md; the operators' guide documents every setting."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from service.cli import openapi_text, readme_with_table
+from service.cli import main as cli
+from service.cli import openapi_text
+from service.docgen import generated_pages
 from service.main import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,15 +40,37 @@ def test_every_route_documents_errors():
         assert ref in doc["components"]["schemas"], ref
 
 
-def test_readme_loss_table_is_current():
-    readme = (ROOT / "README.md").read_text()
-    assert readme == readme_with_table(readme), "stale README table: run `loss-service docs`"
+def test_generated_pages_are_current():
+    for name, text in generated_pages().items():
+        path = ROOT / "docs" / name
+        assert path.exists() and path.read_text() == text, (
+            f"docs/{name} is stale: run `loss-service docs`")
 
 
-def test_readme_documents_every_setting():
+def test_docs_check_command(tmp_path, capsys):
+    assert cli(["docs", "--check"]) == 0  # the committed pages
+    assert cli(["docs", "--dir", str(tmp_path), "--check"]) == 1  # absent: stale, none written
+    assert not list(tmp_path.iterdir())
+    assert cli(["docs", "--dir", str(tmp_path)]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["errors.md", "losses.md"]
+    (tmp_path / "losses.md").write_text("edited by hand\n")
+    assert cli(["docs", "--dir", str(tmp_path), "--check"]) == 1
+    assert "losses.md is stale" in capsys.readouterr().err
+
+
+def test_losses_page_lists_every_loss_and_alias():
+    from service.losses import ALIASES, LOSSES
+
+    page = (ROOT / "docs" / "losses.md").read_text()
+    assert [n for n in (*LOSSES, *ALIASES) if f"`{n}`" not in page] == []
+
+
+def test_operations_guide_documents_every_setting():
     from service.config import Settings
 
-    readme = (ROOT / "README.md").read_text()
+    guide = (ROOT / "docs" / "operations.md").read_text()
+    start = guide.index("\n## Configuration\n")
+    table = guide[start:guide.index("\n## ", start + 1)]  # a row per setting
     missing = [name for name in Settings.model_fields
-               if f"`LOSS_SERVICE_{name.upper()}`" not in readme]
-    assert not missing, f"settings missing from the README's configuration table: {missing}"
+               if f"| `LOSS_SERVICE_{name.upper()}` |" not in table]
+    assert not missing, f"settings missing from docs/operations.md's configuration table: {missing}"
