@@ -1,5 +1,5 @@
-"""JSON response bodies held as parts (:class:`service.encoding.Splices`): sent without joining
-them into one copy, and large arrays serialized while they are sent.
+"""Response bodies held as parts (:class:`service.transport.json_out.Splices`): sent without
+joining them into one copy, and large arrays serialized while they are sent.
 
 Everything that can fail for want of memory happens before the status line is sent, where an
 error is still a problem response (:mod:`service.api.errors`), except the serialization of a
@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 
 from starlette.responses import Response, StreamingResponse
 
-from ..encoding import LazyJson, Piece
+from ..transport.json_out import LazyJson, Piece
 
 STREAM_BYTES = 1 << 20  # responses above 1 MiB are sent in slices of this size
 
@@ -23,7 +23,7 @@ def json_response(parts: list[Piece], media_type: str = "application/json",
                   headers: dict[str, str] | None = None) -> Response:
     """One response from the parts; a large one is sent in slices of them, so the server never
     holds a second copy of it (the transport's buffer takes one slice at a time). With an array
-    serialized as it is sent (:class:`service.encoding.LazyJson`), its length is not known
+    serialized as it is sent (:class:`service.transport.json_out.LazyJson`), its length is not known
     beforehand: the response is sent chunked, from a worker thread (Starlette iterates a plain
     iterator there), so the serialization never runs on the event loop."""
     if any(isinstance(p, LazyJson) for p in parts):

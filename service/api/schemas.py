@@ -3,8 +3,8 @@
 Each loss gets its own request model (``MseRequest``...), so the OpenAPI document shows exactly
 which inputs, parameters and reductions that loss takes. Array fields are *documented* precisely
 (nested lists, tensor objects, b64 tensors) but not validated element by element by pydantic:
-arrays are decoded and checked with NumPy in :mod:`service.encoding`, which keeps large requests
-fast.
+arrays are decoded and checked with NumPy in :mod:`service.transport.arrays`, which keeps large
+requests fast.
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
-"""Bodies of the binary tensor format (``application/octet-stream``), for clients and tests.
+"""The binary tensor format (``application/octet-stream``): read by the service, packed by clients.
 
 The format follows the KServe/Triton binary tensor extension: a JSON header of
 ``Inference-Header-Content-Length`` bytes, then raw tensor bytes. In the header a tensor object
 ``{"shape": [...], "dtype": "float64", "binary_data_size": 800}`` stands for the next 800 bytes
 after the header (little-endian, row-major), in the order the header names such objects. The
-service reads requests in this format (:func:`service.api.body.parse_binary`) and answers in it
-when the request asks for ``"encoding": "binary"`` (the default for such a request).
+service reads requests in this format (:func:`service.transport.receive.parse_binary`) and
+answers in it when the request asks for ``"encoding": "binary"`` (the default for such a
+request); clients :func:`pack` and :func:`unpack`.
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ from typing import Any
 import numpy as np
 import orjson
 
-from .casting import cast
-from .encoding import WIRE_DTYPES, array_from_bytes, wire_bytes
+from ..casting import cast
+from .arrays import WIRE_DTYPES, array_from_bytes, wire_bytes
+
+ARRAY_FIELDS = ("predictions", "targets", "sample_weight")  # a request's top-level arrays
 
 MEDIA_TYPE = "application/octet-stream"
 HEADER_LENGTH = "Inference-Header-Content-Length"
 ALIGN = 8  # the header is padded with spaces to a multiple of this: the tensors start aligned
-_TOP_LEVEL = ("predictions", "targets", "sample_weight")
 
 
 def _wire_dtype(a: np.ndarray) -> np.ndarray:
@@ -51,7 +53,7 @@ def pack(document: dict[str, Any]) -> tuple[list[bytes | memoryview], int]:
         blobs.append(memoryview(wire_bytes(a)))
         return {"shape": list(a.shape), "dtype": a.dtype.name, "binary_data_size": a.nbytes}
 
-    header = {k: binary(v) if k in _TOP_LEVEL else v for k, v in document.items()}
+    header = {k: binary(v) if k in ARRAY_FIELDS else v for k, v in document.items()}
     if isinstance(header.get("inputs"), dict):
         header["inputs"] = {k: binary(v) for k, v in header["inputs"].items()}
     text = orjson.dumps(header, option=orjson.OPT_SERIALIZE_NUMPY)
