@@ -1,7 +1,7 @@
 """A parsed ``/compare`` body graded (mode grade) or compared (mode losses): its response body.
 
 Shared by the route and ``loss-service grade`` (which grades offline with the same code); the
-arrays are read by the one decoder (:mod:`service.transport.decode`). Core errors become
+arrays are read by the one decoder (:mod:`service.transport.request`). Core errors become
 problems located in the body: ``("submission", "gradients", "W")`` ->
 ``["body", "submission", "gradients", "W"]``; in mode losses, parameters of the i-th loss are at
 ``["body", "losses", i, "params", ...]``.
@@ -19,8 +19,8 @@ from ..grading.formats import shape
 from ..grading.side_by_side import SideBySideError
 from ..losses import LossError
 from ..losses.errors import brief
-from ..transport.decode import Decoder, map_loc, validate
 from ..transport.json_out import Splices, encode_array, encode_scalar
+from ..transport.request import Decoder, map_loc, validate
 from .compare_schemas import GradeRequest, LossesRequest
 from .problems import ProblemError, from_loss_error
 

@@ -2,13 +2,13 @@
 
 What lives here, in the order a request meets it:
 
-* :mod:`.receive` reads a body (content type, size limit, the byte budget of :mod:`.inflight`)
+* :mod:`.request` reads a body (content type, size limit, the byte budget of :mod:`.inflight`)
   and parses it: JSON (:mod:`.json_in`, large arrays read in place by :mod:`.json_arrays`) or
-  the binary tensor format (:mod:`.binary`);
-* :mod:`.decode` is the one decoder: validation by the route's model, one element budget, and
-  every array read by :mod:`.arrays`, where each rule of an array (dtype, shape, element limit,
-  booleans, values kept through :func:`service.casting.cast`) is written once;
-* :mod:`.json_out` encodes results (nested lists, b64, binary) into parts sent in turn.
+  the binary tensor format (:mod:`.binary`); then the one decoder: validation by the route's
+  model, one element budget, and every array read by :mod:`.arrays`, where each rule of an
+  array (dtype, shape, element limit, booleans, values kept through
+  :func:`service.casting.cast`) is written once;
+* :mod:`.json_out` encodes results (nested lists, b64, binary) into parts and sends them.
 
 It may import NumPy, orjson, pybase64, pydantic and Starlette's request type; of the service,
 :mod:`service.casting`, :mod:`service.deadline`, :mod:`service.tuning` (the collector pause),

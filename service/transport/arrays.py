@@ -4,7 +4,7 @@ An array in a request is a number, a nested JSON list of numbers (integers stay 
 indices), or a tensor object ``{"shape", "dtype", and one of "data" (flat row-major list),
 "b64" (base64 of little-endian row-major bytes) or "binary_data_size" (bytes after the JSON
 header of an ``application/octet-stream`` body, put in as :class:`BinaryData` by
-:func:`service.transport.receive.parse_binary`)}``. A NumPy array stands for a nested list the
+:func:`service.transport.request.parse_binary`)}``. A NumPy array stands for a nested list the
 body parser read in place (:mod:`service.transport.json_arrays`).
 
 Nothing allocates in proportion to a *claimed* shape before checking it against the element
@@ -168,7 +168,7 @@ class B64Text:
 
 class BinaryData:
     """The bytes of a tensor sent after the JSON header of an ``application/octet-stream``
-    request (see :func:`service.transport.receive.parse_binary`): ``view`` is a read-only
+    request (see :func:`service.transport.request.parse_binary`): ``view`` is a read-only
     memoryview of the request body, which becomes the array without a copy (unless it is
     misaligned)."""
 

@@ -4,7 +4,7 @@ The format follows the KServe/Triton binary tensor extension: a JSON header of
 ``Inference-Header-Content-Length`` bytes, then raw tensor bytes. In the header a tensor object
 ``{"shape": [...], "dtype": "float64", "binary_data_size": 800}`` stands for the next 800 bytes
 after the header (little-endian, row-major), in the order the header names such objects. The
-service reads requests in this format (:func:`service.transport.receive.parse_binary`) and
+service reads requests in this format (:func:`service.transport.request.parse_binary`) and
 answers in it when the request asks for ``"encoding": "binary"`` (the default for such a
 request); clients :func:`pack` and :func:`unpack`.
 """

@@ -2,7 +2,7 @@
 
 Every other limit bounds one request (its body, its elements, its time); this one bounds them
 all together, so that many concurrent uploads cannot take the process's memory between them.
-A body's bytes are charged as they arrive (:func:`service.transport.receive.read_body` calls
+A body's bytes are charged as they arrive (:func:`service.transport.request.read_body` calls
 :meth:`BodyBudget.charge` per chunk): a ``Content-Length`` alone charges nothing and allocates
 nothing, so connections that declare a large body and send a few bytes cost those few bytes. A
 chunk that would take the total past the budget ends its request with 503 ``server_busy`` and

@@ -16,7 +16,7 @@ import pytest
 from service import engine
 from service.config import Settings
 from service.main import create_app
-from service.transport import receive as body_module
+from service.transport import request as body_module
 from service.transport.inflight import BodyBudget
 
 pytestmark = pytest.mark.anyio

@@ -15,7 +15,7 @@ from service import engine
 from service.config import Settings
 from service.main import create_app
 from service.transport import json_in as loss_routes
-from service.transport import receive as body_module
+from service.transport import request as body_module
 
 pytestmark = pytest.mark.anyio
 

@@ -62,7 +62,7 @@ async def test_slow_computation_is_503_request_timeout(client, slow_engine, monk
 async def test_abandoned_work_stops_at_its_next_check(client, slow_engine):
     """After the 503, the worker thread wakes up, computes, and is stopped by the check that
     follows the computation: it never encodes a response nobody waits for."""
-    from service.api import loss_body as evaluation
+    from service.api.routes import losses as evaluation
 
     seen: list[str] = []
     real_check = deadline.check

@@ -16,8 +16,8 @@ from ...config import Settings
 from ...grading import CATALOG, applicable, case_set
 from ...grading.cases import MAX_CLASSES, MAX_N
 from ...losses import LossError, get_loss
-from ...transport.json_out import Piece, Splices, serialize
-from ...transport.receive import Received, parse, receive
+from ...transport.json_out import Piece, Splices, json_response, serialize
+from ...transport.request import Received, parse, receive
 from ..compare_body import compare_body
 from ..compare_schemas import (
     CaseSet,
@@ -32,7 +32,6 @@ from ..compare_schemas import (
 )
 from ..offload import read_within, run_off_loop
 from ..problems import error_responses, from_loss_error
-from ..responses import json_response
 
 router = APIRouter(tags=["compare"])
 
