@@ -10,9 +10,10 @@ What lives here, in the order a request meets it:
   :func:`service.casting.cast`) is written once;
 * :mod:`.json_out` encodes results (nested lists, b64, binary) into parts and sends them.
 
-It may import NumPy, orjson, pybase64, pydantic and Starlette's request type; of the service,
+It may import NumPy, orjson, pybase64, pydantic and Starlette; of the service,
 :mod:`service.casting`, :mod:`service.deadline`, :mod:`service.tuning` (the collector pause),
 :mod:`service.losses` (the registry's names) and :mod:`service.api.problems` (the problem type
 its errors take); never the routes, the engine or the grader. :mod:`.arrays`, :mod:`.binary`
-and :mod:`.json_out` import none of the server: the Python client uses them.
+and :mod:`.json_out` import nothing else of the service but :mod:`service.casting`: the Python
+client uses them.
 """
