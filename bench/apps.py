@@ -13,11 +13,11 @@ import os
 
 from starlette.responses import Response
 
-from service.api import body
 from service.main import create_app
+from service.transport import json_in
 
 if os.environ.get("BENCH_ORDINARY_PARSER") == "1":  # bench memory --ordinary-parser
-    body.B64_INPLACE_BYTES = 1 << 62  # every body parsed by orjson into Python objects
+    json_in.B64_INPLACE_BYTES = 1 << 62  # every body parsed by orjson into Python objects
 
 app = create_app()
 

@@ -9,9 +9,9 @@ transport suite sends as nested JSON), it times and measures, per size:
 
 * ``orjson``: ``orjson.loads`` (collector paused) and ``np.asarray`` of both arrays, the
   ordinary JSON path;
-* ``in place``: ``service.api.body.parse_json`` (collector paused), which parses large arrays in
-  slices straight into NumPy arrays (``service/api/json_arrays.py``), the service's path for
-  bodies from 1 MiB;
+* ``in place``: ``service.transport.json_in.parse_json`` (collector paused), which parses large
+  arrays in slices straight into NumPy arrays (``service/transport/json_arrays.py``), the
+  service's path for bodies from 1 MiB;
 * ``simdjson`` (when installed): ``simdjson.Parser().parse`` and ``Array.as_buffer`` of both
   arrays (numbers written straight into a buffer, no Python object per number), copied into
   arrays;
@@ -64,7 +64,7 @@ def with_orjson(body: bytes) -> tuple[np.ndarray, np.ndarray]:
 
 
 def with_in_place(body: bytes) -> tuple[np.ndarray, np.ndarray]:
-    from service.api.body import parse_json
+    from service.transport.json_in import parse_json
 
     gc.disable()
     try:

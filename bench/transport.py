@@ -41,7 +41,7 @@ import numpy as np
 import orjson
 import pybase64
 
-from service import binary_body
+from service.transport import binary as binary_body
 
 from ._common import Targets, best_time, fmt_ms, gc_paused, header, server, tune_malloc
 

@@ -1,7 +1,7 @@
 """Value-preserving casts: the one place where an array of received numbers changes dtype.
 
 Every conversion of a request's numbers goes through :func:`cast`: the wire decoder
-(:mod:`service.encoding`: a tensor object's ``data`` to its ``dtype``), the core
+(:mod:`service.transport.arrays`: a tensor object's ``data`` to its ``dtype``), the core
 (:func:`service.losses.evaluate`: inputs to the computation's dtype, class indices to int64,
 list-valued parameters), the fused kernels' casts of integer inputs and of class weights, and
 the clients' packing of integer arrays. Its rules (README, "Numbers keep their values"):

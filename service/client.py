@@ -11,7 +11,7 @@
 Arrays with more than ``b64_threshold`` elements travel as base64 tensors (both ways), which is
 orders of magnitude cheaper than nested JSON lists; ``encoding="binary"`` sends every array as
 raw bytes after a JSON header and gets the results the same way (``application/octet-stream``,
-:mod:`service.binary_body`: a third fewer bytes than base64 and no encoding step). A problem
+:mod:`service.transport.binary`: a third fewer bytes than base64 and no encoding step). A problem
 response raises :class:`LossServiceError` carrying the problem body (``code``, ``errors`` with
 locations).
 """
@@ -25,10 +25,10 @@ import httpx
 import numpy as np
 import orjson
 
-from . import binary_body
 from .casting import cast
 from .client_compare import GradeReport, grade_request, losses_request, parse_grade
-from .encoding import encode_array, wire_to_array
+from .transport import binary as binary_body
+from .transport.json_out import encode_array, wire_to_array
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 COMMON = ("predictions", "targets")
@@ -68,7 +68,7 @@ class LossResult:
 
 def _wire(value: Any, threshold: int, binary: bool = False) -> tuple[Any, bool]:
     """An input for the request body; True when it went as b64 (or, ``binary``, as a NumPy
-    array that :func:`service.binary_body.pack` sends as bytes)."""
+    array that :func:`service.transport.binary.pack` sends as bytes)."""
     if isinstance(value, dict):  # already a tensor object
         return value, "b64" in value
     a = np.asarray(value)
@@ -91,7 +91,7 @@ def build_request(predictions: Any = None, targets: Any = None, *,
     """The JSON body for /loss and /gradient. It omits the response's ``gradient`` (a copy of
     ``gradients.predictions``, which is what :class:`LossResult` reads) and, with
     ``per_sample=False``, the per-sample breakdown. With ``encoding="binary"`` the arrays stay
-    NumPy arrays, for :func:`service.binary_body.pack`."""
+    NumPy arrays, for :func:`service.transport.binary.pack`."""
     body: dict[str, Any] = {}
     big = False
     binary = encoding == "binary"

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .casting import cast
-from .encoding import encode_array, encode_scalar, wire_to_array
+from .transport.json_out import encode_array, encode_scalar, wire_to_array
 
 _COMMON = ("predictions", "targets")
 

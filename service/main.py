@@ -9,7 +9,6 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from .api.errors import install_error_handlers
-from .api.inflight import BodyBudget, ReleaseBodyBytes
 from .api.openapi import build_openapi
 from .api.routes import catalog, compare, health, losses, metrics
 from .api.warmup import warm_up
@@ -17,6 +16,7 @@ from .backends.worker import DeviceWorker
 from .config import Settings, get_settings
 from .observability.logging import configure_logging
 from .observability.middleware import RequestContextMiddleware
+from .transport.inflight import BodyBudget, ReleaseBodyBytes
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

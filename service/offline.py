@@ -87,7 +87,7 @@ def build_body(case: dict[str, Any], submission: Any, args: argparse.Namespace
 
 def run(args: argparse.Namespace) -> int:
     """Grade, print the result, and return the exit status."""
-    from .api.comparison import grade_body  # the app's modules load only for this command
+    from .api.compare_body import grade_body  # the app's modules load only for this command
     from .api.problems import ProblemError
     from .config import get_settings
 

@@ -1,8 +1,9 @@
 """Request and response models of ``/compare``, ``/compare/mistakes`` and ``/cases``.
 
-Arrays are documented as in :mod:`.schemas` and decoded by :mod:`service.encoding`; a submitted
-array may also hold the strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"`` (the service's own
-encoding of non-finite numbers), so a grader can pass a student's overflow through unchanged.
+Arrays are documented as in :mod:`.schemas` and decoded by :mod:`service.transport.arrays`; a
+submitted array may also hold the strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"`` (the
+service's own encoding of non-finite numbers), so a grader can pass a student's overflow through
+unchanged.
 """
 
 from __future__ import annotations

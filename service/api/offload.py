@@ -89,3 +89,11 @@ async def run_off_loop(request: Request, fn: Callable[..., T], *args: Any) -> T:
         raise timeout_problem(request, "computing") from None
     except DeadlineExceeded as exc:
         raise timeout_problem(request, exc.stage) from None
+
+
+async def run_where(request: Request, on_loop: bool, fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)`` on the event loop (:func:`run_inline`) or in a worker thread
+    (:func:`run_off_loop`), within the request's budget either way."""
+    if on_loop:
+        return run_inline(request, fn, *args)
+    return await run_off_loop(request, fn, *args)

@@ -3,19 +3,20 @@
 Each loss gets its own request model (``MseRequest``...), so the OpenAPI document shows exactly
 which inputs, parameters and reductions that loss takes. Array fields are *documented* precisely
 (nested lists, tensor objects, b64 tensors) but not validated element by element by pydantic:
-arrays are decoded and checked with NumPy in :mod:`service.encoding`, which keeps large requests
-fast.
+arrays are decoded and checked with NumPy in :mod:`service.transport.arrays`, which keeps large
+requests fast.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, WithJsonSchema, create_model
 
 from ..backends import BACKEND_CHOICES
 from ..losses import LOSSES, LossSpec, ParamSpec
 from ..losses.evaluate import DTYPES
+from ..transport.arrays import WIRE_DTYPES
 
 COMMON_INPUTS = ("predictions", "targets")
 
@@ -63,7 +64,7 @@ ArrayIn = Annotated[Any, WithJsonSchema(ARRAY_SCHEMA)]
 ArrayOut = Annotated[Any, WithJsonSchema(OUT_ARRAY_SCHEMA)]
 NumberOrArrayOut = Annotated[Any, WithJsonSchema({"anyOf": [OUT_NUMBER, OUT_ARRAY_SCHEMA]})]
 
-WireDtype = Literal["float64", "float32", "int64", "int32"]
+WireDtype = Literal[tuple(WIRE_DTYPES)]  # the decoder's dtypes (service.transport.arrays)
 Encoding = Literal["json", "b64", "binary"]
 ENCODING_DESCRIPTION = (
     "how result arrays are returned: nested lists (`json`), b64 tensor objects (`b64`), or "
@@ -135,11 +136,19 @@ def _camel(name: str) -> str:
 
 
 def _param_type(p: ParamSpec) -> Any:
+    """A parameter's type. Its range is documented (in the schema) but checked by the core
+    alone (:func:`service.losses.params.validate_params`), so that it is written once."""
     bounds: dict[str, float] = {}
     if p.minimum is not None:
         bounds["gt" if p.exclusive_minimum else "ge"] = p.minimum
     if p.maximum is not None:
         bounds["lt" if p.exclusive_maximum else "le"] = p.maximum
+    if not bounds:
+        return _typed(p, bounds)
+    return Annotated[_typed(p, {}), WithJsonSchema(TypeAdapter(_typed(p, bounds)).json_schema())]
+
+
+def _typed(p: ParamSpec, bounds: dict[str, float]) -> Any:
     base: Any
     if p.type == "float":
         base = Annotated[float, Field(**bounds)]

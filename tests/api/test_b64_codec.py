@@ -9,7 +9,8 @@ import random
 import numpy as np
 import pytest
 
-from service.encoding import WIRE_DTYPES, EncodingError, _b64_bytes, decode_array
+from service.transport.arrays import WIRE_DTYPES, EncodingError, decode_array
+from service.transport.json_out import _b64_bytes
 
 ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_ \n@"
 

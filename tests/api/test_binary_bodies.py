@@ -16,9 +16,9 @@ from hypothesis import event, given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
-from service import binary_body
 from service.config import Settings
-from service.encoding import LAZY_JSON_ELEMENTS, Splices, encode_array, wire_to_array
+from service.transport import binary as binary_body
+from service.transport.json_out import LAZY_JSON_ELEMENTS, Splices, encode_array, wire_to_array
 
 pytestmark = pytest.mark.anyio
 

@@ -14,10 +14,10 @@ import orjson
 import pytest
 
 from service import engine
-from service.api import body as body_module
-from service.api.inflight import BodyBudget
 from service.config import Settings
 from service.main import create_app
+from service.transport import request as body_module
+from service.transport.inflight import BodyBudget
 
 pytestmark = pytest.mark.anyio
 

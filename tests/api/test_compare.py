@@ -60,7 +60,7 @@ async def test_nonfinite_submissions_as_strings_and_b64(client):
     assert reasons == {"value": "nonfinite", "per_sample": "nonfinite"}
     mismatch = out["checks"][1]["first_mismatches"][0]
     assert mismatch == {"index": [1], "submitted": "NaN", "expected": PER[1]}
-    from service.encoding import encode_array
+    from service.transport.json_out import encode_array
 
     bad = np.array(GRAD)
     bad[0, 0] = np.inf

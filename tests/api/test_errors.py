@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from service.encoding import encode_array
+from service.transport.json_out import encode_array
 
 pytestmark = pytest.mark.anyio
 

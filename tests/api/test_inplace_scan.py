@@ -25,10 +25,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from service.api import body as body_module
-from service.api import json_arrays
 from service.api.problems import ProblemError
-from service.encoding import EncodingError, decode_array
+from service.transport import json_arrays
+from service.transport import json_in as body_module
+from service.transport.arrays import EncodingError, decode_array
 
 pytestmark = pytest.mark.anyio
 

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service.api import body as body_module
-from service.api import json_arrays
+from service.transport import json_arrays
+from service.transport import json_in as body_module
 
 pytestmark = pytest.mark.anyio
 

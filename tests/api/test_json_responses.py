@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from service import encoding
+from service.transport import json_out as encoding
 
 pytestmark = pytest.mark.anyio
 

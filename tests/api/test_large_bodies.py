@@ -9,8 +9,8 @@ import numpy as np
 import orjson
 import pytest
 
-from service.api import body as body_module
-from service.encoding import wire_to_array
+from service.transport import json_in as body_module
+from service.transport.json_out import wire_to_array
 
 pytestmark = pytest.mark.anyio
 

@@ -12,12 +12,12 @@ import numpy as np
 import orjson
 import pytest
 
-from service import binary_body
 from service.api.schemas import example_body
 from service.client import LossClient
 from service.config import Settings
-from service.encoding import LAZY_JSON_ELEMENTS, tensor_to_wire, wire_to_array
 from service.losses import SPECS
+from service.transport import binary as binary_body
+from service.transport.json_out import LAZY_JSON_ELEMENTS, tensor_to_wire, wire_to_array
 from tests.serverutil import running_server
 
 pytestmark = pytest.mark.slow  # a real server process

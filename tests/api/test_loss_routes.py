@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from service.encoding import encode_array, wire_to_array
 from service.losses import LOSSES, SPECS, evaluate, get_loss
 from service.main import create_app
+from service.transport.json_out import encode_array, wire_to_array
 from tests.conftest import assert_close, sample
 
 pytestmark = pytest.mark.anyio
@@ -135,7 +135,7 @@ async def test_omit_is_validated_and_ignored_where_there_is_nothing_to_omit(clie
 
 
 async def test_omit_does_not_hide_booleans_or_make_b64_bodies_scanned(client):
-    from service.api.body import holds_lists
+    from service.transport.json_in import holds_lists
 
     r = await client.post("/loss/mse", json={"predictions": [1.0, True], "targets": [0.0, 0.0],
                                              "omit": ["per_sample"]})

@@ -12,10 +12,10 @@ import orjson
 import pytest
 
 from service import engine
-from service.api import body as body_module
-from service.api.routes import losses as loss_routes
 from service.config import Settings
 from service.main import create_app
+from service.transport import json_in as loss_routes
+from service.transport import request as body_module
 
 pytestmark = pytest.mark.anyio
 

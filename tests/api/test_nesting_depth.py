@@ -166,7 +166,7 @@ def _contains_bool_recursively(obj: Any) -> bool:
 
 
 def _replace_text_recursively(value: Any) -> Any:
-    from service.api.comparison import _TEXT
+    from service.transport.arrays import _TEXT
 
     if isinstance(value, str) and value in _TEXT:
         return _TEXT[value]
@@ -183,8 +183,8 @@ _nested = st.recursive(_leaves, lambda inner: st.lists(inner, max_size=4), max_l
 @settings(max_examples=200, deadline=None)
 @given(_nested)
 def test_iterative_walks_agree_with_recursion(value):
-    from service.api.comparison import _replace_text
-    from service.encoding import _contains_bool, _locate_problem
+    from service.transport.arrays import _contains_bool, _locate_problem
+    from service.transport.arrays import replace_text as _replace_text
 
     assert repr(_replace_text(value)) == repr(_replace_text_recursively(value))
     first = value

@@ -62,7 +62,7 @@ async def test_slow_computation_is_503_request_timeout(client, slow_engine, monk
 async def test_abandoned_work_stops_at_its_next_check(client, slow_engine):
     """After the 503, the worker thread wakes up, computes, and is stopped by the check that
     follows the computation: it never encodes a response nobody waits for."""
-    from service.api import evaluation
+    from service.api.routes import losses as evaluation
 
     seen: list[str] = []
     real_check = deadline.check
@@ -152,8 +152,8 @@ async def test_an_abandoned_fused_kernel_stops_at_its_next_chunk(client, monkeyp
     runs."""
     import numpy as np
 
-    from service.encoding import tensor_to_wire
     from service.losses import _fused, _fused_parallel
+    from service.transport.json_out import tensor_to_wire
 
     pytest.importorskip("numba")
     monkeypatch.setattr(_fused, "ENABLED", True)
@@ -189,7 +189,7 @@ async def test_an_abandoned_fused_kernel_stops_at_its_next_chunk(client, monkeyp
 
 def test_parsing_a_large_body_in_place_stops_at_a_spent_budget():
     """The in-place parser checks the budget before each array it reads (each is a scan)."""
-    from service.api import body
+    from service.transport import json_in as body
 
     n = body.JSON_INPLACE_BODY_BYTES // 6
     raw = b'{"predictions": [%s], "targets": [%s]}' % ((b"0.5," * n)[:-1], (b"0.5," * n)[:-1])
@@ -203,7 +203,7 @@ def test_parsing_a_large_body_in_place_stops_at_a_spent_budget():
 async def test_compare_parses_off_the_event_loop_within_the_budget(client, monkeypatch):
     """A /compare body is parsed in the worker thread: the server answers other requests while
     it is parsed, and a parse past the budget is a 503 like a computation."""
-    from service.api.routes import compare as compare_routes
+    from service.transport import json_in as compare_routes
 
     started, finished = threading.Event(), threading.Event()
     real = compare_routes.parse_json

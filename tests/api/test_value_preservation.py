@@ -20,11 +20,11 @@ import httpx
 import numpy as np
 import pytest
 
-from service import binary_body
-from service.api import body as body_module
 from service.client import build_request
 from service.config import Settings
-from service.encoding import EncodingError, decode_array
+from service.transport import binary as binary_body
+from service.transport import json_in as body_module
+from service.transport.arrays import EncodingError, decode_array
 
 ENCODINGS = ("list", "data", "data_in_place", "b64", "binary")
 DATA = ("data", "data_in_place")  # the encodings in which the service converts the numbers

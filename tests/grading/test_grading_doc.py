@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from service.api.comparison import grade_body
+from service.api.compare_body import grade_body
 from service.config import Settings
 from service.grading import CODES
 

@@ -13,11 +13,12 @@ from fastapi.routing import APIRoute
 from starlette.responses import Response
 
 from ...config import Settings
-from ...encoding import Piece, Splices
 from ...grading import CATALOG, applicable, case_set
 from ...grading.cases import MAX_CLASSES, MAX_N
 from ...losses import LossError, get_loss
-from ..body import may_hide_booleans, parse_json, read_body
+from ...transport.json_out import Piece, Splices, json_response, serialize
+from ...transport.request import Received, parse, receive
+from ..compare_body import compare_body
 from ..compare_schemas import (
     CaseSet,
     CompareRequest,
@@ -29,10 +30,8 @@ from ..compare_schemas import (
     MistakeCatalog,
     PrairieLearnResult,
 )
-from ..comparison import compare_body
 from ..offload import read_within, run_off_loop
 from ..problems import error_responses, from_loss_error
-from ..responses import json_response
 
 router = APIRouter(tags=["compare"])
 
@@ -72,23 +71,18 @@ class ReadsItsOwnBody(APIRoute):
 async def compare(request: Request,
                   body: Annotated[CompareRequest, Body()] = ...) -> Response:  # docs only
     settings = request.app.state.settings
-    box = [await read_within(request, read_body(request, settings.max_body_bytes))]
-    parts = await run_off_loop(request, _compare_parts, box, settings)
+    received = await read_within(request, receive(request, settings.max_body_bytes))
+    _, parts = await run_off_loop(request, _compare_parts, received, settings)
     return json_response(parts)
 
 
-def _compare_parts(box: list[bytes | bytearray], settings: Settings) -> list[Piece]:
-    """The response body as parts, for the body in ``box`` (taken out of it, so that it is
-    freed once parsed): large result arrays (a reference gradient, per-sample losses)
-    serialized once, in blocks, or while sent (:class:`service.encoding.Splices`). Parsed here,
-    in the worker thread and within the time budget, not on the event loop."""
-    raw = box.pop()
-    obj = parse_json(raw, settings.max_elements)
-    check_bools = may_hide_booleans(raw, obj)
-    del raw
+def _compare_parts(body: Received, settings: Settings) -> tuple[int | None, list[Piece]]:
+    """The response for ``body`` (parsed here, in the worker thread and within the time
+    budget), large result arrays spliced in (:class:`service.transport.json_out.Splices`)."""
+    obj, check_bools = parse(body, settings.max_elements)
     splices = Splices()
-    body = compare_body(obj, settings, check_bools=check_bools, splices=splices)
-    return splices.splice(orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY))
+    return serialize(compare_body(obj, settings, check_bools=check_bools, splices=splices),
+                     splices)
 
 
 router.add_api_route(

@@ -2,8 +2,8 @@
 
 Each route has its own request model (documented in OpenAPI) and the registry's examples. A
 catch-all pair resolves aliases (``/loss/l2`` is ``/loss/mse``) and answers unknown names with 404
-and the closest names. Small bodies are evaluated on the event loop (no threadpool hop); larger ones
-in a worker thread, so a big request never blocks the loop.
+and the closest names. A route receives the body, decodes it into a call, runs the call where
+the decoded request says (the event loop, or a worker thread) and sends the result.
 """
 
 from __future__ import annotations
@@ -11,21 +11,29 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import orjson
+import numpy as np
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from ...backends.worker import DeviceWorker
+from ... import deadline, engine
+from ...backends import BackendUnavailable
+from ...backends.worker import DeviceWorker, QueueFull
 from ...config import Settings
-from ...encoding import Piece, Splices
 from ...losses import LOSSES, LossError, LossSpec, get_loss
-from ...tuning import gc_paused
-from ..body import binary_header_length, may_hide_booleans, parse_binary, parse_json, read_body
-from ..evaluation import evaluate_body
-from ..offload import read_within, run_inline, run_off_loop
+from ...transport.json_out import (
+    Piece,
+    Splices,
+    binary_response,
+    encode_array,
+    encode_scalar,
+    json_response,
+    jsonable,
+    serialize,
+)
+from ...transport.request import LossCall, decode_loss, receive
+from ..offload import read_within, run_where
 from ..problems import ProblemError, error_responses, from_loss_error
-from ..responses import binary_response, json_response
 from ..schemas import (
     BINARY_BODY_DESCRIPTION,
     BINARY_RESPONSE,
@@ -41,83 +49,93 @@ router = APIRouter()
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-def _settings(request: Request) -> Settings:
-    return request.app.state.settings
-
-
-GC_PAUSE_BYTES = 1 << 20  # bodies from 1 MiB are parsed and evaluated with the collector paused
-
-
-def _evaluate_raw(box: list[bytes | bytearray], header_length: int | None, spec: LossSpec,
-                  want_grad: bool, settings: Settings, stats: dict[str, Any],
-                  worker: DeviceWorker | None, splices: Splices) -> dict[str, Any]:
-    raw = box.pop()  # the only reference to the body: freed as soon as it is parsed (a binary
-    # body lives on in the arrays that are views of it)
-    if header_length is None:
-        obj, text = parse_json(raw, settings.max_elements), raw
-    else:
-        obj, text = parse_binary(raw, header_length, settings.max_elements), raw[:header_length]
-    # booleans can hide in numeric lists (NumPy reads True as 1.0): lists are scanned for them
-    # only if the body holds a true/false token and arrays sent as JSON numbers
-    check_bools = may_hide_booleans(text, obj)
-    del raw, text
-    return evaluate_body(spec, REQUEST_MODELS[spec.name], obj, want_grad=want_grad,
-                         settings=settings, check_bools=check_bools, stats=stats, worker=worker,
-                         splices=splices,
-                         default_encoding="json" if header_length is None else "binary")
-
-
-def _parse_and_evaluate(box: list[bytes | bytearray], header_length: int | None,
-                        spec: LossSpec, want_grad: bool, settings: Settings,
-                        stats: dict[str, Any],
-                        worker: DeviceWorker | None = None) -> tuple[int | None, list[Piece]]:
-    """``(header length, parts)`` of the response for the request body in ``box`` (taken out of
-    it, so that it can be freed as soon as it is parsed): the parts are sent in turn; the header
-    length is that of a binary response's JSON header (None: a JSON response).
-
-    A large body is parsed and evaluated with the cyclic collector paused: the millions of
-    lists of a nested JSON array hold no cycles, and they are freed (by reference counting)
-    before it resumes (see :mod:`service.tuning`). b64 result strings are spliced into the
-    serialized document rather than copied into it (:class:`service.encoding.Splices`).
-    """
-    splices = Splices()
-    with gc_paused(len(box[0]) >= GC_PAUSE_BYTES):
-        body = _evaluate_raw(box, header_length, spec, want_grad, settings, stats, worker,
-                             splices)
-    document = orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
-    if stats.get("encoding") == "binary":
-        return splices.splice_binary(document)
-    return None, splices.splice(document)
-
-
 async def _respond(request: Request, spec: LossSpec, want_grad: bool) -> Response:
-    settings = _settings(request)
+    """Receive, decode (on the event loop if the body is small), compute and encode where the
+    decoded request says (:func:`on_event_loop`), answer."""
+    settings: Settings = request.app.state.settings
     state = request.state
     state.loss, state.kind = spec.name, "gradient" if want_grad else "loss"
     state.backend = settings.backend
-    raw = await read_within(request, read_body(request, settings.max_body_bytes, binary=True))
-    header_length = binary_header_length(request, len(raw))
+    body = await read_within(request, receive(request, settings.max_body_bytes, binary=True))
     stats: dict[str, Any] = {}
-    # a GPU request waits on the device worker, which must never happen on the event loop
-    # (a body of n bytes holds fewer than n elements, so auto keeps small bodies on NumPy)
-    inline = len(raw) <= settings.inline_max_bytes and not (
-        settings.backend == "cupy" or b'"cupy"' in raw or (
-            (settings.backend == "auto" or b'"auto"' in raw)
-            and settings.gpu_min_elements <= settings.inline_max_bytes))
-    box = [raw]
-    del raw
     try:
-        if inline:  # small: no threadpool hop
-            head, parts = run_inline(request, _parse_and_evaluate, box, header_length, spec,
-                                     want_grad, settings, stats)
-        else:  # large: parse, compute and encode off the event loop, within the time budget
-            head, parts = await run_off_loop(request, _parse_and_evaluate, box, header_length,
-                                             spec, want_grad, settings, stats,
-                                             request.app.state.device_worker)
+        call = await run_where(request, body.size <= settings.inline_max_bytes, decode_loss,
+                               body, spec, REQUEST_MODELS[spec.name], want_grad,
+                               settings.max_elements, stats)
+        head, parts = await run_where(request, on_event_loop(call, settings),
+                                      loss_response, call, settings, stats,
+                                      request.app.state.device_worker)
     finally:
         state.n_elements = stats.get("n_elements")
         state.backend = stats.get("backend", state.backend)
     return json_response(parts) if head is None else binary_response(head, parts)
+
+
+def on_event_loop(call: LossCall, settings: Settings) -> bool:
+    """Whether ``call`` is computed on the event loop (no threadpool hop): a small body computed
+    by NumPy. A large one, or one that may go to the GPU (whose device worker must never be
+    waited on from the loop), is computed in a worker thread."""
+    backend = call.backend or settings.backend
+    numpy = backend == "numpy" or (backend == "auto"
+                                   and call.n_elements < settings.gpu_min_elements)
+    return numpy and call.body_bytes <= settings.inline_max_bytes
+
+
+def loss_body(call: LossCall, settings: Settings, stats: dict[str, Any],
+              worker: DeviceWorker | None = None,
+              splices: Splices | None = None) -> dict[str, Any]:
+    """The response body of ``call`` (raises ProblemError), for orjson; its arrays are
+    released before the result is encoded. ``stats`` receives ``backend``. With ``splices``,
+    b64 and binary result arrays are held there (see :class:`Splices`); binary needs them."""
+    enc = call.encoding
+    deadline.check("parsing the body")
+    try:
+        result = engine.run(call.spec.name, call.arrays, call.params, reduction=call.reduction,
+                            sample_weight=call.sample_weight, dtype=call.dtype,
+                            want_grad=call.want_grad, backend=call.backend or settings.backend,
+                            worker=worker, gpu_min_elements=settings.gpu_min_elements,
+                            want_per_sample="per_sample" not in call.omit)
+    except LossError as exc:
+        raise from_loss_error(exc, call.locate(exc.loc)) from None
+    except BackendUnavailable as exc:
+        raise ProblemError(exc.code, str(exc), ["body", "backend"] if call.backend
+                           else ["config", "backend"]) from None
+    except QueueFull as exc:
+        raise ProblemError(exc.code, str(exc), status=503,
+                           headers={"Retry-After": str(exc.retry_after)}) from None
+    stats["backend"] = result.backend
+    deadline.check("computing the loss")
+    call.arrays.clear()  # the inputs are no longer needed: free them before encoding
+    call.sample_weight = None
+    ev = result.evaluation
+    value = np.asarray(ev.value)
+    body: dict[str, Any] = {
+        "loss": ev.loss,
+        "value": encode_scalar(value) if value.ndim == 0 and ev.reduction != "none"
+        else encode_array(value, enc, splices=splices),
+        "reduction": ev.reduction,
+        **({} if ev.per_sample is None
+           else {"per_sample": encode_array(ev.per_sample, enc, splices=splices)}),
+        "n_samples": ev.n_samples,
+        "params": jsonable(ev.params),
+        "dtype": ev.dtype,
+        "backend": result.backend,
+    }
+    if call.want_grad:
+        grads = ev.gradients or {}
+        body["gradients"] = {k: encode_array(g, enc, splices=splices) for k, g in grads.items()}
+        if "gradient" not in call.omit:
+            body["gradient"] = body["gradients"].get("predictions")
+    return body
+
+
+def loss_response(call: LossCall, settings: Settings, stats: dict[str, Any],
+                  worker: DeviceWorker | None = None) -> tuple[int | None, list[Piece]]:
+    """``(header length, parts)`` of the response (see :func:`serialize`); b64 and binary
+    results spliced into the serialized document, not copied into it."""
+    splices = Splices()
+    body = loss_body(call, settings, stats, worker, splices)
+    return serialize(body, splices, binary=call.encoding == "binary")
 
 
 _BINARY_CONTENT = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}

@@ -1,9 +1,9 @@
-"""Reading a request body: content type, size limit (413 before reading it all), parsing.
+"""JSON request bodies parsed, large arrays read in place: no Python float per number.
 
-A body is JSON, or (for /loss and /gradient) ``application/octet-stream`` in the style of the
-KServe/Triton binary tensor extension: a JSON header of ``Inference-Header-Content-Length``
-bytes, then the bytes of the tensor objects that give ``binary_data_size`` instead of ``data``
-or ``b64``, in the order the header names them (:func:`parse_binary`).
+In a large body the arrays are not turned into Python objects (:func:`parse_json`): base64 texts
+stay views of the body (:class:`service.transport.arrays.B64Text`) and large numeric arrays are
+read straight into NumPy (:mod:`service.transport.json_arrays`). :func:`may_hide_booleans` says
+whether the arrays left as lists must be scanned for booleans (NumPy reads True as 1.0).
 """
 
 from __future__ import annotations
@@ -13,159 +13,15 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import orjson
-from starlette.requests import Request
 
 from .. import deadline
-from ..encoding import MAX_DIMS, B64Text, BinaryData
+from ..api.problems import ProblemError
 from ..losses import LOSSES
-from .inflight import BodyBudget
+from .arrays import MAX_DIMS, B64Text
+from .binary import ARRAY_FIELDS
 from .json_arrays import scan_array
-from .problems import ProblemError
 
-BINARY_MEDIA_TYPE = "application/octet-stream"
 JSON_MAX_DEPTH = 1024  # orjson's limit: deeper JSON is refused with 400 invalid_json
-HEADER_LENGTH = "inference-header-content-length"  # (KServe's name) the JSON header's bytes
-
-
-def _media(content_type: str) -> str:
-    return content_type.split(";", 1)[0].strip().lower()
-
-
-def _is_json(content_type: str) -> bool:
-    media = _media(content_type)
-    return media == "application/json" or (media.startswith("application/")
-                                           and media.endswith("+json"))
-
-
-# A body's bytes are kept as the chunks that brought them until half of its declared length
-# has arrived, and only then copied into one buffer of that length: what a request holds grows
-# with what it sent (at most twice), never with what it declares, and each byte is still copied
-# once (growing a buffer by doubling copies the body twice over: 2x slower at 88 MB).
-BUFFER_FROM_BYTES = 65536  # smaller bodies are joined at the end (one chunk: no copy at all)
-SMALL_CHUNK = 4096  # chunks smaller than this are gathered into pieces of up to GATHER_BYTES,
-GATHER_BYTES = 65536  # so that a body sent a few bytes at a time does not cost an object each
-
-
-async def read_body(request: Request, max_bytes: int, *,
-                    binary: bool = False) -> bytes | bytearray:
-    """The raw body; 415 for a content type other than JSON (or ``application/octet-stream``
-    where ``binary``), 413 past ``max_bytes`` (never read whole), 503 ``server_busy`` when the
-    server's budget of body bytes in flight (:mod:`service.api.inflight`) is full.
-
-    Memory follows the bytes that arrive, not the ``Content-Length``: the chunks are kept until
-    half the declared length has arrived, then copied into one buffer of that length (no list
-    of chunks joined into a second copy of a large body at the end).
-    """
-    content_type = request.headers.get("content-type", "")
-    if not (_is_json(content_type) or (binary and _media(content_type) == BINARY_MEDIA_TYPE)):
-        wanted = "application/json" + (f" or {BINARY_MEDIA_TYPE}" if binary else "")
-        raise ProblemError("unsupported_media_type",
-                           f"content type must be {wanted}, got {content_type!r}" if
-                           content_type else f"content type must be {wanted}",
-                           ("header", "content-type"))
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-        raise ProblemError("payload_too_large", f"the body has {declared} bytes; the limit is "
-                           f"{max_bytes}", ("body",))
-    expected = int(declared) if declared is not None and declared.isdigit() else -1
-    budget: BodyBudget = request.app.state.body_budget
-    budget.admit(max(expected, 0))
-    scope = request.scope
-    pieces: list[bytes | bytearray] = []
-    buffer: bytearray | None = None
-    size = 0
-    async for chunk in request.stream():
-        end = size + len(chunk)
-        if end > max_bytes:
-            raise ProblemError("payload_too_large", f"the body exceeds the limit of {max_bytes} "
-                               "bytes", ("body",))
-        if chunk:
-            budget.charge(scope, len(chunk))
-        if buffer is not None and end <= expected:
-            buffer[size:end] = chunk
-        elif expected > BUFFER_FROM_BYTES and 2 * end >= expected and end <= expected:
-            buffer = bytearray(expected)  # half of it has arrived: the rest is likely to
-            at = 0
-            for piece in pieces:
-                buffer[at:at + len(piece)] = piece
-                at += len(piece)
-            pieces.clear()
-            buffer[size:end] = chunk
-        else:
-            if buffer is not None:  # more bytes than declared: keep them all as pieces
-                del buffer[size:]
-                pieces.append(buffer)
-                buffer, expected = None, -1
-            last = pieces[-1] if pieces else None
-            if len(chunk) >= SMALL_CHUNK or last is None:
-                pieces.append(chunk)
-            elif type(last) is bytearray and len(last) < GATHER_BYTES:
-                last += chunk
-            else:
-                pieces.append(bytearray(chunk))
-        size = end
-    if buffer is not None:
-        if size < len(buffer):  # the stream ended short of the declared length
-            del buffer[size:]
-        return buffer
-    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
-
-
-def binary_header_length(request: Request, size: int) -> int | None:
-    """The JSON header's length of an ``application/octet-stream`` body of ``size`` bytes (400
-    if ``Inference-Header-Content-Length`` is missing or not a length within the body); None for
-    a JSON body."""
-    if _media(request.headers.get("content-type", "")) != BINARY_MEDIA_TYPE:
-        return None
-    value = request.headers.get(HEADER_LENGTH)
-    loc = ("header", HEADER_LENGTH)
-    if value is None:
-        raise ProblemError("invalid_binary_body", f"an {BINARY_MEDIA_TYPE} request needs the "
-                           "Inference-Header-Content-Length header: the length in bytes of the "
-                           "JSON header at the start of the body", loc, status=400)
-    text = value.strip()
-    if not (text.isascii() and text.isdigit()) or int(text) > size:
-        raise ProblemError("invalid_binary_body", "Inference-Header-Content-Length must be the "
-                           f"length in bytes of the JSON header, at most the body's {size}; "
-                           f"got {value!r:.40}", loc, status=400)
-    return int(text)
-
-
-def parse_binary(body: bytes | bytearray, header_length: int,
-                 max_elements: int | None = None) -> Any:
-    """An ``application/octet-stream`` body parsed: its JSON header (``body[:header_length]``),
-    in which each tensor object of a request array (top level or ``inputs``) that gives
-    ``binary_data_size`` gets a :class:`service.encoding.BinaryData` view of its bytes, taken
-    from the rest of the body in the order the header names the arrays. 400 when the sizes do
-    not add up to the rest of the body; 422 for a size that is not a byte count. (/compare does
-    not take binary bodies: a submission's tensors here are refused with the body's other
-    unknown fields.) ``max_elements``: as for :func:`parse_json`."""
-    obj = parse_json(bytes(body[:header_length]), max_elements)
-    section = memoryview(body).toreadonly()[header_length:]
-    offset = 0
-    for where, key, loc in _array_places(obj):
-        tensor = where[key]
-        if not (isinstance(tensor, dict) and "binary_data_size" in tensor):
-            continue
-        size = tensor["binary_data_size"]
-        at = (*loc, "binary_data_size")
-        if type(size) is not int or size < 0:
-            raise ProblemError("invalid_tensor", "binary_data_size must be a non-negative "
-                               "integer: the number of the tensor's bytes after the JSON header",
-                               at)
-        if offset + size > len(section):
-            raise ProblemError("invalid_binary_body", f"binary_data_size {size} runs past the "
-                               f"end of the body: {len(section)} bytes follow the JSON header "
-                               f"and the tensors before this one take {offset}", at, status=400)
-        tensor["binary_data_size"] = BinaryData(section[offset:offset + size])
-        offset += size
-    if offset != len(section):
-        raise ProblemError("invalid_binary_body", f"{len(section)} bytes follow the JSON header "
-                           f"but its tensors' binary_data_size add up to {offset}", ("body",),
-                           status=400)
-    return obj
-
-
 B64_INPLACE_BYTES = 1 << 20  # from this body size, b64 texts are left in place (see parse_json)
 # and from this one, large JSON arrays are read in place: in smaller bodies orjson + np.asarray
 # measured as fast or faster (0.90x to 0.98x the in-place time at 1.2 to 2 MB), in larger ones
@@ -173,9 +29,8 @@ B64_INPLACE_BYTES = 1 << 20  # from this body size, b64 texts are left in place 
 JSON_INPLACE_BODY_BYTES = 3 << 20
 ARRAY_INPLACE_BYTES = 1 << 16  # a JSON array of numbers read in place from this many bytes
 _KEY = re.compile(rb'"([A-Za-z0-9_]{1,64})"[ \t\r\n]*:[ \t\r\n]*')
-_ARRAY_FIELDS = ("predictions", "targets", "sample_weight")
 _SUBMITTED_FIELDS = ("value", "per_sample", "gradient")  # a /compare request's submission
-_ARRAY_KEYS = frozenset({*_ARRAY_FIELDS, *_SUBMITTED_FIELDS, "data",
+_ARRAY_KEYS = frozenset({*ARRAY_FIELDS, *_SUBMITTED_FIELDS, "data",
                          *(i.name for spec in LOSSES.values() for i in spec.inputs)})
 
 
@@ -183,11 +38,11 @@ def parse_json(body: bytes | bytearray, max_elements: int | None = None) -> Any:
     """``body`` parsed; 400 with the position for malformed JSON or NaN/Infinity tokens.
 
     In a large body the arrays are not turned into Python objects: the base64 text of a b64
-    tensor object becomes a :class:`service.encoding.B64Text` view of the body itself (saving
-    the parser's two copies of it; bodies from :data:`B64_INPLACE_BYTES`), and a large JSON
-    array of numbers (a request array, an ``inputs`` value, a /compare submission's array, or a
+    tensor object becomes a :class:`service.transport.arrays.B64Text` view of the body itself
+    (saving the parser's two copies of it; bodies from :data:`B64_INPLACE_BYTES`), and a large
+    JSON array of numbers (a request array, an ``inputs`` value, a /compare submission's array, or a
     tensor object's ``data``) is parsed in slices straight into a NumPy array
-    (:mod:`service.api.json_arrays`; bodies from :data:`JSON_INPLACE_BODY_BYTES`), saving the
+    (:mod:`service.transport.json_arrays`; bodies from :data:`JSON_INPLACE_BODY_BYTES`), saving the
     4x its decoded bytes that its Python floats and lists would take; the arrays read in place
     hold at most ``max_elements`` elements together (the request's limit: a larger array is left
     to the ordinary parse, and refused after it). Any body where this is not clear-cut (an
@@ -224,7 +79,7 @@ def _spans(body: bytes | bytearray, max_elements: int | None = None) -> list[_Sp
     unterminated or escaped b64 text.
 
     Linear in the body's size, whatever it holds: each search resumes past the text the last
-    one looked at (:func:`service.api.json_arrays.scan_array` answers where), and at most
+    one looked at (:func:`service.transport.json_arrays.scan_array` answers where), and at most
     :data:`_MAX_QUOTES` are made.
     """
     spans: list[_Span] = []
@@ -322,7 +177,7 @@ def _array_places(obj: Any) -> list[Place]:
     if not isinstance(obj, dict):
         return places
     for key, value in obj.items():
-        if key in _ARRAY_FIELDS:
+        if key in ARRAY_FIELDS:
             places.append((obj, key, ("body", key)))
         elif key == "inputs":
             add(value, ("body", "inputs"))

@@ -1,44 +1,35 @@
-"""Arrays on the wire <-> NumPy, with shape, dtype and size checks.
+"""Request arrays -> NumPy: every rule of an array (dtype, shape, element limit, booleans) here.
 
-An array in a request is one of
+An array in a request is a number, a nested JSON list of numbers (integers stay integers: class
+indices), or a tensor object ``{"shape", "dtype", and one of "data" (flat row-major list),
+"b64" (base64 of little-endian row-major bytes) or "binary_data_size" (bytes after the JSON
+header of an ``application/octet-stream`` body, put in as :class:`BinaryData` by
+:func:`service.transport.request.parse_binary`)}``. A NumPy array stands for a nested list the
+body parser read in place (:mod:`service.transport.json_arrays`).
 
-* a nested JSON list of numbers (integers stay integers: class indices);
-* a tensor object ``{"shape": [...], "dtype": "...", "data": [flat row-major list]}``;
-* a tensor object ``{"shape": [...], "dtype": "...", "b64": "<base64 of little-endian row-major
-  bytes>"}``, the fast path for large arrays in JSON;
-* a tensor object ``{"shape": [...], "dtype": "...", "binary_data_size": <bytes>}`` in the JSON
-  header of an ``application/octet-stream`` request, whose little-endian row-major bytes follow
-  the header (:func:`service.api.body.parse_binary` puts them in as :class:`BinaryData`).
-
-Arrays in a response are nested lists (``encoding: "json"``), b64 tensor objects (``"b64"``) or
-binary tensor objects whose bytes follow the response's JSON header (``"binary"``). JSON has no
-NaN or infinity, so a non-finite result is written as the string ``"NaN"``, ``"Infinity"`` or
-``"-Infinity"`` in the json encoding (never ``null``); b64 and binary carry IEEE values.
-
-Nothing here allocates in proportion to a *claimed* shape before checking it against the element
+Nothing allocates in proportion to a *claimed* shape before checking it against the element
 limit and the data actually sent. A tensor's ``data`` becomes its ``dtype`` through
-:func:`service.casting.cast`: values that do not fit (an int32 tensor's 4294967297, a float32
-tensor's 1e39) are refused at their index, never wrapped or made infinite. Nothing recurses on
-the nesting depth a request chose (arrays have at most :data:`MAX_DIMS` dimensions; the walks
-over nested lists are iterative).
+:func:`service.casting.cast`: a value that does not fit (an int32 tensor's 4294967297, a float32
+tensor's 1e39) is refused at its index, never wrapped or made infinite. Nothing recurses on the
+nesting depth a request chose (at most :data:`MAX_DIMS` dimensions; the walks are iterative).
 """
 
 from __future__ import annotations
 
 import binascii
 import math
-import re
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-import orjson
 import pybase64
 
-from .casting import CastError, cast, out_of_range
+from ..casting import CastError, cast, out_of_range
 
 WIRE_DTYPES: dict[str, str] = {"float64": "<f8", "float32": "<f4", "int64": "<i8", "int32": "<i4"}
-NONFINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+NONFINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}  # JSON has no NaN: text
+_TEXT = {text: float(key) for key, text in NONFINITE.items()}  # "NaN" -> nan, ...
+_PLAIN = frozenset({int, float, bool, type(None)})  # JSON values that replace_text keeps
 
 Loc = tuple[str | int, ...]
 
@@ -165,8 +156,9 @@ def _contains_bool(obj: Any) -> bool:
 
 class B64Text:
     """The base64 text of a tensor, left in the request body (see
-    :func:`service.api.body.parse_json`): ``view`` is a read-only memoryview of its characters,
-    which :func:`binascii.a2b_base64` decodes without a ``str`` of them ever existing."""
+    :func:`service.transport.json_in.parse_json`): ``view`` is a read-only memoryview of its
+    characters, which :func:`binascii.a2b_base64` decodes without a ``str`` of them ever
+    existing."""
 
     __slots__ = ("view",)
 
@@ -176,8 +168,9 @@ class B64Text:
 
 class BinaryData:
     """The bytes of a tensor sent after the JSON header of an ``application/octet-stream``
-    request (see :func:`service.api.body.parse_binary`): ``view`` is a read-only memoryview of
-    the request body, which becomes the array without a copy (unless it is misaligned)."""
+    request (see :func:`service.transport.request.parse_binary`): ``view`` is a read-only
+    memoryview of the request body, which becomes the array without a copy (unless it is
+    misaligned)."""
 
     __slots__ = ("view",)
 
@@ -266,7 +259,7 @@ def _decode_tensor(obj: dict[str, Any], loc: Loc, max_elements: int,
                                 f"{nbytes}", (*loc, "b64"))
         # a read-only view of the decoded bytes: no copy on little-endian machines
         return array_from_bytes(raw, dtype, shape)
-    data = obj["data"]  # a list, or an array parsed in place (service.api.json_arrays)
+    data = obj["data"]  # a list, or an array parsed in place (service.transport.json_arrays)
     if isinstance(data, np.ndarray):
         if data.ndim != 1:
             raise EncodingError("invalid_tensor", "data must be a flat list of numbers",
@@ -316,7 +309,7 @@ def decode_array(obj: Any, loc: Loc, *, max_elements: int, check_bools: bool = T
     """One request array (nested list or tensor object) as a NumPy array.
 
     A NumPy array stands for a nested list that the body parser read in place
-    (:mod:`service.api.json_arrays`).
+    (:mod:`service.transport.json_arrays`).
 
     ``check_bools=False`` skips the scan for booleans mixed into numeric lists (nested or a
     tensor's ``data``); callers pass it when the raw body contains no ``true``/``false`` token.
@@ -329,12 +322,6 @@ def decode_array(obj: Any, loc: Loc, *, max_elements: int, check_bools: bool = T
     return _decode_nested(obj, loc, max_elements, check_bools)
 
 
-def _nonfinite_to_text(a: np.ndarray) -> Any:
-    obj = a.astype(object)
-    obj[np.isnan(a)] = NONFINITE["nan"]
-    obj[np.isposinf(a)] = NONFINITE["inf"]
-    obj[np.isneginf(a)] = NONFINITE["-inf"]
-    return obj.tolist()
 
 
 def wire_bytes(a: np.ndarray) -> np.ndarray:
@@ -344,168 +331,25 @@ def wire_bytes(a: np.ndarray) -> np.ndarray:
     return wire.reshape(-1).view(np.uint8)
 
 
-def _b64_bytes(a: np.ndarray) -> bytes:
-    """base64 of the little-endian row-major bytes, read in place."""
-    return pybase64.b64encode(wire_bytes(a))
-
-
-class LazyJson:
-    """The JSON text of a large array, serialized while it is sent: iterating gives its pieces
-    (each time anew), so that the whole text never exists at once."""
-
-    __slots__ = ("array",)
-
-    def __init__(self, array: np.ndarray):
-        self.array = array
-
-    def __iter__(self) -> Iterator[memoryview]:
-        return _json_pieces(self.array)
-
-
-Piece = bytes | memoryview | LazyJson
-
-
-class Splices:
-    """Large encoded arrays kept out of a JSON document until it is sent.
-
-    :meth:`hold` gives orjson a small placeholder (``"\\0<k>\\0"``: orjson escapes every NUL of
-    its own output, so a raw NUL marks a placeholder) and :meth:`splice` puts the texts back
-    into the serialized document as a list of parts to send in turn: b64 text as a JSON string,
-    an array's JSON text as it is. A document holding the same array twice (``gradient`` and
-    ``gradients.predictions``) sends the same bytes twice without building a second copy.
-    """
-
-    _MARK = re.compile(rb'"\x00(\d+)\x00"')
-
-    def __init__(self) -> None:
-        self.texts: list[list[Piece]] = []
-        self.blobs: set[int] = set()  # indices of texts that are binary tensors' bytes
-
-    def hold(self, text: Piece | list[Piece], *, string: bool = True) -> orjson.Fragment:
-        """A placeholder for ``text`` (one piece or several in turn): the characters of a JSON
-        string (``string``) or a JSON value."""
-        pieces = text if isinstance(text, list) else [text]
-        self.texts.append([b'"', *pieces, b'"'] if string else pieces)
-        return orjson.Fragment(b'"\x00%d\x00"' % (len(self.texts) - 1))
-
-    def hold_bytes(self, data: memoryview) -> orjson.Fragment:
-        """A placeholder for a binary tensor's ``binary_data_size``: :meth:`splice_binary` puts
-        the size there and ``data`` after the JSON header."""
-        self.blobs.add(len(self.texts))
-        return self.hold(data, string=False)
-
-    def splice(self, document: bytes) -> list[Piece]:
-        if not self.texts:
-            return [document]
-        parts: list[Piece] = []
-        pieces = self._MARK.split(document)  # text, index, text, index, ..., text
-        for i, piece in enumerate(pieces):
-            if i % 2 == 0:
-                parts.append(piece)
+def replace_text(value: Any) -> Any:
+    """Nested lists with "NaN" / "Infinity" / "-Infinity" strings as floats (a /compare
+    submission may hold them): new lists where they hold such strings, the lists sent where they
+    hold none. Iterative: the request controls the depth (JSON allows 1024)."""
+    if isinstance(value, str):
+        return _TEXT.get(value, value)
+    if not isinstance(value, list) or set(map(type, value)) <= _PLAIN:
+        return value
+    out: list[Any] = []
+    stack = [(value, out)]  # (a list holding strings or lists, its copy being filled)
+    while stack:
+        source, copy = stack.pop()
+        for v in source:
+            if isinstance(v, str):
+                copy.append(_TEXT.get(v, v))
+            elif not isinstance(v, list) or set(map(type, v)) <= _PLAIN:  # (at C speed)
+                copy.append(v)
             else:
-                parts += self.texts[int(piece)]
-        return parts
-
-    def splice_binary(self, document: bytes) -> tuple[int, list[Piece]]:
-        """``(header length, parts)`` of a binary response: the JSON header, with each binary
-        tensor's size in its placeholder, then the tensors' bytes in the order the header
-        names them (an array the header holds twice is sent twice, from the same memory)."""
-        header: list[bytes] = []
-        blobs: list[Piece] = []
-        for i, piece in enumerate(self._MARK.split(document)):
-            if i % 2 == 0:
-                header.append(piece)
-            elif int(piece) in self.blobs:
-                blob = self.texts[int(piece)][0]
-                header.append(b"%d" % len(blob))
-                blobs.append(blob)
-            else:  # JSON text held for an array encoded otherwise (a binary response has none)
-                for part in self.texts[int(piece)]:
-                    header += map(bytes, part) if isinstance(part, LazyJson) else [bytes(part)]
-        head = b"".join(header)
-        head += b" " * (-len(head) % 8)  # (JSON allows trailing spaces) the arrays start aligned
-        return len(head), [head, *blobs]
-
-
-SPLICE_JSON_ELEMENTS = 1 << 16  # a JSON result array of this many elements is held in Splices
-LAZY_JSON_ELEMENTS = 1 << 20  # and from this many (~20 MB of text), serialized as it is sent
-
-
-def encode_array(a: Any, encoding: str = "json", *, splices: Splices | None = None) -> Any:
-    """A result array for the response body (orjson serializes NumPy arrays directly).
-
-    With ``splices`` (bodies serialized by orjson and sent by the service), the b64 text is held
-    there and the body gets a placeholder: no ``str`` of it is built and orjson never copies it.
-    A large array sent as JSON is held there too, serialized once (so that an array the
-    document holds twice is neither serialized nor stored twice), or, from
-    :data:`LAZY_JSON_ELEMENTS`, a block at a time while the response is sent
-    (:class:`LazyJson`). The binary encoding (``splices`` required) gives a tensor object whose
-    ``binary_data_size`` placeholder :meth:`Splices.splice_binary` fills in, the array's own
-    memory being sent after the header.
-    """
-    a = np.asarray(a)
-    if encoding == "binary":
-        if splices is None:
-            raise ValueError("the binary encoding needs Splices (the bytes go after the header)")
-        return {"shape": list(a.shape), "dtype": a.dtype.name,
-                "binary_data_size": splices.hold_bytes(memoryview(wire_bytes(a)))}
-    if encoding == "b64":
-        text = _b64_bytes(a)
-        return {"shape": list(a.shape), "dtype": a.dtype.name,
-                "b64": splices.hold(text) if splices is not None else text.decode("ascii")}
-    if a.dtype.kind == "f" and not np.isfinite(a).all():
-        return _nonfinite_to_text(a)
-    if a.ndim == 0:
-        return a.item()
-    a = np.ascontiguousarray(a)  # orjson serializes C-contiguous arrays only
-    if splices is not None and a.size >= SPLICE_JSON_ELEMENTS:
-        lazy = a.size >= LAZY_JSON_ELEMENTS
-        return splices.hold(LazyJson(a) if lazy else list(_json_pieces(a)), string=False)
-    return a
-
-
-def _json_pieces(a: np.ndarray) -> Iterator[memoryview]:
-    """The JSON text of ``a`` (C-contiguous, at least 1-D, finite), serialized by orjson a block
-    of rows at a time: one text of the whole array would be built in a buffer that grows (by
-    copying) to its size, and peaks at about 1.5x it.
-
-    Each block after the first is serialized with the previous block's last row in front, and
-    its text taken from the comma after that row: the pieces join into the array's text with
-    no separators to send between them.
-    """
-    rows = max(1, SPLICE_JSON_ELEMENTS // max(1, a[0].size))
-    after_first = b"]" * (a.ndim - 1) + b","  # the end of a block's first row, and the comma
-    for start in range(0, len(a), rows):
-        last = start + rows >= len(a)
-        text = orjson.dumps(a[max(start - 1, 0):start + rows], option=orjson.OPT_SERIALIZE_NUMPY)
-        begin = 0 if start == 0 else text.find(after_first) + len(after_first) - 1
-        view = memoryview(text)
-        yield view[begin:] if last else view[begin:-1]
-
-
-def encode_scalar(v: Any) -> float | str:
-    """A reduced value: a JSON number, or "NaN" / "Infinity" / "-Infinity"."""
-    f = float(v)
-    if math.isfinite(f):
-        return f
-    return NONFINITE["nan"] if math.isnan(f) else NONFINITE["inf" if f > 0 else "-inf"]
-
-
-def tensor_to_wire(a: np.ndarray, encoding: str = "b64") -> dict[str, Any]:
-    """A NumPy array as a request tensor object (used by the client)."""
-    if encoding == "b64":
-        return encode_array(a, "b64")
-    return {"shape": list(a.shape), "dtype": a.dtype.name, "data": a.reshape(-1)}
-
-
-def wire_to_array(obj: Any) -> np.ndarray:
-    """A response array (nested list with non-finite strings, or b64 object) as NumPy."""
-    if isinstance(obj, dict):
-        return decode_array(obj, (), max_elements=2**62)
-    if isinstance(obj, str):
-        return np.asarray(float(obj.replace("Infinity", "inf")))
-    a = np.asarray(obj)
-    if a.dtype.kind in "OU":
-        a = np.vectorize(lambda v: float(v.replace("Infinity", "inf")) if isinstance(v, str)
-                         else float(v), otypes=[float])(a)
-    return a
+                inner: list[Any] = []
+                copy.append(inner)
+                stack.append((v, inner))
+    return out

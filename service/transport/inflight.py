@@ -2,7 +2,7 @@
 
 Every other limit bounds one request (its body, its elements, its time); this one bounds them
 all together, so that many concurrent uploads cannot take the process's memory between them.
-A body's bytes are charged as they arrive (:func:`service.api.body.read_body` calls
+A body's bytes are charged as they arrive (:func:`service.transport.request.read_body` calls
 :meth:`BodyBudget.charge` per chunk): a ``Content-Length`` alone charges nothing and allocates
 nothing, so connections that declare a large body and send a few bytes cost those few bytes. A
 chunk that would take the total past the budget ends its request with 503 ``server_busy`` and
@@ -24,7 +24,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .problems import ProblemError
+from ..api.problems import ProblemError
 
 _HELD = "body_bytes_held"  # the request's charge, in its scope's state
 
