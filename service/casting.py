@@ -4,7 +4,7 @@ Every conversion of a request's numbers goes through :func:`cast`: the wire deco
 (:mod:`service.transport.arrays`: a tensor object's ``data`` to its ``dtype``), the core
 (:func:`service.losses.evaluate`: inputs to the computation's dtype, class indices to int64,
 list-valued parameters), the fused kernels' casts of integer inputs and of class weights, and
-the clients' packing of integer arrays. Its rules (README, "Numbers keep their values"):
+the clients' packing of integer arrays. Its rules (docs/api.md, "Numbers keep their values"):
 
 * to an integer dtype: integers only (booleans and floats are refused), each within the
   target's range; an integer outside it is refused, never wrapped around (``astype`` turns

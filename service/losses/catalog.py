@@ -1,4 +1,4 @@
-"""The registry as plain JSON-ready data: what ``GET /losses`` returns and the README table uses."""
+"""The registry as plain JSON-ready data: what ``GET /losses`` returns and docs/losses.md shows."""
 
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def _param_cell(p: ParamSpec) -> str:
 
 
 def markdown_table() -> str:
-    """The README's table of losses (generated; a test checks the README is current)."""
+    """docs/losses.md's table of losses (generated; a test checks the page is current)."""
     rows = ["| loss | aliases | family | inputs | parameters (defaults) | gradient |",
             "| --- | --- | --- | --- | --- | --- |"]
     for s in LOSSES.values():
@@ -79,7 +79,7 @@ def markdown_table() -> str:
 
 
 def conventions_table() -> str:
-    """The README's table of library conventions, per loss (generated, checked like the other)."""
+    """docs/losses.md's table of library conventions per loss (generated and checked likewise)."""
     rows = ["| loss | convention | reproduces | what it changes |", "| --- | --- | --- | --- |"]
     for s in LOSSES.values():
         for i, c in enumerate(s.conventions):

@@ -5,7 +5,8 @@ offending value, starting with the input or parameter name (``("targets", 3)``, 
 "delta")``). The HTTP layer maps codes to problem+json bodies and prefixes ``loc`` with ``"body"``;
 the core itself knows nothing of HTTP.
 
-Codes (stable, documented in the README):
+Codes (stable; docs/errors.md lists them with their HTTP status, generated from
+:mod:`service.error_codes`):
 
 =========================== ===========================================================
 ``shape_mismatch``          inputs whose shapes do not agree (never broadcast silently)

@@ -1,8 +1,8 @@
 """The data that describes a loss: its inputs, parameters, reductions, formula and kernel.
 
 A loss is described once, as a :class:`LossSpec`. The HTTP routes, request models, OpenAPI
-examples, the ``/losses`` catalog and the README table are all generated from these objects, so
-everything here is plain data (plus the kernel and a sampler of valid inputs).
+examples, the ``/losses`` catalog and the tables of docs/losses.md are all generated from these
+objects, so everything here is plain data (plus the kernel and a sampler of valid inputs).
 
 Kernel contract
 ---------------
