@@ -129,3 +129,18 @@ def test_a_sampler_that_never_finishes_is_stopped(monkeypatch):
     with pytest.raises(cases.CaseTooLarge) as exc:
         case_set("mse", n=50, classes=10)
     assert exc.value.code == "case_too_large" and "n=50, classes=10" in exc.value.message
+
+
+def test_given_params_replace_the_samplers_draws_and_get_cases_keeps_them():
+    drawn = case_set("cross_entropy", seed=3, n=4, classes=3, kind="edge")
+    assert all(c["params"]["label_smoothing"] == 0.1 and c["params"]["weight"]
+               for c in drawn["cases"])
+    fixed = case_set("cross_entropy", seed=3, n=4, classes=3, kind="edge", params={})
+    for a, b in zip(drawn["cases"], fixed["cases"], strict=False):
+        assert a["name"] == b["name"] and a["predictions"] == b["predictions"]
+    assert {c["name"]: c["params"] for c in fixed["cases"]}["single_sample"] == {}
+    assert {c["name"]: c["params"] for c in fixed["cases"]}["ignored_targets"] == {
+        "ignore_index": -100}  # the mutation's own parameter, at the loss's default
+    svm = case_set("linear_svm", seed=1, n=5, classes=4, params={"reg": 0.1}, omit=("b",))
+    (case,) = svm["cases"]
+    assert case["params"] == {"reg": 0.1} and set(case["inputs"]) == {"W", "X"}
