@@ -8,8 +8,9 @@ so the same ``(name, seed, n, classes, kind)`` gives byte-identical JSON across 
 and machines (for one NumPy version: NumPy keeps a Generator's streams stable within a version).
 
 ``params`` (the autograder's assignments) replaces the parameters the sampler draws with exactly
-the ones given, and ``omit`` leaves optional inputs out, so nothing is randomised that the
-instructor did not ask for; ``GET /cases`` passes neither and keeps the sampler's parameters.
+the ones given (an edge case that needs another parameter, such as ``ignore_index``, is left out),
+and ``omit`` leaves optional inputs out, so nothing is randomised or added that the instructor did
+not ask for; ``GET /cases`` passes neither and keeps the sampler's parameters.
 
 ``kind=random`` gives one case; ``kind=edge`` gives the edge cases that apply to the loss (chosen
 from its input kinds and parameters, so new losses get them too), each checked to evaluate to
@@ -271,8 +272,8 @@ def edge_cases(spec: LossSpec, seed: int, n: int, classes: int,
     cases = [Case("single_sample", "a batch of one sample", one, one_params)]
     for name, description, mutate in EDGES:
         made = mutate(spec, dict(base), dict(base_params))
-        if made is not None:
-            cases.append(Case(name, description, *made))
+        if made is not None and (fixed is None or made[1] == base_params):
+            cases.append(Case(name, description, *made))  # given params stay exactly as given
     return [c for c in cases if _valid(spec, c.inputs, c.params)]
 
 
