@@ -43,6 +43,7 @@ def share(result: Mapping[str, Any], weights: Mapping[str, float] | None = None)
     return sum((w[c["name"]] for c in result["checks"] if c["passed"]), Fraction(0)) / total
 
 
+_HEADING = re.compile(r"^#+ ")
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 _CODE = re.compile(r"`([^`]*)`")
 
@@ -52,14 +53,14 @@ def _plain(cell: str) -> str:
 
 
 def markdown_to_text(md: str) -> str:
-    """The grader's Markdown feedback as plain text: no ``**`` or backticks, tables as aligned
-    columns (what a ``<pre>`` shows well)."""
+    """The grader's Markdown feedback as plain text: no ``#``, ``**`` or backticks, tables as
+    aligned columns (what a ``<pre>`` shows well)."""
     out: list[str] = []
     lines = md.splitlines()
     i = 0
     while i < len(lines):
         if not lines[i].startswith("|"):
-            out.append(_plain(lines[i]))
+            out.append(_plain(_HEADING.sub("", lines[i])))
             i += 1
             continue
         rows = []
