@@ -122,8 +122,8 @@ def softmax_log_underflow(ctx: Context) -> Variant | None:
         e = np.exp(z.astype(ctx.dtype) - np.max(z, axis=-1, keepdims=True))
         p = e / np.sum(e, axis=-1, keepdims=True)
     bad_value = np.any((rows[0] > 0) & (p == 0), axis=-1)
-    return _nonfinite_variant(ctx, "the log of a max-subtracted softmax whose target "
-                              "probability underflowed to 0", bad_value, {})
+    return _nonfinite_variant(ctx, "the target's softmax probability underflows to 0 even "
+                              "with the maximum subtracted", bad_value, {})
 
 
 def missing_clipping(ctx: Context) -> Variant | None:
