@@ -7,7 +7,8 @@ reaches the grader (:mod:`.sandbox` starts it, limits it and kills it when a cal
 Requests arrive as JSON lines on stdin and answers leave as JSON lines on a private copy of the
 original stdout; the student's prints go to stderr (the sandbox keeps its tail). Requests:
 ``{"op": "load", "path": FILE}`` and ``{"op": "call", "path": FILE, "function": NAME,
-"args": [...], "returns": [...]}``, each answered ``{"ok": true, ...}`` or ``{"ok": false,
+"arg_names": [...], "args": [...], "returns": [...]}`` (arrays as ``{"array": nested lists,
+"dtype"}``), each answered ``{"ok": true, ...}`` or ``{"ok": false,
 "kind", "error", "traceback"}`` with the traceback trimmed to the student's own files.
 """
 

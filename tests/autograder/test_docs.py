@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -21,8 +22,10 @@ def test_the_readme_shows_the_real_check_output():
     command, *shown = block.splitlines()
     args = command.split()
     assert args[:2] == ["loss-service", "check"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)}  # this checkout's service
     out = subprocess.run([sys.executable, "-m", "service.cli", *args[1:]], capture_output=True,
-                         text=True, cwd=EXAMPLE, timeout=120)
+                         text=True, cwd=EXAMPLE, timeout=120, env=env)
     real = out.stdout.splitlines()
     assert out.returncode == 1
     cut = shown.index("...")
