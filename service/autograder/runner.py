@@ -18,7 +18,7 @@ import numpy as np
 
 from ..grading import GradeOptions, Problem, grade
 from ..grading.formats import exact, share
-from ..losses import LossError
+from ..losses import LossError, get_loss
 from .assignment import Assignment, Case, Question
 from .sandbox import CallFailure, Located, Sandbox, locate, python_files, syntax_errors
 
@@ -91,8 +91,6 @@ def _arguments(question: Question, case: Case) -> list[Any]:
 
 
 def _default(question: Question, param: str) -> Any:
-    from ..losses import get_loss
-
     return get_loss(question.loss).param(param).default
 
 

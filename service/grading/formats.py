@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from fractions import Fraction
@@ -36,7 +37,11 @@ def exact(x: float) -> Fraction:
 
 def share(result: Mapping[str, Any], weights: Mapping[str, float] | None = None) -> Fraction:
     """The exact (weighted) share of a grading result's checks that passed."""
-    w = {c["name"]: exact((weights or {}).get(c["name"], 1.0)) for c in result["checks"]}
+    raw = {c["name"]: float((weights or {}).get(c["name"], 1.0)) for c in result["checks"]}
+    if not all(math.isfinite(v) for v in raw.values()):  # no exact share: the grader's float
+        score = float(result["score"])
+        return Fraction(score) if math.isfinite(score) else Fraction(0)
+    w = {name: exact(v) for name, v in raw.items()}
     total = sum(w.values(), Fraction(0))
     if total == 0:
         return Fraction(int(all(c["passed"] for c in result["checks"])))

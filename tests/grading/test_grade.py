@@ -3,13 +3,15 @@ reference, provenance, feedback and the grader formats."""
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 
 from service import __version__
 from service.engine import run
 from service.grading import GradeOptions, Problem, SubmissionError, grade, preset
-from service.grading.formats import gradescope, prairielearn, shape
+from service.grading.formats import gradescope, prairielearn, shape, share
 
 X = np.array([[3.2, 5.1, -1.7], [1.3, 4.9, 2.0], [2.2, 2.5, -3.1]])
 Y = np.array([0, 1, 2])
@@ -161,6 +163,7 @@ def test_grader_scores_are_exact_fractions_of_the_points(ref):
     assert gradescope(two_thirds, "ce", 1.0, {"value": 0.1, "per_sample": 0.2,
                                               "gradient": 0.3})["score"] == 5 / 6
     assert prairielearn(two_thirds, "ce", {})["score"] == 2 / 3
+    assert share(two_thirds, {"value": float("inf")}) == Fraction(two_thirds["score"])
 
 
 def test_prairielearn_output_is_plain_text(ref):
