@@ -4,6 +4,8 @@
     loss-service openapi [--output openapi/openapi.json] [--check]
     loss-service docs [--dir docs] [--check]   (docs/losses.md and docs/errors.md)
     loss-service grade --case case.json --submission sub.json [--format gradescope]
+    loss-service autograder run|init ...   (grade students' code; docs/autograder.md)
+    loss-service check my_loss.py --assignment A.toml   (a student's self-check)
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 import uvicorn
 
 from . import kernel_cache
+from .autograder.cli import add_parsers as add_autograder_parsers
 from .config import get_settings
 from .observability.logging import configure_logging
 from .offline import add_parser as add_grade_parser
@@ -156,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     docs.set_defaults(func=_docs)
     add_grade_parser(sub)
     sub.choices["grade"].set_defaults(func=_grade)
+    add_autograder_parsers(sub)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

@@ -104,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     text = orjson.dumps(result, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY)
     if args.output:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)  # e.g. /grade/results/
         Path(args.output).write_bytes(text + b"\n")
     else:
         sys.stdout.write(text.decode() + "\n")

@@ -245,7 +245,7 @@ class MistakeOut(BaseModel):
     code: Literal[CODES]
     title: str
     checks: list[str]
-    match: Literal["values", "nonfinite", "float32"]
+    match: Literal["values", "nonfinite", "infinite", "float32"]
     when: str
     hint: str
     applies_to: list[str] = Field(description="registered losses it can concern")

@@ -7,6 +7,11 @@ The edge mutations that follow use exact arithmetic only, and JSON carries every
 so the same ``(name, seed, n, classes, kind)`` gives byte-identical JSON across runs, processes
 and machines (for one NumPy version: NumPy keeps a Generator's streams stable within a version).
 
+``params`` (the autograder's assignments) replaces the parameters the sampler draws with exactly
+the ones given (an edge case that needs another parameter, such as ``ignore_index``, is left out),
+and ``omit`` leaves optional inputs out, so nothing is randomised or added that the instructor did
+not ask for; ``GET /cases`` passes neither and keeps the sampler's parameters.
+
 ``kind=random`` gives one case; ``kind=edge`` gives the edge cases that apply to the loss (chosen
 from its input kinds and parameters, so new losses get them too), each checked to evaluate to
 finite values: a single sample, logits of +-1000, probabilities of exactly 0 and 1, scores at the
@@ -17,7 +22,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
@@ -92,7 +97,9 @@ def _bounded(fn: Callable[[], Any], seconds: float) -> Any:
         sys.settrace(previous)
 
 
-def _sample(spec: LossSpec, rng: np.random.Generator, n: int, c: int) -> tuple[Inputs, Params]:
+def _sample(spec: LossSpec, rng: np.random.Generator, n: int, c: int,
+            fixed: Mapping[str, Any] | None = None, omit: Collection[str] = ()
+            ) -> tuple[Inputs, Params]:
     try:
         inputs, params = _bounded(lambda: spec.sampler(rng, n, c), SAMPLER_SECONDS)
     except _Late:
@@ -100,8 +107,11 @@ def _sample(spec: LossSpec, rng: np.random.Generator, n: int, c: int) -> tuple[I
             f"{spec.name}'s sampler found no valid batch of n={n}, classes={c} within "
             f"{SAMPLER_SECONDS:g} s (it redraws until every margin is away from its kink); ask "
             "for a smaller n or fewer classes", ("n",)) from None
-    arrays = {k: _round(np.asarray(v)) for k, v in inputs.items() if v is not None}
+    arrays = {k: _round(np.asarray(v)) for k, v in inputs.items()
+              if v is not None and k not in omit}
     arrays = {k: v.astype(np.int64) if v.dtype.kind in "iu" else v for k, v in arrays.items()}
+    if fixed is not None:  # the caller's parameters, exactly (the sampler's draws are dropped)
+        return arrays, dict(fixed)
     return arrays, {k: _round_param(v) for k, v in params.items()}
 
 
@@ -245,21 +255,25 @@ def _valid(spec: LossSpec, inputs: Inputs, params: Params) -> bool:
     return all(bool(np.all(np.isfinite(np.asarray(a)))) for a in arrays)
 
 
-def random_case(spec: LossSpec, seed: int, n: int, classes: int) -> Case:
-    inputs, params = _sample(spec, np.random.Generator(np.random.PCG64(seed)), n, classes)
+def random_case(spec: LossSpec, seed: int, n: int, classes: int,
+                fixed: Mapping[str, Any] | None = None, omit: Collection[str] = ()) -> Case:
+    rng = np.random.Generator(np.random.PCG64(seed))
+    inputs, params = _sample(spec, rng, n, classes, fixed, omit)
     return Case("random", f"random inputs from {spec.name}'s sampler (seed {seed})", inputs,
                 params)
 
 
-def edge_cases(spec: LossSpec, seed: int, n: int, classes: int) -> list[Case]:
+def edge_cases(spec: LossSpec, seed: int, n: int, classes: int,
+               fixed: Mapping[str, Any] | None = None, omit: Collection[str] = ()
+               ) -> list[Case]:
     rng = np.random.Generator(np.random.PCG64(seed))
-    base, base_params = _sample(spec, rng, max(n, 3), classes)
-    one, one_params = _sample(spec, rng, 1, classes)
+    base, base_params = _sample(spec, rng, max(n, 3), classes, fixed, omit)
+    one, one_params = _sample(spec, rng, 1, classes, fixed, omit)
     cases = [Case("single_sample", "a batch of one sample", one, one_params)]
     for name, description, mutate in EDGES:
         made = mutate(spec, dict(base), dict(base_params))
-        if made is not None:
-            cases.append(Case(name, description, *made))
+        if made is not None and (fixed is None or made[1] == base_params):
+            cases.append(Case(name, description, *made))  # given params stay exactly as given
     return [c for c in cases if _valid(spec, c.inputs, c.params)]
 
 
@@ -281,15 +295,20 @@ def case_json(spec: LossSpec, case: Case) -> dict[str, Any]:
 
 
 def case_set(name: str, *, seed: int = 0, n: int = 8, classes: int = 4,
-             kind: str = "random") -> dict[str, Any]:
-    """The cases for loss ``name`` (see the module docstring); raises LossError (unknown loss)."""
+             kind: str = "random", params: Mapping[str, Any] | None = None,
+             omit: Collection[str] = ()) -> dict[str, Any]:
+    """The cases for loss ``name`` (see the module docstring); raises LossError (unknown loss).
+
+    ``params``: use exactly these parameters instead of the sampler's (None: the sampler's);
+    ``omit``: optional inputs to leave out.
+    """
     spec = get_loss(name)
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}")
     if kind == "random":
-        cases = [random_case(spec, seed, n, classes)]
+        cases = [random_case(spec, seed, n, classes, params, omit)]
     else:
-        cases = edge_cases(spec, seed, n, classes)
+        cases = edge_cases(spec, seed, n, classes, params, omit)
     return {"loss": spec.name, "kind": kind, "seed": seed, "n": n, "classes": classes,
             "generator": "numpy.random.Generator(PCG64(seed)) through the loss's sampler; "
             f"floats rounded to {SIG_DIGITS} significant digits",

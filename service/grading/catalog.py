@@ -5,7 +5,10 @@ so a loss registered later lights up by its inputs, parameters and family), whic
 affects, how to compute what a mistaken implementation returns (:mod:`.variants`,
 :mod:`.formulas`), how to recognise it (``values``: the submission equals the variant within
 tolerance; ``nonfinite``: the submission breaks down, NaN or infinite, exactly where the naive
-computation does; ``float32``: it matches a float32 evaluation) and what to tell the student.
+computation does; ``infinite``: the same, with +inf only, the way -log 0 shows; ``float32``: it
+matches a float32 evaluation) and what to tell the student. ``finite`` names the check kinds a
+mistake leaves intact (it is not reported when the submission breaks down there too) and
+``supersedes`` the more general codes it replaces on the checks where both match.
 """
 
 from __future__ import annotations
@@ -98,7 +101,9 @@ class Mistake:
     variants: Callable[[Context], list[Variant]]
     hint: str
     when: str = ""  # the condition on the request, in words
-    match: Literal["values", "nonfinite", "float32"] = "values"
+    match: Literal["values", "nonfinite", "infinite", "float32"] = "values"
+    finite: tuple[str, ...] = ()  # check kinds the mistake leaves finite
+    supersedes: tuple[str, ...] = ()  # codes it replaces where both match one check
 
     def applies_to(self, spec: LossSpec) -> bool:
         return self.losses(spec)
@@ -150,6 +155,13 @@ CATALOG: tuple[Mistake, ...] = (
             "overflows to inf, and inf / inf is NaN.",
             when="scores large enough to overflow exp (or underflow every term)",
             match="nonfinite"),
+    Mistake("softmax_log_underflow", "Log of an underflowed softmax", (V, P), _softmax,
+            _one(formulas.softmax_log_underflow),
+            "The maximum is subtracted, but the target's probability underflowed to 0 and log 0 "
+            "is -inf: take the log with log-sum-exp, log p_y = s_y - max - log(sum_j exp(s_j - "
+            "max)), instead of np.log of the softmax.",
+            when="another class's score leads the target's by more than ~745",
+            match="infinite", finite=(G,), supersedes=("softmax_overflow",)),
     Mistake("missing_clipping", "No clipping at p = 0 or 1", (V, P, G),
             lambda s: "probabilities" in _kinds(s, "predictions") and is_log_loss(s),
             _one(formulas.missing_clipping),

@@ -9,6 +9,9 @@ and that check, the mistake's variants are computed and compared with the submis
   the reference, and the submission is not within that tolerance of the reference;
 * ``nonfinite``: the submission is NaN or infinite somewhere, only where the naive computation
   is, and equals the reference elsewhere;
+* ``infinite``: as ``nonfinite``, with every non-finite submitted value +inf (what -log 0
+  gives), for a mistake that also leaves the ``finite`` check kinds finite in the submission;
+  where it matches, the codes it ``supersedes`` are dropped from that check;
 * ``float32``: the submission equals the float32 reference within float32 tolerance and either
   holds only float32 numbers (where the float64 reference does not) or misses the float64
   tolerance.
@@ -26,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..losses import LossError
-from .catalog import Mistake, applicable
+from .catalog import BY_CODE, Mistake, applicable
 from .checks import CheckResult, differences
 from .context import Context, check_kind
 from .formulas import Variant
@@ -101,6 +104,17 @@ def _match_nonfinite(check: str, sub: np.ndarray, variant: Variant, ref: np.ndar
             "reference is finite there")
 
 
+def _match_infinite(check: str, sub: np.ndarray, variant: Variant, ref: np.ndarray,
+                    tol: Tolerance) -> str | None:
+    bad = ~np.isfinite(sub)
+    if not np.all(sub[bad] == np.inf):
+        return None
+    if _match_nonfinite(check, sub, variant, ref, tol) is None:
+        return None
+    return (f"{check} is +inf at {int(bad.sum())} of {sub.size} element(s), all of them where "
+            f"{variant.label}, so -log p_y is inf; the reference is finite there")
+
+
 def _float32_exact(a: np.ndarray) -> bool:
     finite = a[np.isfinite(a)]
     return bool(np.all(finite.astype(np.float32).astype(np.float64) == finite))
@@ -134,7 +148,15 @@ def _variants(mistake: Mistake, ctx: Context) -> list[Variant]:
         return []
 
 
-_MATCHERS = {"values": _match_values, "nonfinite": _match_nonfinite, "float32": _match_float32}
+_MATCHERS = {"values": _match_values, "nonfinite": _match_nonfinite, "infinite": _match_infinite,
+             "float32": _match_float32}
+
+
+def _breaks(submission: Mapping[str, np.ndarray | None], kinds: tuple[str, ...]) -> bool:
+    """Whether a submitted check of one of ``kinds`` is not finite somewhere."""
+    return any(v is not None and check_kind(k) in kinds
+               and not bool(np.all(np.isfinite(np.asarray(v, np.float64))))
+               for k, v in submission.items())
 
 
 def diagnose(ctx: Context, results: list[CheckResult],
@@ -147,7 +169,7 @@ def diagnose(ctx: Context, results: list[CheckResult],
     found: list[Diagnosis] = []
     for mistake in applicable(ctx.spec):
         mine = [r for r in failed if check_kind(r.name) in mistake.checks]
-        if not mine:
+        if not mine or _breaks(submission, mistake.finite):
             continue
         computed = _variants(mistake, ctx)
         match = _MATCHERS[mistake.match]
@@ -163,4 +185,5 @@ def diagnose(ctx: Context, results: list[CheckResult],
                 if evidence:
                     found.append(Diagnosis(mistake.code, result.name, evidence, mistake.hint))
                     break
-    return found
+    dropped = {(code, d.check) for d in found for code in BY_CODE[d.code].supersedes}
+    return [d for d in found if (d.code, d.check) not in dropped]

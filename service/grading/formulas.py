@@ -110,6 +110,22 @@ def softmax_overflow(ctx: Context) -> Variant | None:
                               "maximum", bad_value, grads)
 
 
+def softmax_log_underflow(ctx: Context) -> Variant | None:
+    """log of a softmax that does subtract the row maximum: the probabilities are finite, but a
+    target's that underflowed to 0 (another class leads by more than ~745) gives -log 0 = inf in
+    the loss; the gradient p - y stays right."""
+    z = ctx.class_scores()
+    rows = None if z is None else _target_rows(ctx, z)
+    if z is None or rows is None:
+        return None
+    with np.errstate(all="ignore"):
+        e = np.exp(z.astype(ctx.dtype) - np.max(z, axis=-1, keepdims=True))
+        p = e / np.sum(e, axis=-1, keepdims=True)
+    bad_value = np.any((rows[0] > 0) & (p == 0), axis=-1)
+    return _nonfinite_variant(ctx, "the target's softmax probability underflows to 0 even "
+                              "with the maximum subtracted", bad_value, {})
+
+
 def missing_clipping(ctx: Context) -> Variant | None:
     """log(p) and log(1 - p) taken as they are: infinite at p = 0 or 1."""
     p = ctx.float_input("predictions")

@@ -152,7 +152,7 @@ async def test_mistakes_catalog(client):
     r = await client.get("/compare/mistakes")
     assert r.status_code == 200
     catalog = r.json()
-    assert catalog["count"] == len(CODES) == 23
+    assert catalog["count"] == len(CODES) == 24
     assert [m["code"] for m in catalog["mistakes"]] == list(CODES)
     ce = (await client.get("/compare/mistakes", params={"loss": "softmax_cross_entropy"})).json()
     codes = {m["code"] for m in ce["mistakes"]}
@@ -215,7 +215,7 @@ async def test_async_client(app):
         entry = await c.compare("cross_entropy", X, Y, submission={"value": float(REF.value)},
                                 format="gradescope")
         assert entry["status"] == "passed"
-        assert len(await c.mistakes()) == 23
+        assert len(await c.mistakes()) == 24
         assert {m["code"] for m in await c.mistakes("hinge")} >= {"hinge_labels_01"}
         case = await c.case("hinge", seed=2, n=3, kind="edge")
         assert case["kind"] == "edge" and case["cases"]

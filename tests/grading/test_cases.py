@@ -129,3 +129,21 @@ def test_a_sampler_that_never_finishes_is_stopped(monkeypatch):
     with pytest.raises(cases.CaseTooLarge) as exc:
         case_set("mse", n=50, classes=10)
     assert exc.value.code == "case_too_large" and "n=50, classes=10" in exc.value.message
+
+
+def test_given_params_replace_the_samplers_draws_and_get_cases_keeps_them():
+    drawn = case_set("cross_entropy", seed=3, n=4, classes=3, kind="edge")
+    assert all(c["params"]["label_smoothing"] == 0.1 and c["params"]["weight"]
+               for c in drawn["cases"])
+    fixed = case_set("cross_entropy", seed=3, n=4, classes=3, kind="edge", params={})
+    first = {c["name"]: c["predictions"] for c in drawn["cases"]}
+    assert all(first[c["name"]] == c["predictions"] for c in fixed["cases"])
+    assert all(c["params"] == {} for c in fixed["cases"])
+    names = [c["name"] for c in fixed["cases"]]
+    assert "extreme_logits" in names and "ignored_targets" not in names  # it needs ignore_index
+    given = case_set("cross_entropy", seed=3, n=4, classes=3, kind="edge",
+                     params={"ignore_index": -100})
+    assert "ignored_targets" in [c["name"] for c in given["cases"]]
+    svm = case_set("linear_svm", seed=1, n=5, classes=4, params={"reg": 0.1}, omit=("b",))
+    (case,) = svm["cases"]
+    assert case["params"] == {"reg": 0.1} and set(case["inputs"]) == {"W", "X"}

@@ -1,5 +1,6 @@
-"""The mistake catalog is data: exactly the issue's codes, each applicable to registered losses,
-with applicability read from a loss's inputs, parameters and family (so new losses light up)."""
+"""The mistake catalog is data: exactly the issues' codes (issue 20 added
+softmax_log_underflow), each applicable to registered losses, with applicability read from a
+loss's inputs, parameters and family (so new losses light up)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from service.losses import LOSSES, InputSpec, LossOutput, LossSpec, ParamSpec
 ISSUE_CODES = (
     "sum_instead_of_mean", "mean_instead_of_sum", "log_base_10", "log_base_2",
     "gradient_missing_1_over_n", "gradient_sign_flipped", "gradient_wrt_probabilities",
-    "mse_gradient_missing_factor_2", "softmax_overflow", "missing_clipping",
+    "mse_gradient_missing_factor_2", "softmax_overflow", "softmax_log_underflow",
+    "missing_clipping",
     "svm_counts_correct_class", "hinge_labels_01", "kl_reversed", "weighted_mean_over_n",
     "label_smoothing_ignored", "label_smoothing_wrong_formula", "focal_alpha_swapped",
     "gradient_transposed", "per_sample_instead_of_reduced", "reduced_instead_of_per_sample",
@@ -87,4 +89,4 @@ def test_registered_losses_get_the_expected_codes():
 
 def test_listing_order_is_the_catalogs():
     assert [m.code for m in CATALOG] == list(CODES)
-    assert np.all([m.match in ("values", "nonfinite", "float32") for m in CATALOG])
+    assert np.all([m.match in ("values", "nonfinite", "infinite", "float32") for m in CATALOG])

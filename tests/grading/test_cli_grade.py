@@ -111,3 +111,11 @@ def test_loss_overrides_and_is_required_without_one(tmp_path):
     assert out.returncode == 2 and b"--loss" in out.stderr
     out = _grade("--case", str(case), "--submission", str(sub), "--loss", "mse")
     assert out.returncode == 0 and json.loads(out.stdout)["passed"] is True
+
+
+def test_the_output_folder_is_created(files, tmp_path):
+    target = tmp_path / "grade" / "results" / "results.json"  # PrairieLearn's, not there yet
+    out = _grade("--case", str(files["case"]), "--submission", str(files["right"]),
+                 "--format", "prairielearn", "-o", str(target))
+    assert out.returncode == 0, out.stderr
+    assert json.loads(target.read_text())["gradable"] is True

@@ -3,13 +3,15 @@ reference, provenance, feedback and the grader formats."""
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 
 from service import __version__
 from service.engine import run
 from service.grading import GradeOptions, Problem, SubmissionError, grade, preset
-from service.grading.formats import gradescope, prairielearn, shape
+from service.grading.formats import gradescope, prairielearn, shape, share
 
 X = np.array([[3.2, 5.1, -1.7], [1.3, 4.9, 2.0], [2.2, 2.5, -3.1]])
 Y = np.array([0, 1, 2])
@@ -143,9 +145,33 @@ def test_gradescope_and_prairielearn_shapes(ref):
                                  "diagnosis": ["sum_instead_of_mean"],
                                  "tolerance": result["tolerance"]}}
     pl = prairielearn(result, "ce", {"gradient": 3.0})
-    assert pl["gradable"] is True and pl["score"] == 0.5
+    assert pl["gradable"] is True and pl["score"] == 0.75  # 3 of the tests' 4 points
     assert pl["message"] == "1/2 checks passed; likely mistake: sum_instead_of_mean"
     assert [(t["name"], t["points"], t["max_points"]) for t in pl["tests"]] == [
         ("value", 0.0, 1.0), ("gradient", 3.0, 3.0)]
     assert "divide the summed loss" in pl["tests"][0]["message"]
     assert shape(result, "json", name="x") is result
+
+
+def test_grader_scores_are_exact_fractions_of_the_points(ref):
+    third = grade(PROBLEM, {"value": ref["value"] * 3, "per_sample": ref["per_sample"] * 3,
+                            "gradient": ref["gradient"]}).as_dict()
+    assert gradescope(third, "ce", 3.0)["score"] == 1.0  # not 0.999999999999
+    two_thirds = grade(PROBLEM, {"value": ref["value"] * 3, "per_sample": ref["per_sample"],
+                                 "gradient": ref["gradient"]}).as_dict()
+    assert gradescope(two_thirds, "ce", 3.0)["score"] == 2.0  # not 2.000000000001
+    assert gradescope(two_thirds, "ce", 1.0, {"value": 0.1, "per_sample": 0.2,
+                                              "gradient": 0.3})["score"] == 5 / 6
+    assert prairielearn(two_thirds, "ce", {})["score"] == 2 / 3
+    assert share(two_thirds, {"value": float("inf")}) == Fraction(two_thirds["score"])
+
+
+def test_prairielearn_output_is_plain_text(ref):
+    result = grade(PROBLEM, {"value": ref["value"] * 3, "gradient": ref["gradient"]}).as_dict()
+    out = prairielearn(result, "ce", {})["output"]
+    assert "**" not in out and "`" not in out and "| ---" not in out
+    lines = out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("check "))
+    assert lines[header + 1].startswith("value ") and "failed: outside tolerance" in out
+    assert lines[header + 1].index("failed") == lines[header].index("result")  # aligned
+    assert "sum_instead_of_mean (in value)" in out

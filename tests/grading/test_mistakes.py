@@ -463,3 +463,37 @@ def test_grading_follows_the_problems_convention():
     assert ok and codes == set()
     ok, _, _ = _grade(problem, {"value": cs231n})
     assert not ok
+
+
+@needs_linear
+def test_log_of_an_underflowed_softmax_is_not_told_to_subtract_the_max(logits):
+    """cs231n's softmax_loss with the maximum subtracted but np.log(probs): a score 1000 ahead of
+    the target's underflows p_y to 0, so the loss is inf while dW stays right. That student did
+    subtract the maximum; the hint must say log-sum-exp (softmax_log_underflow), and the student
+    who did not subtract it still gets softmax_overflow."""
+    rng = np.random.default_rng(13)
+    _, y = logits
+    W, X, reg = rng.normal(size=(3, C)), rng.normal(size=(N, 3)), 0.1
+    s0 = X[0] @ W
+    X[0] *= 1000.0 / np.max(np.abs(s0))
+    y = y.copy()
+    y[0] = int(np.argmin(X[0] @ W))  # the target class trails the leader by ~1000+
+    problem = Problem("linear_softmax", {"W": W, "X": X, "targets": y}, {"reg": reg})
+    scores = X @ W
+    with np.errstate(all="ignore"):
+        e = np.exp(scores - scores.max(axis=1, keepdims=True))
+        p = e / e.sum(axis=1, keepdims=True)
+        stable = {"value": -np.log(p[np.arange(N), y]).mean() + reg * np.sum(W * W),
+                  "gradients.W": X.T @ ((p - np.eye(C)[y]) / N) + 2 * reg * W}
+        e = np.exp(scores)
+        q = e / e.sum(axis=1, keepdims=True)
+        naive = {"value": -np.log(q[np.arange(N), y]).mean() + reg * np.sum(W * W),
+                 "gradients.W": X.T @ ((q - np.eye(C)[y]) / N) + 2 * reg * W}
+    assert np.isinf(stable["value"]) and np.all(np.isfinite(stable["gradients.W"]))
+    ok, codes, diag = _grade(problem, stable)
+    assert not ok and codes == {("softmax_log_underflow", "value")}
+    assert "log-sum-exp" in diag[0].hint and "-log p_y is inf" in diag[0].evidence
+    _, codes, _ = _grade(problem, naive)
+    assert codes == {("softmax_overflow", "value"), ("softmax_overflow", "gradients.W")}
+    _, codes, _ = _grade(problem, {"value": stable["value"]})  # no gradient: the +inf decides
+    assert codes == {("softmax_log_underflow", "value")}
