@@ -1,9 +1,9 @@
-"""The numba kernels behind :mod:`service.losses._fused_margin`: multi_margin and triplet_margin.
+"""The margin family's row-wise kernels (numba): multi_margin and triplet_margin.
 
 Both losses give one value per row (sample), so each kernel walks whole rows: per row it checks
 the inputs (finite; class indices in [0, C)), computes the row's loss, weights it, writes the
 loss (``reduction='none'``), the per-sample breakdown and, when asked, the gradient times the
-row's cotangent. Rows are processed by *chunks* (:mod:`service.losses._fused_parallel`): a call
+row's cotangent. Rows are processed by *chunks* (:mod:`service.losses.accel.parallel`): a call
 handles chunks ``[c0, c1)`` and writes each chunk's weighted total into ``totals[chunk]``, so the
 result does not depend on how the chunks are split between threads.
 
@@ -20,8 +20,7 @@ of rows, the gradient written by one loop over the block's elements. Finiteness 
 the rows are read (in the reassociated and plain sums as ``sum(x * 0) == 0``: ``x * 0`` is NaN
 for inf and NaN).
 
-Kernel options as :mod:`service.losses._fused_kernels` (``_jit``: ``nogil``,
-``error_model="numpy"``, disk cache).
+Kernel options: :mod:`service.losses.accel.kernel_math` (``_jit``).
 """
 
 from __future__ import annotations
@@ -30,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ._fused_kernels import FMAX, _jit
+from .kernel_math import FMAX, _jit
 
 SHORT = 32  # shorter rows: one loop with plain sums (multi_margin), blocks of rows (triplet)
 BLOCK = 2048  # elements per block of short rows (triplet_margin)
@@ -398,3 +397,4 @@ def _triplet_rows(a: Any, p: Any, n: Any, sw: Any, cot: Any, ea: Any, loss_out: 
 
 TRIPLET_MARGIN = {(p2, grad): _triplet_margin_kernel(p2, grad) for p2 in (False, True)
                   for grad in (False, True)}
+KERNELS = {"multi_margin": MULTI_MARGIN, "triplet_margin": TRIPLET_MARGIN}  # each by (p2, grad)
