@@ -151,7 +151,7 @@ def warm_up() -> float:
         for dtype in ("float64", "float32"):
             for params, k in row.warm:
                 n = row.min_size // k + 1
-                inputs = _warm_inputs(spec, rng, n, k, dtype)
+                inputs = sample_inputs(spec, rng, n, k, dtype)
                 for want_grad, reduction in ((True, "mean"), (False, "none")):
                     r = evaluate(spec, inputs, {**spec.defaults, **params}, reduction,
                                  np.ones(n, dtype), dtype, want_grad)
@@ -159,9 +159,9 @@ def warm_up() -> float:
     return time.perf_counter() - start
 
 
-def _warm_inputs(spec: LossSpec, rng: np.random.Generator, n: int, k: int,
+def sample_inputs(spec: LossSpec, rng: np.random.Generator, n: int, k: int,
                  dtype: str) -> dict[str, np.ndarray]:
-    """Valid inputs of ``n`` rows of ``k`` for the loss's kernel."""
+    """Valid inputs of ``n`` rows of ``k`` for the loss's kernel (the warm-up's, the tests')."""
     out = {}
     for i in spec.inputs:
         if i.dtype in ("int", "index_or_float"):
