@@ -10,8 +10,9 @@ Short rows (``C <=`` :data:`SHORT_ROW_F64` or :data:`SHORT_ROW_F32`): a loop ove
 never reaches a vector loop's body, so each block of rows is transposed into a ``(C, rows)``
 buffer and every step (row max, exp, row sums, log, scale) runs across rows, vectorized; the
 gradient is transposed back. Longer rows run their loops row by row (each long enough to
-vectorize). Exponentials are computed in the input's precision (:func:`.kernel_math.exp_t`);
-``s``, ``lse`` and the losses in float64, rounded once on store.
+vectorize).
+Exponentials are computed in the input's precision (:func:`_exp_t`); ``s``, ``lse`` and the
+losses in float64, rounded once on store.
 """
 
 from __future__ import annotations
@@ -19,13 +20,35 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numba import types
+from numba.extending import overload
 
-from .kernel_math import BLOCK, FMAX, _jit, _log, _sum, exp_t
+from .kernel_math import BLOCK, FMAX, _exp, _exp32, _jit, _log, _sum
 
 # Up to this many classes, rows are processed in transposed blocks (measured crossovers at 1e6
 # values: about 28 classes in float64, about 56 in float32)
 SHORT_ROW_F64 = 24
 SHORT_ROW_F32 = 48
+
+
+def _exp_t(z: Any) -> Any:  # typed by the overload below
+    raise NotImplementedError
+
+
+@overload(_exp_t, inline="always")
+def _exp_t_impl(z: Any) -> Any:
+    """``e^z`` in the precision of ``z`` (float32 inputs: twice the SIMD lanes)."""
+    if isinstance(z, types.Float) and z.bitwidth == 32:
+
+        def exp32(z: Any) -> Any:
+            return _exp32(z)
+
+        return exp32
+
+    def exp64(z: Any) -> Any:
+        return _exp(z)
+
+    return exp64
 
 
 @_jit(fastmath={"nnan", "ninf", "nsz", "reassoc", "contract"})
@@ -136,7 +159,7 @@ def _short_rows(x: Any, t: Any, w: Any, sw: Any, cscale: float, c: int, ignore: 
                 col = et[j * rb:j * rb + nr]
                 for r in range(nr):
                     v = col[r]
-                    e = exp_t(v - m[r])
+                    e = _exp_t(v - m[r])
                     col[r] = e
                     s[r] += e
                     bad |= not (abs(v) <= FMAX)
@@ -204,7 +227,7 @@ def _long_rows(x: Any, t: Any, w: Any, sw: Any, cscale: float, c: int, ignore: i
             m = _max(xr)
             for j in range(c):
                 v = xr[j]
-                er[j] = exp_t(v - m)
+                er[j] = _exp_t(v - m)
                 bad |= not (abs(v) <= FMAX)
             s = _sum(er)
             rl, coef, yy = _row_terms(x, t, w, sw, n, c, ignore, float(m), s)

@@ -27,6 +27,9 @@ from numba import types
 from numba.extending import overload
 
 from .kernel_math import (
+    _F0,
+    _F1,
+    _F2,
     BLOCK,
     FMAX,
     _bad,
@@ -34,9 +37,9 @@ from .kernel_math import (
     _exp,
     _jit,
     _log,
+    _softplus_sigmoid,
+    _softplus_sigmoid32,
     _sum,
-    in_precision,
-    softplus_sigmoid_t,
 )
 
 # ---- per-element losses: (x, y, p0, p1, square, grad) -> (loss, d loss / d x) ------------------
@@ -81,54 +84,86 @@ def _smooth_l1(x: float, y: float, beta: float, p1: float, square: bool,
 
 
 @_jit(inline="always")
-def _bce_logits(x: Any, y: Any, p0: float, p1: float, square: bool,
-                grad: bool) -> tuple[Any, Any]:
-    """In the precision of ``x`` (as :func:`_focal`)."""
-    one = in_precision(x, 1.0)
-    sp_pos, sp_neg, s, t = softplus_sigmoid_t(x)
-    return y * sp_neg + (one - y) * sp_pos, ((one - y) * s - y * t if grad else one - one)
-
-
+def _bce_logits(x: float, y: float, p0: float, p1: float, square: bool,
+                grad: bool) -> tuple[float, float]:
+    sp_pos, sp_neg, s, t = _softplus_sigmoid(x)
+    return y * sp_neg + (1.0 - y) * sp_pos, ((1.0 - y) * s - y * t if grad else 0.0)
 @_jit(inline="always")
-def _focal(x: Any, y: Any, alpha: float, gamma: float, square: bool,
-           grad: bool) -> tuple[Any, Any]:
-    """As :func:`service.losses.binary.sigmoid_focal` (torch/optax), in the precision of ``x``
-    (float32: exp and log1p as Cephes' expf and fdlibm's log1pf) but for ``q^gamma`` and its log
-    unless gamma = 2 (float64: their error grows with ``|gamma log q|``); ``alpha < 0``: no
+def _focal(x: float, y: float, alpha: float, gamma: float, square: bool,
+           grad: bool) -> tuple[float, float]:
+    """As :func:`service.losses.binary.sigmoid_focal` (torch/optax); ``alpha < 0``: no
     weighting; ``square``: ``gamma == 2`` (``q^2 = q q``, as NumPy's ``q ** 2``; the caller
     passes it as a constant, so each loop keeps only its branch)."""
-    zero, one, two = in_precision(x, 0.0), in_precision(x, 1.0), in_precision(x, 2.0)
-    sp_pos, sp_neg, s, t = softplus_sigmoid_t(x)
-    ce = y * sp_neg + (one - y) * sp_pos
-    q = s * (one - y) + t * y
-    live = q > zero
-    log_q = _log(float(q) if live else 1.0)
+    sp_pos, sp_neg, s, t = _softplus_sigmoid(x)
+    ce = y * sp_neg + (1.0 - y) * sp_pos
+    q = s * (1.0 - y) + t * y
+    live = q > 0.0
+    log_q = _log(q if live else 1.0)
     if square:
         mod = q * q
     elif gamma == 0.0:
-        mod = one
+        mod = 1.0
     else:
-        mod = in_precision(x, _exp(gamma * log_q)) if live else zero
-    a = in_precision(x, alpha)
-    a_t = a * y + (one - a) * (one - y) if alpha >= 0.0 else one
+        mod = _exp(gamma * log_q) if live else 0.0
+    a_t = alpha * y + (1.0 - alpha) * (1.0 - y) if alpha >= 0.0 else 1.0
     loss = a_t * mod * ce
     if not grad:
-        return loss, zero
-    g = mod * ((one - y) * s - y * t)
+        return loss, 0.0
+    g = mod * ((1.0 - y) * s - y * t)
     if gamma != 0.0:
         # r = s t q^(gamma - 1): the reference's exp((gamma - 1) log q - sp_neg - sp_pos);
         # for gamma = 2 the product itself (no log, no exp: as accurate, 3x cheaper)
-        r = s * t * q if square else in_precision(
-            x, _exp((gamma - 1.0) * log_q - float(sp_neg) - float(sp_pos)))
-        g = g + (in_precision(x, gamma) * (one - two * y) * r * ce if live else zero)
+        r = s * t * q if square else _exp((gamma - 1.0) * log_q - sp_neg - sp_pos)
+        g = g + (gamma * (1.0 - 2.0 * y) * r * ce if live else 0.0)
+    return loss, a_t * g
+
+
+# float32 (the binary losses): q^gamma and its log in float64 unless gamma = 2 (their error
+# grows with |gamma log q|)
+
+
+@_jit(inline="always")
+def _bce_logits32(x: Any, y: Any, p0: float, p1: float, square: bool,
+                  grad: bool) -> tuple[Any, Any]:
+    sp_pos, sp_neg, s, t = _softplus_sigmoid32(x)
+    return y * sp_neg + (_F1 - y) * sp_pos, ((_F1 - y) * s - y * t if grad else _F0)
+
+
+@_jit(inline="always")
+def _focal32(x: Any, y: Any, alpha: float, gamma: float, square: bool,
+             grad: bool) -> tuple[Any, Any]:
+    """:func:`_focal` in float32 (q^gamma and its log in float64 unless gamma = 2)."""
+    sp_pos, sp_neg, s, t = _softplus_sigmoid32(x)
+    ce = y * sp_neg + (_F1 - y) * sp_pos
+    q = s * (_F1 - y) + t * y
+    live = q > _F0
+    log_q = _log(float(q) if live else 1.0)
+    g32, a32 = np.float32(gamma), np.float32(alpha)
+    if square:
+        mod = q * q
+    elif gamma == 0.0:
+        mod = _F1
+    else:
+        mod = np.float32(_exp(gamma * log_q)) if live else _F0
+    a_t = a32 * y + (_F1 - a32) * (_F1 - y) if alpha >= 0.0 else _F1
+    loss = a_t * mod * ce
+    if not grad:
+        return loss, _F0
+    g = mod * ((_F1 - y) * s - y * t)
+    if gamma != 0.0:
+        if square:
+            r = s * t * q
+        else:
+            r = np.float32(_exp((gamma - 1.0) * log_q - float(sp_neg) - float(sp_pos)))
+        g = g + (g32 * (_F1 - _F2 * y) * r * ce if live else _F0)
     return loss, a_t * g
 
 
 # ---- the element codes and their dispatch ------------------------------------------------------
 
 MSE, L1, HUBER, SMOOTH_L1, BCE, FOCAL, BCE32, FOCAL32 = range(8)
-_ELEMENTS = (_mse, _l1, _huber, _smooth_l1, _bce_logits, _focal, _bce_logits, _focal)
-F32 = (BCE32, FOCAL32)  # on float32 values (every other code widens them to float64)
+_ELEMENTS = (_mse, _l1, _huber, _smooth_l1, _bce_logits, _focal, _bce_logits32, _focal32)
+F32 = (BCE32, FOCAL32)  # float32 element functions (every other computes in float64)
 CHECKED = (BCE, FOCAL, BCE32, FOCAL32)  # check each element (logits finite, targets in [0, 1])
 SQUARE = (FOCAL, FOCAL32)  # a separate loop for p1 == 2 (gamma: q * q, as NumPy's q ** 2)
 

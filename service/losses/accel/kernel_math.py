@@ -23,7 +23,7 @@ from typing import Any
 import numba
 import numpy as np
 from numba import types
-from numba.extending import intrinsic, overload
+from numba.extending import intrinsic
 
 BLOCK = 4096  # elements per block: the block buffer and the block's inputs stay in L1/L2
 FMAX = 1.7976931348623157e308  # the largest finite float64 (abs(v) <= FMAX: v is finite)
@@ -263,49 +263,3 @@ def _bad(x: float, y: float, lo: float, hi: float) -> bool:
 def _bad32(x: Any, y: Any) -> bool:
     """:func:`_bad` for float32 values and targets in [0, 1]."""
     return not ((abs(x) <= _F_FMAX) & (y >= _F0) & (y <= _F1))
-
-
-# ---- in the precision of the argument (float32 stays float32: twice the SIMD lanes) -------------
-
-
-def in_precision(x: Any, v: Any) -> Any:  # typed by the overload below
-    raise NotImplementedError
-
-
-@overload(in_precision, inline="always")
-def _in_precision(x: Any, v: Any) -> Any:
-    """``v`` as a float of ``x``'s precision."""
-    if isinstance(x, types.Float) and x.bitwidth == 32:
-
-        def to32(x: Any, v: Any) -> Any:
-            return np.float32(v)
-
-        return to32
-
-    def to64(x: Any, v: Any) -> Any:
-        return float(v)
-
-    return to64
-
-
-def _by_precision(f64: Any, f32: Any) -> Any:
-    """A function of one float that calls ``f32`` on a float32, else ``f64`` (typed by its
-    overload)."""
-
-    def dispatch(z: Any) -> Any:
-        raise NotImplementedError
-
-    @overload(dispatch, inline="always")
-    def _dispatch(z: Any) -> Any:
-        f = f32 if isinstance(z, types.Float) and z.bitwidth == 32 else f64
-
-        def call(z: Any) -> Any:
-            return f(z)
-
-        return call
-
-    return dispatch
-
-
-exp_t = _by_precision(_exp, _exp32)
-softplus_sigmoid_t = _by_precision(_softplus_sigmoid, _softplus_sigmoid32)
