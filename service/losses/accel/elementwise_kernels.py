@@ -11,20 +11,18 @@ overflowed from finite inputs). Values are computed in float64 (float32 inputs w
 rounded once on store), except the binary losses on float32 inputs, which have float32 element
 functions and a float32 block buffer (twice the SIMD lanes).
 
-Each kernel is :func:`_driver` compiled for one element code (:data:`CODES`): the driver calls
-``element(code, ...)``, an overload that picks the element function when the driver is typed (the
-code is a closure constant, so a literal). A driver closing over the element function itself is
-never found in numba's disk cache (numba 0.68 pickles a dispatcher differently in every
-process, so the cache key changes); closing over an integer caches.
+Every kernel is the ONE driver, :data:`_TEMPLATE`, written out for one element function by
+:func:`_driver` (as the hand-copied drivers were: a driver that takes the element function as
+an argument or closure variable is never found in numba's disk cache, and one dispatching over
+every element function compiled 4x slower).
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
-from numba import types
-from numba.extending import overload
 
 from .kernel_math import (
     _F0,
@@ -159,50 +157,7 @@ def _focal32(x: Any, y: Any, alpha: float, gamma: float, square: bool,
     return loss, a_t * g
 
 
-# ---- the element codes and their dispatch ------------------------------------------------------
-
-MSE, L1, HUBER, SMOOTH_L1, BCE, FOCAL, BCE32, FOCAL32 = range(8)
-_ELEMENTS = (_mse, _l1, _huber, _smooth_l1, _bce_logits, _focal, _bce_logits32, _focal32)
-F32 = (BCE32, FOCAL32)  # float32 element functions (every other computes in float64)
-CHECKED = (BCE, FOCAL, BCE32, FOCAL32)  # check each element (logits finite, targets in [0, 1])
-SQUARE = (FOCAL, FOCAL32)  # a separate loop for p1 == 2 (gamma: q * q, as NumPy's q ** 2)
-
-
-def element(code: int, x: Any, y: Any, p0: float, p1: float, square: bool,
-            grad: bool) -> tuple[Any, Any, bool]:  # typed by the overload below
-    raise NotImplementedError
-
-
-@overload(element, inline="always", prefer_literal=True)
-def _element(code: Any, x: Any, y: Any, p0: Any, p1: Any, square: Any, grad: Any) -> Any:
-    """``(loss, gradient, bad)`` of one element by the function of the literal ``code``."""
-    if not isinstance(code, types.IntegerLiteral):
-        return None
-    c = code.literal_value
-    fn = _ELEMENTS[c]
-    if c in F32:
-        def in_float32(code: Any, x: Any, y: Any, p0: Any, p1: Any, square: Any,
-                       grad: Any) -> Any:
-            loss, g = fn(x, y, p0, p1, square, grad)
-            return loss, g, _bad32(x, y)
-
-        return in_float32
-    if c in CHECKED:
-        def checked(code: Any, x: Any, y: Any, p0: Any, p1: Any, square: Any,
-                    grad: Any) -> Any:
-            loss, g = fn(float(x), float(y), p0, p1, square, grad)
-            return loss, g, _bad(x, y, 0.0, 1.0)
-
-        return checked
-
-    def unchecked(code: Any, x: Any, y: Any, p0: Any, p1: Any, square: Any, grad: Any) -> Any:
-        loss, g = fn(float(x), float(y), p0, p1, square, grad)
-        return loss, g, False
-
-    return unchecked
-
-
-# ---- the driver --------------------------------------------------------------------------------
+# ---- the driver: ONE template, one kernel per element function ---------------------------------
 # kernel(x, y, sw, cot, loss_out, grad_out, per_sample, totals, starts, c0, c1, k, p0, p1) -> bad
 # x, y: flat C-contiguous read-only inputs of N * k elements (every array of one call has the
 # inputs' dtype); sw: N weights or empty; cot: the cotangent, one value (any reduction without
@@ -211,57 +166,69 @@ def _element(code: Any, x: Any, y: Any, p0: Any, p1: Any, square: Any, grad: Any
 # first row of each chunk (service.losses.accel.parallel.chunk_starts); the kernel processes
 # chunks [c0, c1) and writes each one's sum of weighted losses into totals[chunk]. bad: an input
 # failed a check (nothing is raised here: the caller runs the reference, which raises the exact
-# error).
+# error). One loop per (gradient, gamma = 2): each keeps only its branches of the element
+# function; SQUARE is False but for focal, whose loops for gamma = 2 numba then prunes.
+
+_TEMPLATE_LINE = sys._getframe().f_lineno + 1  # the template's first line (tracebacks point here)
+_TEMPLATE = """
+def kernel_{name}(x, y, sw, cot, loss_out, grad_out, per_sample, totals, starts, c0, c1, k, p0,
+                p1):
+    lbuf = np.empty(min(x.size, BLOCK), {buffer})
+    rbuf, acc = np.empty(BLOCK, np.float64), np.zeros(3)
+    c = cot[0] if cot.size == 1 else np.ones(1, cot.dtype)[0]  # else applied per row
+    grad = grad_out.size > 0
+    bad = False
+    for ch in range(c0, c1):
+        a, end = starts[ch] * k, starts[ch + 1] * k
+        acc[0] = 0.0
+        while a < end:
+            b = _chunk_end(a, end, k)
+            xs, ys, gs = x[a:b], y[a:b], grad_out[a:b]  # slices: LLVM sees indices >= 0
+            if grad and {square} and p1 == 2.0:
+                for j in range(b - a):
+                    lbuf[j], g = {element}({x}, {y}, p0, p1, True, True)
+                    gs[j] = g * c
+                    bad |= {check}
+            elif grad:
+                for j in range(b - a):
+                    lbuf[j], g = {element}({x}, {y}, p0, p1, False, True)
+                    gs[j] = g * c
+                    bad |= {check}
+            elif {square} and p1 == 2.0:
+                for j in range(b - a):
+                    lbuf[j] = {element}({x}, {y}, p0, p1, True, False)[0]
+                    bad |= {check}
+            else:
+                for j in range(b - a):
+                    lbuf[j] = {element}({x}, {y}, p0, p1, False, False)[0]
+                    bad |= {check}
+            _finish(lbuf, rbuf, a, b, k, sw, cot, loss_out, grad_out, per_sample, acc)
+            a = b
+        totals[ch] = acc[0]
+        bad |= {total_check}  # an unchecked loss: a non-finite input makes the total so
+    return bad or acc[2] != 0.0
+"""
+_TEMPLATE_GLOBALS = (_bad, _bad32, FMAX, np)  # what the template uses besides the functions below
 
 
-def _driver(code: int) -> Any:
-    """The kernel of element function ``code`` (see above)."""
-    checked = code in CHECKED
-    square = code in SQUARE
-    buffer = np.float32 if code in F32 else np.float64
-
-    @_jit
-    def kernel(x: Any, y: Any, sw: Any, cot: Any, loss_out: Any, grad_out: Any,
-               per_sample: Any, totals: Any, starts: Any, c0: int, c1: int, k: int, p0: float,
-               p1: float) -> bool:
-        lbuf = np.empty(min(x.size, BLOCK), buffer)
-        rbuf, acc = np.empty(BLOCK, np.float64), np.zeros(3)
-        c = cot[0] if cot.size == 1 else np.ones(1, cot.dtype)[0]  # else applied per row
-        grad = grad_out.size > 0
-        sq = square and p1 == 2.0
-        bad = False
-        for ch in range(c0, c1):
-            a, end = starts[ch] * k, starts[ch + 1] * k
-            acc[0] = 0.0
-            while a < end:
-                b = _chunk_end(a, end, k)
-                xs, ys, gs = x[a:b], y[a:b], grad_out[a:b]  # slices: LLVM sees indices >= 0
-                if grad and sq:  # one loop per (grad, square): each keeps only its branches
-                    for j in range(b - a):
-                        lbuf[j], g, e = element(code, xs[j], ys[j], p0, p1, True, True)
-                        gs[j] = g * c
-                        bad |= e
-                elif grad:
-                    for j in range(b - a):
-                        lbuf[j], g, e = element(code, xs[j], ys[j], p0, p1, False, True)
-                        gs[j] = g * c
-                        bad |= e
-                elif sq:
-                    for j in range(b - a):
-                        lbuf[j], g, e = element(code, xs[j], ys[j], p0, p1, True, False)
-                        bad |= e
-                else:
-                    for j in range(b - a):
-                        lbuf[j], g, e = element(code, xs[j], ys[j], p0, p1, False, False)
-                        bad |= e
-                _finish(lbuf, rbuf, a, b, k, sw, cot, loss_out, grad_out, per_sample, acc)
-                a = b
-            totals[ch] = acc[0]
-            if not checked:  # a non-finite input: see the module docstring
-                bad |= not abs(acc[0]) <= FMAX
-        return bad or acc[2] != 0.0
-
-    return kernel
+def _driver(name: str, element: str, f32: bool = False, checked: bool = False,
+            square: bool = False) -> Any:
+    """The kernel of ``element`` (the name of an element function above): ``f32``: it takes
+    float32 values (else they are widened to float64); ``checked``: each element is checked
+    (logits finite, targets in [0, 1]; else the chunk's total is); ``square``: separate loops
+    for ``p1 == 2``. Written from :data:`_TEMPLATE` and compiled as code of this file (numba
+    caches a kernel by its file, name and bytecode: a driver closing over its element function
+    is never found in the cache, as numba pickles a dispatcher differently in every process)."""
+    x, y = ("xs[j]", "ys[j]") if f32 else ("float(xs[j])", "float(ys[j])")
+    check = ("_bad32(xs[j], ys[j])" if f32 else "_bad(xs[j], ys[j], 0.0, 1.0)") if checked else (
+        "False")
+    src = _TEMPLATE.format(
+        name=name, element=element, x=x, y=y, check=check, square=square,
+        buffer="np.float32" if f32 else "np.float64",
+        total_check="False" if checked else "not abs(acc[0]) <= FMAX")
+    namespace: dict[str, Any] = {}
+    exec(compile("\n" * (_TEMPLATE_LINE - 1) + src, __file__, "exec"), globals(), namespace)
+    return _jit(namespace[f"kernel_{name}"])
 
 
 # ---- blocks and the fused reduction of a block ------------------------------------------------
@@ -365,6 +332,14 @@ def _finish(lbuf: Any, rbuf: Any, a: int, b: int, k: int, sw: Any, cot: Any, los
 
 
 # kernel name (service.losses.accel.table) -> kernel
-KERNELS: dict[str, Any] = {name: _driver(code) for code, name in enumerate((
-    "mse", "l1", "huber", "smooth_l1", "bce_with_logits", "sigmoid_focal", "bce_with_logits32",
-    "sigmoid_focal32"))}
+KERNELS: dict[str, Any] = {
+    "mse": _driver("mse", "_mse"),
+    "l1": _driver("l1", "_l1"),
+    "huber": _driver("huber", "_huber"),
+    "smooth_l1": _driver("smooth_l1", "_smooth_l1"),
+    "bce_with_logits": _driver("bce_with_logits", "_bce_logits", checked=True),
+    "sigmoid_focal": _driver("sigmoid_focal", "_focal", checked=True, square=True),
+    "bce_with_logits32": _driver("bce_with_logits32", "_bce_logits32", f32=True, checked=True),
+    "sigmoid_focal32": _driver("sigmoid_focal32", "_focal32", f32=True, checked=True,
+                               square=True),
+}
