@@ -38,6 +38,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import reduction as _reduction
+from .table import ROWS
+
 if TYPE_CHECKING:
     from ..evaluation import Evaluation
     from ..spec import LossSpec
@@ -114,25 +117,22 @@ def evaluate(spec: LossSpec, inputs: Mapping[str, Any], params: dict[str, Any], 
     """The evaluation by the loss's kernel, or None where the reference must run (no row, too
     small, kernels off, or a call the kernel does not take: :mod:`.families`). ``params`` are
     the validated parameters, defaults included."""
-    from . import reduction as fused
-    from .table import ROWS
-
     row = ROWS.get(spec.name)
-    acc = settings()
+    acc = _call.get() or SETTINGS
     if row is None or not (AVAILABLE and acc.kernels) or reduction not in REDUCTIONS:
         return None
     first = inputs.get(spec.inputs[0].name)
     if type(first) is not np.ndarray or first.size < row.min_size:
         return None
-    table = kernels()
+    table = _kernels or kernels()
     if table is None:
         return None
     launch = row.prepare(row, table, spec, inputs, params, reduction, sample_weight,
-                         fused.DTYPES[dtype], want_grad)
+                         _reduction.DTYPES[dtype], want_grad)
     if launch is None:
         return None
-    return fused.run(spec, params, reduction, dtype, want_grad, want_per_sample, acc.threads,
-                     launch)
+    return _reduction.run(spec, params, reduction, dtype, want_grad, want_per_sample,
+                          acc.threads, launch)
 
 
 def warm_up() -> float:
@@ -142,7 +142,6 @@ def warm_up() -> float:
     if not active() or kernels() is None:
         return 0.0
     from ..registry import get_loss
-    from .table import ROWS
 
     start = time.perf_counter()
     rng = np.random.default_rng(0)

@@ -247,4 +247,4 @@ def _long_rows(x: Any, t: Any, w: Any, sw: Any, cscale: float, c: int, ignore: i
     return bad
 
 
-KERNELS = {"cross_entropy": cross_entropy}
+KERNELS = {"cross_entropy": (cross_entropy, prepare)}  # the kernel and its denominator

@@ -175,7 +175,7 @@ def kernel_{name}(x, y, sw, cot, loss_out, grad_out, per_sample, totals, starts,
                 p1):
     lbuf = np.empty(min(x.size, BLOCK), {buffer})
     rbuf, acc = np.empty(BLOCK, np.float64), np.zeros(3)
-    c = cot[0] if cot.size == 1 else np.ones(1, cot.dtype)[0]  # else applied per row
+    c = {cot} if cot.size == 1 else {one}  # else applied per row
     grad = grad_out.size > 0
     bad = False
     for ch in range(c0, c1):
@@ -224,7 +224,8 @@ def _driver(name: str, element: str, f32: bool = False, checked: bool = False,
         "False")
     src = _TEMPLATE.format(
         name=name, element=element, x=x, y=y, check=check, square=square,
-        buffer="np.float32" if f32 else "np.float64",
+        buffer="np.float32" if f32 else "np.float64", cot="cot[0]" if f32 else "float(cot[0])",
+        one="np.float32(1.0)" if f32 else "1.0",
         total_check="False" if checked else "not abs(acc[0]) <= FMAX")
     namespace: dict[str, Any] = {}
     exec(compile("\n" * (_TEMPLATE_LINE - 1) + src, __file__, "exec"), globals(), namespace)

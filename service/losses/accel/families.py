@@ -75,7 +75,7 @@ def elementwise(row: Row, kernels: Mapping[str, Any], spec: LossSpec,
     conv = spec.convention(params.get("convention"))
     p = row.params(params) if row.params is not None else (0.0, 0.0)
     n = x.shape[0]
-    ok, sw = _weights(sample_weight, n, dt)
+    ok, sw = (True, None) if sample_weight is None else _weights(sample_weight, n, dt)
     if (conv is not None and conv.last_axis_mean) or p is None or not ok:
         return None
     k = x.size // n
@@ -96,8 +96,7 @@ def cross_entropy(row: Row, kernels: Mapping[str, Any], spec: LossSpec,
     ok, sw = _weights(sample_weight, n, dt)
     if not ok:
         return None
-    from .ce_kernels import prepare
-
+    kernel, prepare = kernels[row.kernels[0]]
     w = _class_weights(params.get("weight"), c, dt)
     w_in = EMPTY[dt] if w is None or w is False else w
     t_in = frozen(t)
@@ -112,7 +111,7 @@ def cross_entropy(row: Row, kernels: Mapping[str, Any], spec: LossSpec,
             return None
         return denom, np.array([1.0 / denom if reduction == "mean" else 1.0])
 
-    return Launch(kernels[row.kernels[0]], (frozen(x), t_in), (w_in,), (c, ignore), n, c, sw,
+    return Launch(kernel, (frozen(x), t_in), (w_in,), (c, ignore), n, c, sw,
                   denominator, {"predictions": (n, c)}, (n,), x.size, rows_always=True)
 
 

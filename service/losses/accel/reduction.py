@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -121,8 +120,7 @@ def result(spec: LossSpec, params: dict[str, Any], reduction: str, dtype: str,
                       params=params, dtype=dtype, gradients=gradients, samples=n)
 
 
-@dataclass(frozen=True)
-class Launch:
+class Launch(NamedTuple):
     """One kernel call over every chunk: ``kernel(*arrays, sw, cot, *extra, loss_out, *grads,
     per_sample, totals, starts, c0, c1, *tail)``; ``n`` rows of ``k`` elements;
     ``cotangent()`` gives ``(denominator, cot)`` or None (an input that fails a check, or an
@@ -145,25 +143,26 @@ class Launch:
 def run(spec: LossSpec, params: dict[str, Any], reduction: str, dtype: str, want_grad: bool,
         want_ps: bool, threads: int, launch: Launch) -> Evaluation | None:
     """Run ``launch`` on ``threads`` threads and reduce; None where the reference must run."""
-    dt = DTYPES[dtype]
-    got = launch.cotangent()
+    kernel, arrays, extra, tail, n, k, sw, cotangent, shapes, loss_shape, size, rows = launch
+    got = cotangent()
     if got is None:
         return None
     denom, cot = got
-    loss_out = np.empty(launch.loss_shape, dt) if reduction == "none" else NO_OUTPUT[dt]
-    grads = {k: np.empty(shape, dt) if want_grad else NO_OUTPUT[dt]
-             for k, shape in launch.grads.items()}
-    per_sample = np.empty(launch.n, dt) if want_ps or launch.rows_always else NO_OUTPUT[dt]
-    starts = parallel.chunk_starts(launch.n, launch.k)
+    dt = DTYPES[dtype]
+    empty = NO_OUTPUT[dt]
+    loss_out = np.empty(loss_shape, dt) if reduction == "none" else empty
+    grads = {name: np.empty(shape, dt) for name, shape in shapes.items()} if want_grad else None
+    per_sample = np.empty(n, dt) if want_ps or rows else empty
+    starts = parallel.chunk_starts(n, k)
     totals = np.zeros(len(starts) - 1, np.float64)
-    args = (*launch.arrays, EMPTY[dt] if launch.sw is None else frozen(launch.sw), cot,
-            *launch.extra, loss_out.reshape(-1), *(g.reshape(-1) for g in grads.values()),
+    args = (*arrays, EMPTY[dt] if sw is None else frozen(sw), cot, *extra, loss_out.reshape(-1),
+            *([g.reshape(-1) for g in grads.values()] if grads else [empty] * len(shapes)),
             per_sample, totals, starts)
 
     def call(c0: int, c1: int) -> bool:
-        return bool(launch.kernel(*args, c0, c1, *launch.tail))
+        return bool(kernel(*args, c0, c1, *tail))
 
-    if parallel.map_chunks(call, len(totals), launch.n_elements, threads):
+    if parallel.map_chunks(call, len(totals), size, threads):
         return None
     return result(spec, params, reduction, dtype, totals, denom, loss_out,
-                  per_sample if want_ps else None, launch.n, grads if want_grad else None)
+                  per_sample if want_ps else None, n, grads)
