@@ -19,7 +19,7 @@ COPY service ./service
 # for about a minute. numba keys them on the CPU; on a CPU unlike this one they are compiled.
 RUN pip install --no-cache-dir "/src[fast]" \
     && NUMBA_CACHE_DIR=/opt/kernel-cache python -P -c \
-       "from service.losses import _fused; assert _fused.active(); _fused.warm_up()"
+       "from service.losses import accel; assert accel.active(); accel.warm_up()"
 # (-P: import the installed package, not /src, whose path the cached kernels would be keyed on)
 
 # ---- build-gpu: the same plus CuPy and the CUDA 12 runtime, NVRTC and headers as wheels ---------
@@ -31,7 +31,7 @@ FROM build AS build-gpu
 RUN pip install --no-cache-dir "/src[gpu]" \
     && rm -rf /opt/kernel-cache \
     && NUMBA_CACHE_DIR=/opt/kernel-cache python -P -c \
-       "from service.losses import _fused; assert _fused.active(); _fused.warm_up()"
+       "from service.losses import accel; assert accel.active(); accel.warm_up()"
 
 # ---- runtime base: slim image, non-root user, settings by environment --------------------------
 FROM ${PYTHON_IMAGE} AS base

@@ -191,21 +191,26 @@ def run(argv: list[str]) -> int:
         return _torch_worker(args.torch_worker)
 
     from service import engine
-    from service.losses import _fused, _fused_parallel
+    from service.config import get_settings
+    from service.losses import accel
+    from service.losses.accel import parallel
+    from service.losses.accel.table import MIN_SIZE, ROWS
 
     header("core", argv)
     tuned = {} if args.no_malloc_tuning else tune_malloc()
-    compile_s = _fused.warm_up()  # compiled (or loaded from numba's cache) before any timing
-    if _fused.active():
+    settings = get_settings()  # as the server: LOSS_SERVICE_FUSED, LOSS_SERVICE_KERNEL_THREADS
+    accel.configure(kernels=settings.fused, threads=settings.kernel_threads)
+    compile_s = accel.warm_up()  # compiled (or loaded from numba's cache) before any timing
+    if accel.active():
         import numba
 
-        names = ", ".join([*_fused.LOSSES, *_fused.ROWWISE])
+        names = ", ".join(ROWS)
         print(f"# fused kernels: on (numba {numba.__version__}; {compile_s:.1f} s to compile or "
-              f"load, from {_fused.MIN_SIZE} elements: {names}); kernel threads: "
-              f"{_fused_parallel.THREADS} (LOSS_SERVICE_KERNEL_THREADS, from "
-              f"{_fused_parallel.MIN_PARALLEL_ELEMENTS} elements)")
+              f"load, from {MIN_SIZE} elements: {names}); kernel threads: "
+              f"{accel.settings().threads} (LOSS_SERVICE_KERNEL_THREADS, from "
+              f"{parallel.MIN_PARALLEL_ELEMENTS} elements)")
     else:
-        print("# fused kernels: off (" + ("LOSS_SERVICE_FUSED=0" if _fused.AVAILABLE
+        print("# fused kernels: off (" + ("LOSS_SERVICE_FUSED=0" if accel.AVAILABLE
                                           else "numba is not installed") + ")")
     print(f"# malloc: {tuned or 'glibc defaults'}; times are best-of-runs in ms; f+g: forward + "
           "gradient with the per-sample breakdown (the API's default), v+g: value + gradient "

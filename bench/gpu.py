@@ -24,7 +24,7 @@ import numpy as np
 
 from service import engine
 from service.backends import availability, get_backend
-from service.losses import _fused, evaluate
+from service.losses import accel, evaluate
 from service.tuning import tune_malloc
 
 DEFAULT_SIZES = "1e4,3e4,1e5,3e5,1e6,3e6,1e7,3e7,1e8"
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.copy_threads is not None:
         get_backend("cupy").copy_threads = args.copy_threads
     print(f"device: {status.get('device')}; CuPy {cupy.__version__}; NumPy {np.__version__}; "
-          f"CPU path: {'fused kernels (numba)' if _fused.active() else 'NumPy'}; "
+          f"CPU path: {'fused kernels (numba)' if accel.active() else 'NumPy'}; "
           f"dtype {args.dtype}; copy threads {get_backend('cupy').copy_threads}")
     sizes = [int(float(s)) for s in args.sizes.split(",")]
     wins: dict[int, bool] = {}

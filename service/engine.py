@@ -17,7 +17,7 @@ import numpy as np
 
 from .backends import get_backend, resolve
 from .backends.worker import DeviceWorker
-from .losses import Evaluation, evaluate
+from .losses import Evaluation, accel, evaluate
 
 DEFAULT_GPU_MIN_ELEMENTS = 2_000_000  # bench/README.md, "GPU": the measured crossover
 
@@ -34,7 +34,8 @@ def _count(inputs: Mapping[str, Any]) -> int:
 
 def _on_device(backend_name: str, name: str, inputs: Mapping[str, Any], params: Any,
                reduction: str | None, sample_weight: Any, dtype: str,
-               want_grad: bool, want_per_sample: bool) -> Evaluation:
+               want_grad: bool, want_per_sample: bool,
+               acceleration: accel.Acceleration | None) -> Evaluation:
     backend = get_backend(backend_name)
     host = {k: np.asarray(v) for k, v in inputs.items() if v is not None}
     if sample_weight is not None:
@@ -42,7 +43,8 @@ def _on_device(backend_name: str, name: str, inputs: Mapping[str, Any], params: 
     dev = backend.to_device(host)
     sw = dev.pop("__sample_weight__", None)
     ev = evaluate(name, dev, params, reduction=reduction, sample_weight=sw, dtype=dtype,
-                  want_grad=want_grad, want_per_sample=want_per_sample)
+                  want_grad=want_grad, want_per_sample=want_per_sample,
+                  acceleration=acceleration)
     results = {"value": ev.value}
     if ev.per_sample is not None:
         results["per_sample"] = ev.per_sample
@@ -58,9 +60,11 @@ def run(name: str, inputs: Mapping[str, Any], params: Mapping[str, Any] | None =
         reduction: str | None = None, sample_weight: Any = None, dtype: str = "float64",
         want_grad: bool = False, backend: str = "numpy", worker: DeviceWorker | None = None,
         gpu_min_elements: int = DEFAULT_GPU_MIN_ELEMENTS,
-        want_per_sample: bool = True) -> EngineResult:
+        want_per_sample: bool = True,
+        acceleration: accel.Acceleration | None = None) -> EngineResult:
     """Evaluate loss ``name`` on ``backend`` (``auto``, ``numpy`` or ``cupy``);
-    ``want_per_sample=False`` leaves the per-sample breakdown out (``per_sample`` None).
+    ``want_per_sample=False`` leaves the per-sample breakdown out (``per_sample`` None);
+    ``acceleration`` as :func:`service.losses.evaluate`'s (None: the process's).
 
     Raises :class:`service.backends.BackendUnavailable` when a named backend cannot be used, and
     :class:`service.backends.worker.QueueFull` when the device queue is full.
@@ -68,9 +72,10 @@ def run(name: str, inputs: Mapping[str, Any], params: Mapping[str, Any] | None =
     chosen = resolve(backend, _count(inputs) if backend == "auto" else 0, gpu_min_elements)
     if chosen == "numpy":
         ev = evaluate(name, inputs, params, reduction=reduction, sample_weight=sample_weight,
-                      dtype=dtype, want_grad=want_grad, want_per_sample=want_per_sample)
+                      dtype=dtype, want_grad=want_grad, want_per_sample=want_per_sample,
+                      acceleration=acceleration)
         return EngineResult(evaluation=ev, backend=chosen)
     args = (chosen, name, inputs, params, reduction, sample_weight, dtype, want_grad,
-            want_per_sample)
+            want_per_sample, acceleration)
     ev = worker.run(_on_device, *args) if worker is not None else _on_device(*args)
     return EngineResult(evaluation=ev, backend=chosen)

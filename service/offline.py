@@ -90,11 +90,14 @@ def run(args: argparse.Namespace) -> int:
     from .api.compare_body import grade_body  # the app's modules load only for this command
     from .api.problems import ProblemError
     from .config import get_settings
+    from .losses import accel
 
+    settings = get_settings()
+    accel.configure(kernels=settings.fused, threads=settings.kernel_threads)
     try:
         case = pick_case(_read(args.case), args.case_name)
         body = build_body(case, _read(args.submission), args)
-        result = grade_body(body, get_settings())
+        result = grade_body(body, settings)
     except OfflineError as exc:
         print(f"loss-service grade: {exc}", file=sys.stderr)
         return 2

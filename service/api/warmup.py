@@ -1,5 +1,6 @@
-"""Warm-up before readiness: compile the fused kernels (numba, when installed and enabled), then
-evaluate every loss's first example once (imports, code paths)."""
+"""Warm-up before readiness: set the process's acceleration from the settings and compile the
+kernels (numba, when installed and enabled), then evaluate every loss's first example once
+(imports, code paths)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from .. import engine
 from ..backends import BackendUnavailable, availability
 from ..backends.worker import DeviceWorker
-from ..losses import LOSSES, _fused, _fused_parallel
+from ..losses import LOSSES, accel
 
 log = logging.getLogger("service.warmup")
 
@@ -21,10 +22,9 @@ def _run_examples(backend: str, fused: bool = True, kernel_threads: int = 1,
     """The fused kernels' compilation (``fused``: LOSS_SERVICE_FUSED; ``kernel_threads``:
     LOSS_SERVICE_KERNEL_THREADS), then every loss's first example on each backend the
     configured one can use (GPU examples on ``worker``'s device thread, as requests run)."""
-    _fused.ENABLED = fused
-    _fused_parallel.THREADS = kernel_threads
-    seconds = _fused.warm_up()  # the examples are too small for the fused kernels: compile here
-    if _fused.active():
+    accel.configure(kernels=fused, threads=kernel_threads)
+    seconds = accel.warm_up()  # the examples are too small for the kernels: compile here
+    if accel.active():
         log.info("fused kernels ready in %.2f s", seconds)
     if backend == "cupy" and not availability()["cupy"]["available"]:
         raise BackendUnavailable("cupy", availability()["cupy"]["reason"])

@@ -19,7 +19,7 @@ import numpy as np
 from array_api_compat import array_namespace, is_array_api_obj
 
 from ..casting import CastError, cast
-from . import _checks, _fused, errors
+from . import _checks, accel, errors
 from .evaluation import Evaluation
 from .params import validate_params
 from .reduce import reduce_loss
@@ -147,10 +147,18 @@ def evaluate(
     dtype: str = "float64",
     want_grad: bool = False,
     want_per_sample: bool = True,
+    acceleration: accel.Acceleration | None = None,
 ) -> Evaluation:
     """Evaluate loss ``name`` (or an alias) on ``inputs``; see the module docstring.
-    ``want_per_sample=False``: the result's ``per_sample`` is None (the fused kernels then skip
-    the rows' sums; the value is the same either way)."""
+    ``want_per_sample=False``: the result's ``per_sample`` is None (the kernels then skip the
+    rows' sums; the value is the same either way). ``acceleration``: what may run besides the
+    reference for this call (:data:`service.losses.accel.OFF`: the reference alone); None: the
+    process's (:func:`service.losses.accel.configure`)."""
+    if acceleration is not None:
+        with accel.using(acceleration):
+            return evaluate(name, inputs, params, reduction=reduction,
+                            sample_weight=sample_weight, dtype=dtype, want_grad=want_grad,
+                            want_per_sample=want_per_sample)
     spec = get_loss(name)
     reduction = spec.default_reduction if reduction is None else reduction
     if reduction not in spec.reductions:
@@ -173,9 +181,9 @@ def evaluate(
                 f"{spec.name} has no input {key!r} (its inputs: {', '.join(spec.input_names)})",
                 (key,),
             )
-    # large NumPy inputs of the elementwise losses: one fused pass (None: the generic path below)
-    fused = _fused.evaluate(spec, inputs, effective, reduction, sample_weight, dtype, want_grad,
-                            want_per_sample)
+    # large NumPy inputs of a loss with a kernel: one fused pass (None: the reference below)
+    fused = accel.evaluate(spec, inputs, effective, reduction, sample_weight, dtype, want_grad,
+                           want_per_sample)
     if fused is not None:
         return fused
     xp = _namespace([*inputs.values(), sample_weight])

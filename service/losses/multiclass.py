@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from array_api_compat import is_numpy_namespace
 
-from . import _checks, _fast, errors, margin
+from . import _checks, accel, errors, margin
 from ._classes import (
     check_index_targets,
     check_predictions,
@@ -92,8 +92,10 @@ def cross_entropy(predictions: Array, targets: Array, *, weight: Array | None = 
             "targets has the shape of class indices but holds floating-point values: send "
             "integers, or class probabilities of the predictions' shape", ("targets",))
     check_index_targets(xp, x, targets, ignore_index=ignore_index)
-    if _fast.ENABLED and is_numpy_namespace(xp) and x.ndim == 2 and eps == 0.0:  # NumPy only
-        return _fast.cross_entropy_index(x, targets, w, ignore_index)
+    if accel.settings().numpy_paths and is_numpy_namespace(xp) and x.ndim == 2 and eps == 0.0:
+        from .accel.numpy_paths import cross_entropy_index  # NumPy only
+
+        return cross_entropy_index(x, targets, w, ignore_index)
     z = to_last(xp, x)
     logp = log_softmax(xp, z)
     valid = targets != ignore_index

@@ -152,31 +152,32 @@ async def test_an_abandoned_fused_kernel_stops_at_its_next_chunk(client, monkeyp
     runs."""
     import numpy as np
 
-    from service.losses import _fused, _fused_parallel
+    from service.losses import accel
+    from service.losses.accel import parallel
     from service.transport.json_out import tensor_to_wire
 
     pytest.importorskip("numba")
-    monkeypatch.setattr(_fused, "ENABLED", True)
-    monkeypatch.setattr(_fused_parallel, "CHECK_ELEMENTS", _fused_parallel.CHUNK_ELEMENTS,
+    monkeypatch.setattr(accel, "SETTINGS", accel.Acceleration())
+    monkeypatch.setattr(parallel, "CHECK_ELEMENTS", parallel.CHUNK_ELEMENTS,
                         raising=False)
     processed: list[int] = []
     stopped = threading.Event()
-    real = _fused_parallel.map_chunks
+    real = parallel.map_chunks
 
-    def spy(run, n_chunks, n_elements):
+    def spy(run, n_chunks, n_elements, threads=1):
         def slow(c0, c1):
             processed.append(c1 - c0)
             time.sleep(0.6)  # the first chunk outlasts the 0.3 s budget
             return run(c0, c1)
 
         try:
-            return real(slow, n_chunks, n_elements)
+            return real(slow, n_chunks, n_elements, threads)
         except deadline.DeadlineExceeded:
             stopped.set()
             raise
 
-    monkeypatch.setattr(_fused_parallel, "map_chunks", spy)
-    x = np.linspace(-1.0, 1.0, 4 * _fused_parallel.CHUNK_ELEMENTS)
+    monkeypatch.setattr(parallel, "map_chunks", spy)
+    x = np.linspace(-1.0, 1.0, 4 * parallel.CHUNK_ELEMENTS)
     r = await client.post("/loss/mse", json={"predictions": tensor_to_wire(x),
                                              "targets": tensor_to_wire(-x)})
     assert r.status_code == 503 and r.json()["code"] == "request_timeout"

@@ -3,12 +3,13 @@ result, the generic (reference) evaluation of the same call, and the comparison 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pytest
 
-from service.losses import _fused, evaluate
+from service.losses import accel, evaluate
 from service.losses.errors import LossError
 from tests.conftest import to_np
 
@@ -28,17 +29,13 @@ def spy_runs(monkeypatch: pytest.MonkeyPatch, module: Any, attr: str) -> list[bo
         return out
 
     monkeypatch.setattr(module, attr, spy)
-    monkeypatch.setattr(_fused, "ENABLED", True)
+    monkeypatch.setattr(accel, "SETTINGS", replace(accel.SETTINGS, kernels=True))
     return calls
 
 
 def reference(monkeypatch: pytest.MonkeyPatch, *args: Any, **kw: Any) -> Any:
     """``evaluate(*args, **kw)`` on the generic path (fused kernels off for the call)."""
-    monkeypatch.setattr(_fused, "ENABLED", False)
-    try:
-        return evaluate(*args, **kw)
-    finally:
-        monkeypatch.setattr(_fused, "ENABLED", True)
+    return evaluate(*args, **kw, acceleration=replace(accel.settings(), kernels=False))
 
 
 def close(a: Any, b: Any, dtype: str, what: str) -> None:

@@ -1,5 +1,5 @@
-"""The NumPy fast paths (``service/losses/_fast.py`` and NumPy branches elsewhere) against the
-array-API reference code, run on the same NumPy arrays with ``_fast.ENABLED`` off.
+"""The NumPy fast paths (``service/losses/accel/numpy_paths.py`` and NumPy branches elsewhere)
+against the array-API reference code, run on the same NumPy arrays with acceleration off.
 
 They may differ only in the order of floating-point operations (e.g. a row sum), so values and
 gradients agree to a few ulp of the inputs' magnitude (a loss ``lse - x_y`` near 0 inherits the
@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from service.losses import _fast, evaluate
+from service.losses import accel, evaluate
 from service.losses.errors import LossError
 from tests.conftest import assert_close, to_np
 
@@ -23,9 +23,7 @@ RTOL = {"float64": 1e-13, "float32": 2e-6}
 def _both(monkeypatch: pytest.MonkeyPatch, name: str, inputs: dict[str, Any],
           params: dict[str, Any], **kw: Any) -> tuple[Any, Any]:
     fast = evaluate(name, inputs, params, **kw)
-    monkeypatch.setattr(_fast, "ENABLED", False)
-    ref = evaluate(name, inputs, params, **kw)
-    monkeypatch.setattr(_fast, "ENABLED", True)
+    ref = evaluate(name, inputs, params, **kw, acceleration=accel.OFF)
     return fast, ref
 
 
@@ -139,7 +137,7 @@ def test_fast_path_errors_are_the_reference_errors(monkeypatch):
     for targets in ([0, 4, 1], [0, 1], [0.0, 1.0, 2.0]):
         errors = []
         for enabled in (True, False):
-            monkeypatch.setattr(_fast, "ENABLED", enabled)
+            monkeypatch.setattr(accel, "SETTINGS", accel.Acceleration() if enabled else accel.OFF)
             with pytest.raises(LossError) as exc:
                 evaluate("cross_entropy", {"predictions": x, "targets": targets}, want_grad=True)
             errors.append((exc.value.code, exc.value.loc, str(exc.value)))

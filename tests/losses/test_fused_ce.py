@@ -1,4 +1,4 @@
-"""The fused cross_entropy kernel (``service/losses/_fused_ce.py``, numba) against the generic path.
+"""The fused cross_entropy kernel (``service/losses/accel/``, numba) against the generic path.
 
 float64: the fused and the generic NumPy path agree to 1e-12 relative (or a few ulp of the
 array's largest magnitude). float32: both are compared with the float64 evaluation of the same
@@ -14,19 +14,20 @@ from typing import Any
 import numpy as np
 import pytest
 
-from service.losses import _fused_parallel, evaluate
+from service.losses import accel, evaluate
 from tests.conftest import to_np
 from tests.losses.fused_support import assert_per_sample_optional, error, reference, spy_runs
 
 pytest.importorskip("numba")
 
-from service.losses import _fused_ce
+from service.losses.accel import parallel
+from service.losses.accel import reduction as accel_reduction
 
 
 @pytest.fixture
 def runs(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """One entry per call of the fused cross_entropy: True if it produced the result."""
-    return spy_runs(monkeypatch, _fused_ce, "evaluate")
+    return spy_runs(monkeypatch, accel_reduction, "run")
 
 
 def _reference(monkeypatch: pytest.MonkeyPatch, *args: Any, **kw: Any) -> Any:
@@ -139,8 +140,8 @@ def test_results_do_not_depend_on_the_thread_count(monkeypatch, runs):
     kw = {"sample_weight": sw, "want_grad": True}
     inputs = {"predictions": x, "targets": t}
     one = evaluate("cross_entropy", inputs, **kw)
-    monkeypatch.setattr(_fused_parallel, "THREADS", 3)
-    monkeypatch.setattr(_fused_parallel, "MIN_PARALLEL_ELEMENTS", 0)
+    monkeypatch.setattr(accel, "SETTINGS", accel.Acceleration(threads=3))
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_ELEMENTS", 0)
     three = evaluate("cross_entropy", inputs, **kw)
     assert runs == [True, True]
     assert float(one.value) == float(three.value)  # the same sums in the same order
@@ -222,5 +223,5 @@ def test_other_dtypes_and_strided_inputs_are_cast_for_the_kernel(monkeypatch, ru
 
 
 def test_warm_up_compiles_without_falling_back(runs):
-    _fused_ce.warm_up()
+    accel.warm_up()
     assert runs and all(runs)

@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 
 from service import deadline
-from service.losses import _fused, _fused_parallel, evaluate
-from service.losses._fused_parallel import CHUNK_ELEMENTS, map_chunks
+from service.losses import accel, evaluate
+from service.losses.accel import parallel
+from service.losses.accel.parallel import CHUNK_ELEMENTS, map_chunks
 
 pytest.importorskip("numba")
 
@@ -60,7 +61,7 @@ def test_a_budget_that_runs_out_midway_stops_at_the_next_run(monkeypatch, clock)
     """Each run of 4 chunks takes one (fake) second; the budget is 2.5 s: three runs start (at
     0, 1 and 2 s), the fourth check (3 s) stops the loop."""
     step = 4
-    monkeypatch.setattr(_fused_parallel, "CHECK_ELEMENTS", step * CHUNK_ELEMENTS,
+    monkeypatch.setattr(parallel, "CHECK_ELEMENTS", step * CHUNK_ELEMENTS,
                         raising=False)
     processed: list[tuple[int, int]] = []
 
@@ -77,8 +78,7 @@ def test_a_budget_that_runs_out_midway_stops_at_the_next_run(monkeypatch, clock)
 def test_every_thread_stops(monkeypatch, clock):
     """On two threads, the budget runs out during the first run: each thread stops at its next
     check, and the error is raised once both have stopped."""
-    monkeypatch.setattr(_fused_parallel, "THREADS", 2)
-    monkeypatch.setattr(_fused_parallel, "CHECK_ELEMENTS", CHUNK_ELEMENTS,
+    monkeypatch.setattr(parallel, "CHECK_ELEMENTS", CHUNK_ELEMENTS,
                         raising=False)  # a run: a chunk
     processed: list[tuple[int, int]] = []
     tick = [10.0]
@@ -89,13 +89,13 @@ def test_every_thread_stops(monkeypatch, clock):
         return False
 
     with deadline.time_budget(5.0), pytest.raises(deadline.DeadlineExceeded):
-        map_chunks(run, 40, 40 * CHUNK_ELEMENTS)
+        map_chunks(run, 40, 40 * CHUNK_ELEMENTS, 2)
     assert 1 <= len(processed) <= 2  # at most one chunk per thread, of 40
     assert all(c1 - c0 == 1 for c0, c1 in processed)
     processed.clear()
     tick[0] = 0.0  # a budget that does not run out: every chunk, once
     with deadline.time_budget(5.0):
-        assert not map_chunks(run, 40, 40 * CHUNK_ELEMENTS)
+        assert not map_chunks(run, 40, 40 * CHUNK_ELEMENTS, 2)
     assert sorted(processed) == [(c, c + 1) for c in range(40)]
 
 
@@ -113,18 +113,18 @@ def _inputs(name: str) -> dict[str, np.ndarray]:
 def chunks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The number of chunks each kernel call processes (fused kernels on, a check per chunk)."""
     processed: list[int] = []
-    real = _fused_parallel.map_chunks
+    real = parallel.map_chunks
 
-    def spy(run, n_chunks: int, n_elements: int) -> bool:
+    def spy(run, n_chunks: int, n_elements: int, threads: int = 1) -> bool:
         def counted(c0: int, c1: int) -> bool:
             processed.append(c1 - c0)
             return run(c0, c1)
 
-        return real(counted, n_chunks, n_elements)
+        return real(counted, n_chunks, n_elements, threads)
 
-    monkeypatch.setattr(_fused_parallel, "map_chunks", spy)
-    monkeypatch.setattr(_fused_parallel, "CHECK_ELEMENTS", CHUNK_ELEMENTS, raising=False)
-    monkeypatch.setattr(_fused, "ENABLED", True)
+    monkeypatch.setattr(parallel, "map_chunks", spy)
+    monkeypatch.setattr(parallel, "CHECK_ELEMENTS", CHUNK_ELEMENTS, raising=False)
+    monkeypatch.setattr(accel, "SETTINGS", accel.Acceleration())
     return processed
 
 
@@ -142,19 +142,19 @@ def test_the_kernels_stop_at_the_budget(chunks, clock, name):
             evaluate(name, inputs, want_grad=True)
     assert chunks == []
 
-    real = _fused_parallel.map_chunks  # (the spy) each chunk takes "1 s" of a 0.5 s budget
+    real = parallel.map_chunks  # (the spy) each chunk takes "1 s" of a 0.5 s budget
 
-    def slow(run, n_chunks: int, n_elements: int) -> bool:
+    def slow(run, n_chunks: int, n_elements: int, threads: int = 1) -> bool:
         def tick(c0: int, c1: int) -> bool:
             clock.now += 1.0
             return run(c0, c1)
 
-        return real(tick, n_chunks, n_elements)
+        return real(tick, n_chunks, n_elements, threads)
 
-    _fused_parallel.map_chunks = slow
+    parallel.map_chunks = slow
     try:
         with deadline.time_budget(0.5), pytest.raises(deadline.DeadlineExceeded):
             evaluate(name, inputs, want_grad=True)
     finally:
-        _fused_parallel.map_chunks = real
+        parallel.map_chunks = real
     assert chunks == [1]

@@ -1,6 +1,6 @@
-"""The fused kernels (``service/losses/_fused.py``, numba) against the generic NumPy path.
+"""The elementwise kernels (``service/losses/accel/``, numba) against the generic NumPy path.
 
-Both run on the same arrays: the fused path with ``_fused.ENABLED`` on (a spy checks that it ran
+Both run on the same arrays: the fused path with the kernels on (a spy checks that it ran
 and did not fall back), the reference with it off. Values, per-sample breakdowns and gradients
 agree to ``RTOL`` or, where a result is a difference of nearly equal terms (a gradient with soft
 labels), to a few ulp of the array's largest magnitude; errors are the reference's, code, location
@@ -17,7 +17,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from service.losses import _fused, evaluate
+from service.losses import accel, evaluate
+from service.losses.accel import families, parallel
+from service.losses.accel import reduction as accel_reduction
+from service.losses.accel.table import ROWS
 from tests.conftest import to_np
 from tests.losses.fused_support import (
     assert_fused_after_cast,
@@ -32,12 +35,13 @@ from tests.losses.fused_support import (
 pytest.importorskip("numba")
 
 ROOT = Path(__file__).resolve().parents[2]
+LOSSES = ("mse", "l1", "huber", "smooth_l1", "binary_cross_entropy_with_logits", "sigmoid_focal")
 
 
 @pytest.fixture
 def runs(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """One entry per fused kernel run: True if it produced the result, False if it fell back."""
-    return spy_runs(monkeypatch, _fused, "_run")
+    return spy_runs(monkeypatch, accel_reduction, "run")
 
 
 def _inputs(name: str, shape: tuple[int, ...], dtype: str, seed: int) -> dict[str, np.ndarray]:
@@ -240,11 +244,11 @@ def test_other_dtypes_and_strided_inputs_are_cast_for_the_kernel(monkeypatch, ru
 
 def test_without_numba_the_generic_path_runs(monkeypatch, runs):
     inputs = _inputs("mse", (1000, 10), "float64", seed=2)
-    monkeypatch.setattr(_fused, "AVAILABLE", False)
-    assert not _fused.active()
+    monkeypatch.setattr(accel, "AVAILABLE", False)
+    assert not accel.active()
     r = evaluate("mse", inputs, want_grad=True)
     assert runs == []
-    assert _fused.warm_up() == 0.0
+    assert accel.warm_up() == 0.0
     assert_same(r, reference(monkeypatch, "mse", inputs, want_grad=True), "float64")
 
 
@@ -252,13 +256,13 @@ def test_a_numba_that_cannot_be_imported_turns_the_fused_path_off():
     code = (
         "import sys\n"
         "import numpy as np\n"
-        "from service.losses import _fused, evaluate\n"
-        "assert _fused.AVAILABLE\n"  # numba is installed ...
+        "from service.losses import accel, evaluate\n"
+        "assert accel.AVAILABLE\n"  # numba is installed ...
         "sys.modules['numba'] = None\n"  # ... but importing it raises ImportError
         "x = np.linspace(-3, 3, 10000)\n"
         "r = evaluate('mse', {'predictions': x, 'targets': x[::-1].copy()}, want_grad=True)\n"
         "assert abs(float(r.value) - float(np.mean((x - x[::-1]) ** 2))) < 1e-12\n"
-        "assert not _fused.AVAILABLE and not _fused.active()\n"
+        "assert not accel.AVAILABLE and not accel.active()\n"
         "print('ok')\n"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
@@ -269,24 +273,36 @@ def test_a_numba_that_cannot_be_imported_turns_the_fused_path_off():
 
 
 def test_env_flag_parsing(monkeypatch):
+    # read by the settings only (service/config.py), which refuse what they cannot parse
+    from pydantic import ValidationError
+
+    from service.config import Settings
+
     for value, want in (("0", False), ("false", False), ("off", False), ("1", True),
                         ("true", True), ("", True), ("garbage", True)):
         monkeypatch.setenv("LOSS_SERVICE_FUSED", value)
-        assert _fused._env_flag("LOSS_SERVICE_FUSED", True) is want
+        if value in ("", "garbage"):
+            with pytest.raises(ValidationError):
+                Settings()
+            continue
+        assert Settings().fused is want
+    monkeypatch.delenv("LOSS_SERVICE_FUSED")
+    assert Settings().fused is True
 
 
 def test_warm_up_compiles_every_kernel_for_both_dtypes(runs):
-    _fused.warm_up()
-    kernels = _fused._load()
-    assert kernels is not None and set(kernels) == set(_fused.LOSSES)
-    dispatchers = {k for pair in kernels.values() for k in pair}  # (float64, float32) kernels
+    accel.warm_up()
+    kernels = accel.kernels()
+    rows = [row for row in ROWS.values() if row.prepare is families.elementwise]
+    assert kernels is not None and {row.loss for row in rows} == set(LOSSES)
+    dispatchers = {kernels[k] for row in rows for k in row.kernels}  # (float64, float32)
     before = {k: len(k.signatures) for k in dispatchers}
     assert all(n >= 1 for n in before.values()), before
     rng = np.random.default_rng(5)
     for dtype in ("float64", "float32"):
         x = rng.normal(size=(500, 10)).astype(dtype)
         frozen = np.frombuffer(x.tobytes(), dtype=dtype).reshape(x.shape)  # read-only (b64)
-        for name in _fused.LOSSES:
+        for name in LOSSES:
             for pred in (x, frozen):
                 evaluate(name, {"predictions": pred, "targets": np.abs(np.tanh(x))},
                          sample_weight=np.ones(500, dtype), dtype=dtype, want_grad=True)
@@ -308,15 +324,13 @@ def test_read_only_inputs_stay_untouched(runs):
 @pytest.mark.parametrize("shape", [(200_000,), (20_000, 10), (4, 70_000)], ids=str)
 def test_results_do_not_depend_on_the_thread_count(monkeypatch, runs, shape):
     # fixed chunks, partial sums added in chunk order: the same bits on 1 and on 3 threads
-    from service.losses import _fused_parallel
-
     inputs = _inputs("huber", shape, "float64", seed=9)
     sw = np.random.default_rng(3).uniform(size=shape[0])
     calls = [{"sample_weight": sw, "want_grad": True},  # weighted: rows' sums
              {"want_grad": True, "want_per_sample": False}]  # unweighted: blocks' sums
     one = [evaluate("huber", inputs, **kw) for kw in calls]
-    monkeypatch.setattr(_fused_parallel, "THREADS", 3)
-    monkeypatch.setattr(_fused_parallel, "MIN_PARALLEL_ELEMENTS", 0)
+    monkeypatch.setattr(accel, "SETTINGS", accel.Acceleration(threads=3))
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_ELEMENTS", 0)
     three = [evaluate("huber", inputs, **kw) for kw in calls]
     assert runs == [True] * 4
     for a, b in zip(one, three, strict=True):

@@ -1,8 +1,8 @@
-"""The fused multi_margin and triplet_margin kernels (``service/losses/_fused_margin.py``, numba)
+"""The fused multi_margin and triplet_margin kernels (``service/losses/accel/``, numba)
 against the generic NumPy path.
 
-As ``test_fused_kernels.py``: the fused path with ``_fused.ENABLED`` on (a spy on
-``_fused_margin._run`` checks that it ran and did not fall back), the reference with it off, on the
+As ``test_fused_kernels.py``: the fused path with the kernels on (a spy on
+``accel.reduction.run`` checks that it ran and did not fall back), the reference with it off, on the
 same arrays; values, per-sample breakdowns and gradients within ``RTOL`` (or a few ulp of the
 array's largest magnitude); errors identical, code, location and message alike.
 """
@@ -16,7 +16,9 @@ import pytest
 
 pytest.importorskip("numba")
 
-from service.losses import _fused_parallel, evaluate
+from service.losses import accel, evaluate
+from service.losses.accel import parallel
+from service.losses.accel import reduction as accel_reduction
 from tests.conftest import to_np
 from tests.losses.fused_support import (
     assert_fused_after_cast,
@@ -28,15 +30,13 @@ from tests.losses.fused_support import (
     sweep,
 )
 
-_fused_margin = pytest.importorskip("service.losses._fused_margin")
-
 REDUCTIONS = ("mean", "sum", "none")
 
 
 @pytest.fixture
 def runs(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """One entry per fused kernel run: True if it produced the result, False if it fell back."""
-    return spy_runs(monkeypatch, _fused_margin, "_run")
+    return spy_runs(monkeypatch, accel_reduction, "run")
 
 
 def _scores(shape: tuple[int, int], dtype: str, seed: int, margin: float) -> dict[str, np.ndarray]:
@@ -148,16 +148,16 @@ def test_results_do_not_depend_on_the_thread_count(monkeypatch, runs, name, shap
               else _triplets(shape, dtype, seed=5, swap=True))
     params = {"p": 2} if name == "multi_margin" else {"swap": True}
     sw = np.random.default_rng(2).uniform(size=shape[0]).astype(dtype)
-    monkeypatch.setattr(_fused_parallel, "MIN_PARALLEL_ELEMENTS", 0)
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_ELEMENTS", 0)
     results = []
     for threads in (1, 2, 3):
-        monkeypatch.setattr(_fused_parallel, "THREADS", threads)
+        monkeypatch.setattr(accel, "SETTINGS", accel.Acceleration(threads=threads))
         for reduction in REDUCTIONS:
             results.append((threads, reduction, evaluate(
                 name, inputs, params, reduction=reduction, sample_weight=sw, dtype=dtype,
                 want_grad=True)))
     assert all(runs)
-    assert _fused_parallel.chunk_starts(shape[0], shape[1]).size > 3  # several chunks
+    assert parallel.chunk_starts(shape[0], shape[1]).size > 3  # several chunks
     one = {red: r for t, red, r in results if t == 1}
     for _, reduction, r in results:
         ref = one[reduction]
@@ -280,9 +280,9 @@ def test_ineligible_params_give_the_reference_errors(monkeypatch, runs):
 
 
 def test_warm_up_compiles_every_kernel_for_both_dtypes(runs):
-    from service.losses import _fused_margin_kernels as kernels
+    from service.losses.accel import margin_kernels as kernels
 
-    assert _fused_margin.warm_up() >= 0.0
+    assert accel.warm_up() >= 0.0
     dispatchers = (*kernels.MULTI_MARGIN.values(), *kernels.TRIPLET_MARGIN.values())
     before = {k: len(k.signatures) for k in dispatchers}
     assert all(n == 2 for n in before.values()), before  # float64 and float32, one each

@@ -18,8 +18,8 @@ def _tree(root: Path) -> dict[str, bytes]:
 def _seed_dir(tmp_path: Path) -> Path:
     seed = tmp_path / "seed"
     (seed / "losses_abc").mkdir(parents=True)
-    (seed / "losses_abc" / "_fused.mse-1.py311.nbi").write_bytes(b"index")
-    (seed / "losses_abc" / "_fused.mse-1.py311.1.nbc").write_bytes(b"code")
+    (seed / "losses_abc" / "ce_kernels.prepare-1.py311.nbi").write_bytes(b"index")
+    (seed / "losses_abc" / "ce_kernels.prepare-1.py311.1.nbc").write_bytes(b"code")
     (seed / "top.nbi").write_bytes(b"top")
     return seed
 
@@ -37,10 +37,10 @@ def test_the_seed_is_copied_into_numba_cache_dir(tmp_path):
 def test_files_already_in_the_cache_are_kept(tmp_path):
     seed, target = _seed_dir(tmp_path), tmp_path / "cache"
     (target / "losses_abc").mkdir(parents=True)
-    (target / "losses_abc" / "_fused.mse-1.py311.nbi").write_bytes(b"newer")
+    (target / "losses_abc" / "ce_kernels.prepare-1.py311.nbi").write_bytes(b"newer")
     env = {kernel_cache.SEED_ENV: str(seed), "NUMBA_CACHE_DIR": str(target)}
     assert kernel_cache.seed(env) == 2
-    assert (target / "losses_abc" / "_fused.mse-1.py311.nbi").read_bytes() == b"newer"
+    assert (target / "losses_abc" / "ce_kernels.prepare-1.py311.nbi").read_bytes() == b"newer"
 
 
 @pytest.mark.parametrize("env", [

@@ -1,10 +1,10 @@
-"""The numba kernels behind :mod:`service.losses._fused_ce` (softmax cross-entropy, index targets).
+"""The cross-entropy family's row-wise kernel (numba): softmax cross-entropy, index targets.
 
 Per row ``n`` of ``C`` logits ``x``: ``m = max x``, ``e = e^{x - m}``, ``s = sum e``,
 ``lse = m + log s``, ``l = w_y (lse - x_y)`` (0 for an ignored target), and the gradient times the
 row's cotangent ``c_n``: ``c_n w_y (e / s - onehot_y)``. That is the reference's formula
-(:func:`service.losses._fast.cross_entropy_index`) term by term; only the order of the additions
-in ``s`` differs.
+(:func:`.numpy_paths.cross_entropy_index`) term by term; only the order of the additions in
+``s`` differs.
 
 Short rows (``C <=`` :data:`SHORT_ROW_F64` or :data:`SHORT_ROW_F32`): a loop over 10 classes
 never reaches a vector loop's body, so each block of rows is transposed into a ``(C, rows)``
@@ -23,7 +23,7 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
-from ._fused_kernels import BLOCK, FMAX, _exp, _exp32, _jit, _log, _sum
+from .kernel_math import BLOCK, FMAX, _exp, _exp32, _jit, _log, _sum
 
 # Up to this many classes, rows are processed in transposed blocks (measured crossovers at 1e6
 # values: about 28 classes in float64, about 56 in float32)
@@ -100,14 +100,15 @@ def _row_terms(x: Any, t: Any, w: Any, sw: Any, i: int, c: int, ignore: int, m: 
 
 
 @_jit
-def cross_entropy(x: Any, t: Any, w: Any, sw: Any, cscale: float, c: int, ignore: int,
-                  loss_out: Any, grad_out: Any, per_sample: Any, totals: Any, starts: Any,
-                  c0: int, c1: int) -> bool:
+def cross_entropy(x: Any, t: Any, sw: Any, cot: Any, w: Any, loss_out: Any, grad_out: Any,
+                  per_sample: Any, totals: Any, starts: Any, c0: int, c1: int, c: int,
+                  ignore: int) -> bool:
     """Chunks ``[c0, c1)`` (rows ``starts[c0]`` to ``starts[c1]``) of flat ``(N, C)`` logits
     ``x``, index targets ``t`` (checked by :func:`prepare`), class weights ``w`` and sample
     weights ``sw`` (empty: none). Writes ``per_sample`` (``sw_n l_n``), ``loss_out`` (the same;
     empty: not wanted), ``grad_out`` (``N * C``; empty: no gradient; row cotangent
-    ``sw_n * cscale``) and ``totals[chunk]``; returns True if a logit is not finite."""
+    ``sw_n * cot[0]``) and ``totals[chunk]``; returns True if a logit is not finite."""
+    cscale = float(cot[0])
     if c <= (SHORT_ROW_F32 if x.itemsize == 4 else SHORT_ROW_F64):
         return _short_rows(x, t, w, sw, cscale, c, ignore, loss_out, grad_out, per_sample,
                            totals, starts, c0, c1)
@@ -244,3 +245,6 @@ def _long_rows(x: Any, t: Any, w: Any, sw: Any, cscale: float, c: int, ignore: i
                 er[yy] = gy
         totals[ch] = acc
     return bad
+
+
+KERNELS = {"cross_entropy": (cross_entropy, prepare)}  # the kernel and its denominator

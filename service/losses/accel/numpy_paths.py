@@ -1,16 +1,14 @@
-"""NumPy-only fast paths of the hottest kernels, used behind ``is_numpy_namespace(xp)``.
+"""The NumPy fast paths that the reference code takes on NumPy arrays (``is_numpy_namespace``)
+when :func:`service.losses.accel.settings` has ``numpy_paths`` on (every setting but
+:data:`service.losses.accel.OFF`).
 
-The array-API code in each kernel stays the reference: it runs on every other namespace, and the
-tests compare the two (``tests/losses/test_fast_paths.py``). These differ from it only in the
-order of floating-point operations (results agree to a few ulp), never in the formulas, checks or
-kink choices. What makes them faster (``python -m bench core`` measures it):
-
-* fewer passes over the data and no full-size temporaries that can be avoided: results are
-  written in place into buffers this module allocated, and a gradient is computed only when the
-  vjp is called (never for ``/loss``);
-* short rows: NumPy reduces a row of C values per inner-loop call, so a reduction over rows of
-  10 values costs about 10x a pass over the data. :func:`row_max` sweeps the columns over blocks
-  of rows that stay in cache, and :func:`row_sum` uses ``einsum``'s summation loop.
+Why: they are the reference's formulas with fewer passes over the data and no avoidable
+full-size temporaries (results written in place; a gradient computed only when the vjp is
+called), which makes the reference itself fast below the numba kernels' thresholds and where
+numba is absent. They differ from the array-API code only in the order of floating-point
+operations (a few ulp; ``tests/losses/test_fast_paths.py``), never in formulas, checks or kinks.
+Short rows: NumPy reduces a row of C values per inner-loop call, so :func:`_row_max_into`
+sweeps the columns over blocks of rows that stay in cache, and the row sums use ``einsum``.
 """
 
 from __future__ import annotations
@@ -19,11 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .spec import LossOutput
-
-# The kernels take these paths when this is true and the namespace is NumPy; tests turn it off to
-# run the array-API reference on the same NumPy arrays.
-ENABLED = True
+from ..spec import LossOutput
 
 SHORT_ROW = 16  # up to this many columns, a row max sweeps columns (measured crossover: 16-32)
 BLOCK_ELEMENTS = 1 << 15  # elements per block of rows: a block and its result stay in L2
@@ -46,7 +40,7 @@ def _row_max_into(x: np.ndarray, out: np.ndarray) -> np.ndarray:
 
 def cross_entropy_index(x: np.ndarray, targets: np.ndarray, weight: np.ndarray | None,
                         ignore_index: int) -> LossOutput:
-    """:func:`service.losses.multiclass.cross_entropy` for (N, C) logits, index targets and no
+    """:func:`service.losses.multiclass.cross_entropy` for (N, C) NumPy logits, index targets and no
     label smoothing (the caller checked shapes, dtypes and index ranges).
 
     ``lse = m + log s``, ``s = sum_j e^{x_j - m}`` with the row max ``m``; ``l = -w_y (x_y - lse)``.

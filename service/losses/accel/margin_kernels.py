@@ -1,9 +1,9 @@
-"""The numba kernels behind :mod:`service.losses._fused_margin`: multi_margin and triplet_margin.
+"""The margin family's row-wise kernels (numba): multi_margin and triplet_margin.
 
 Both losses give one value per row (sample), so each kernel walks whole rows: per row it checks
 the inputs (finite; class indices in [0, C)), computes the row's loss, weights it, writes the
 loss (``reduction='none'``), the per-sample breakdown and, when asked, the gradient times the
-row's cotangent. Rows are processed by *chunks* (:mod:`service.losses._fused_parallel`): a call
+row's cotangent. Rows are processed by *chunks* (:mod:`service.losses.accel.parallel`): a call
 handles chunks ``[c0, c1)`` and writes each chunk's weighted total into ``totals[chunk]``, so the
 result does not depend on how the chunks are split between threads.
 
@@ -20,8 +20,7 @@ of rows, the gradient written by one loop over the block's elements. Finiteness 
 the rows are read (in the reassociated and plain sums as ``sum(x * 0) == 0``: ``x * 0`` is NaN
 for inf and NaN).
 
-Kernel options as :mod:`service.losses._fused_kernels` (``_jit``: ``nogil``,
-``error_model="numpy"``, disk cache).
+Kernel options: :mod:`service.losses.accel.kernel_math` (``_jit``).
 """
 
 from __future__ import annotations
@@ -29,8 +28,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numba import types
+from numba.extending import overload
 
-from ._fused_kernels import FMAX, _jit
+from .kernel_math import FMAX, _jit
 
 SHORT = 32  # shorter rows: one loop with plain sums (multi_margin), blocks of rows (triplet)
 BLOCK = 2048  # elements per block of short rows (triplet_margin)
@@ -56,44 +57,27 @@ def _hinge_sums(hb: Any) -> tuple[float, float, float]:
 def _mm_short(x: Any, g: Any, o: int, k: int, base: Any, yi: int, gc: float, p2: bool,
               grad: bool) -> tuple[float, float, float, bool]:
     """The short row ``x[o:o + k]`` of multi_margin in one loop: ``(sum h, sum h^2, count of
-    h > 0, finite)`` (only the sums that the loss and gradient need), the gradient written to
-    ``g[o:o + k]`` but at ``y``. Indexed directly (no row slices), with an integer count and a
-    boolean finiteness check (no floating-point chains besides the sums): 1.7x faster than with
-    slices and float counters."""
+    h > 0, finite)`` (only the sums that the loss and gradient need: ``p2`` and ``grad`` are
+    constants, so each kernel keeps its branches only), the gradient written to ``g[o:o + k]``
+    but at ``y``. Indexed directly (no row slices), with an integer count and a boolean
+    finiteness check: 1.7x faster than with slices and float counters."""
     s1, s2, cnt = 0.0, 0.0, 0
     fin = True
-    if grad and p2:
-        g2 = 2.0 * gc
-        for j in range(k):
-            xv = x[o + j]
-            z = float(base + xv)
-            h = z if (z > 0.0) & (j != yi) else 0.0
-            s1 += h
+    for j in range(k):
+        xv = x[o + j]
+        z = float(base + xv)
+        on = (z > 0.0) & (j != yi)
+        h = z if on else 0.0
+        if p2:
             s2 += h * h
-            g[o + j] = h * g2
-            fin &= abs(xv) <= FMAX
-    elif grad:
-        for j in range(k):
-            xv = x[o + j]
-            z = float(base + xv)
-            on = (z > 0.0) & (j != yi)
-            s1 += z if on else 0.0
+        if grad or not p2:
+            s1 += h
+        if grad and p2:
+            g[o + j] = h * (2.0 * gc)
+        elif grad:
             cnt += 1 if on else 0
             g[o + j] = gc if on else 0.0
-            fin &= abs(xv) <= FMAX
-    elif p2:
-        for j in range(k):
-            xv = x[o + j]
-            z = float(base + xv)
-            h = z if (z > 0.0) & (j != yi) else 0.0
-            s2 += h * h
-            fin &= abs(xv) <= FMAX
-    else:
-        for j in range(k):
-            xv = x[o + j]
-            z = float(base + xv)
-            s1 += z if (z > 0.0) & (j != yi) else 0.0
-            fin &= abs(xv) <= FMAX
+        fin &= abs(xv) <= FMAX
     return s1, s2, float(cnt), fin
 
 
@@ -149,28 +133,14 @@ def _multi_margin_rows(x: Any, y: Any, sw: Any, cot: Any, w: Any, mg: Any, loss_
                 s1, s2, cnt, fin = _mm_short(x, grad_out, r * k, k, base, yi, gc, p2, grad)
             else:
                 xr = x[r * k:(r + 1) * k]  # slices: LLVM sees indices >= 0
-                if grad:
-                    gr = grad_out[r * k:(r + 1) * k]
-                    if p2:
-                        g2 = 2.0 * gc
-                        for j in range(k):
-                            z = float(base + xr[j])
-                            h = z if (z > 0.0) & (j != yi) else 0.0
-                            hb[j] = h
-                            gr[j] = h * g2
-                            fin &= abs(xr[j]) <= FMAX
-                    else:
-                        for j in range(k):
-                            z = float(base + xr[j])
-                            h = z if (z > 0.0) & (j != yi) else 0.0
-                            hb[j] = h
-                            gr[j] = gc if h > 0.0 else 0.0
-                            fin &= abs(xr[j]) <= FMAX
-                else:
-                    for j in range(k):
-                        z = float(base + xr[j])
-                        hb[j] = z if (z > 0.0) & (j != yi) else 0.0
-                        fin &= abs(xr[j]) <= FMAX
+                gr = grad_out[r * k:(r + 1) * k]
+                for j in range(k):
+                    z = float(base + xr[j])
+                    h = z if (z > 0.0) & (j != yi) else 0.0
+                    hb[j] = h
+                    if grad:
+                        gr[j] = h * (2.0 * gc) if p2 else (gc if h > 0.0 else 0.0)
+                    fin &= abs(xr[j]) <= FMAX
                 s1, s2, cnt = _hinge_sums(hb)
             bad |= not fin
             if grad:  # d l / d x_y = -sum_{j != y} d l / d x_j
@@ -224,46 +194,42 @@ def _g(z: float, p2: bool) -> float:
     return 1.0 if z > 0.0 else (-1.0 if z < 0.0 else 0.0)
 
 
+def _at(f: Any, j: int) -> Any:  # typed by the overload below
+    raise NotImplementedError
+
+
+@overload(_at, inline="always")
+def _at_impl(f: Any, j: Any) -> Any:
+    """``f[j]`` of an array of factors, ``f`` itself for one factor (a long row's)."""
+    def each(f: Any, j: Any) -> Any:  # (annotated as _at_impl: numba compares the signatures)
+        return f[j]
+
+    def one(f: Any, j: Any) -> Any:
+        return f
+
+    return each if isinstance(f, types.Array) else one
+
+
 @_jit(inline="always")
 def _triplet_grad(ar: Any, pr: Any, nr: Any, gar: Any, gpr: Any, gnr: Any, fa: Any, fn: Any,
                   fp: Any, e: Any, p2: bool, swap: bool) -> None:
-    """The gradients of a row, or of a block of short rows: ``fa``, ``fn``, ``fp`` are the
-    factors of ``g(z_ap)``, ``g(z_an)``, ``g(z_pn)`` (``cotangent * [active] * weight / d``),
-    one per element. The differences are recomputed from the inputs (just read: in cache)
-    exactly as the reference (``(u - v) + eps`` in the inputs' dtype)."""
+    """The gradients of a long row (one factor each) or of a block of short rows (one factor
+    per element): ``fa``, ``fn``, ``fp`` are the factors of ``g(z_ap)``, ``g(z_an)``,
+    ``g(z_pn)`` (``cotangent * [active] * weight / d``). The differences are recomputed from
+    the inputs (just read: in cache) exactly as the reference (``(u - v) + eps`` in the
+    inputs' dtype)."""
     if swap:
         for j in range(ar.size):
-            u = _g(float((ar[j] - pr[j]) + e), p2) * fa[j]
-            v = _g(float((ar[j] - nr[j]) + e), p2) * fn[j]
-            t = _g(float((pr[j] - nr[j]) + e), p2) * fp[j]
+            u = _g(float((ar[j] - pr[j]) + e), p2) * _at(fa, j)
+            v = _g(float((ar[j] - nr[j]) + e), p2) * _at(fn, j)
+            t = _g(float((pr[j] - nr[j]) + e), p2) * _at(fp, j)
             gar[j] = u - v
             gpr[j] = -(u + t)
             gnr[j] = v + t
     else:
         for j in range(ar.size):
-            u = _g(float((ar[j] - pr[j]) + e), p2) * fa[j]
-            v = _g(float((ar[j] - nr[j]) + e), p2) * fn[j]
-            gar[j] = u - v
-            gpr[j] = -u
-            gnr[j] = v
-
-
-@_jit(inline="always")
-def _triplet_grad_row(ar: Any, pr: Any, nr: Any, gar: Any, gpr: Any, gnr: Any, f_ap: float,
-                      f_an: float, f_pn: float, e: Any, p2: bool, swap: bool) -> None:
-    """:func:`_triplet_grad` for one long row: one factor each."""
-    if swap:
-        for j in range(ar.size):
-            u = _g(float((ar[j] - pr[j]) + e), p2) * f_ap
-            v = _g(float((ar[j] - nr[j]) + e), p2) * f_an
-            t = _g(float((pr[j] - nr[j]) + e), p2) * f_pn
-            gar[j] = u - v
-            gpr[j] = -(u + t)
-            gnr[j] = v + t
-    else:
-        for j in range(ar.size):
-            u = _g(float((ar[j] - pr[j]) + e), p2) * f_ap
-            v = _g(float((ar[j] - nr[j]) + e), p2) * f_an
+            u = _g(float((ar[j] - pr[j]) + e), p2) * _at(fa, j)
+            v = _g(float((ar[j] - nr[j]) + e), p2) * _at(fn, j)
             gar[j] = u - v
             gpr[j] = -u
             gnr[j] = v
@@ -366,7 +332,7 @@ def _triplet_rows(a: Any, p: Any, n: Any, sw: Any, cot: Any, ea: Any, loss_out: 
                         ar = a[r * k:(r + 1) * k]  # slices: LLVM sees indices >= 0
                         pr = p[r * k:(r + 1) * k]
                         nr = n[r * k:(r + 1) * k]
-                        _triplet_grad_row(ar, pr, nr, ga[r * k:(r + 1) * k],
+                        _triplet_grad(ar, pr, nr, ga[r * k:(r + 1) * k],
                                           gp[r * k:(r + 1) * k], gn[r * k:(r + 1) * k], f_ap,
                                           f_an, f_pn, e, p2, swap)
                     else:  # a short row: its factors, the gradients after the block
@@ -398,3 +364,4 @@ def _triplet_rows(a: Any, p: Any, n: Any, sw: Any, cot: Any, ea: Any, loss_out: 
 
 TRIPLET_MARGIN = {(p2, grad): _triplet_margin_kernel(p2, grad) for p2 in (False, True)
                   for grad in (False, True)}
+KERNELS = {"multi_margin": MULTI_MARGIN, "triplet_margin": TRIPLET_MARGIN}  # each by (p2, grad)

@@ -1,4 +1,4 @@
-"""Chunks and threads for the fused kernels: the same numbers whatever the thread count.
+"""Chunks and threads for the kernels: the same numbers whatever the thread count.
 
 A fused kernel processes a range of *chunks*: fixed groups of whole rows of about
 :data:`CHUNK_ELEMENTS` elements (one row per chunk when a row is longer). It writes each chunk's
@@ -6,29 +6,26 @@ partial total into ``totals[chunk]``; the caller sums ``totals`` in order. The c
 depend on the input's shape only, never on the thread count, so one thread and four threads add
 the same partial sums in the same order and return identical results.
 
-:func:`map_chunks` runs a kernel over the chunks on :data:`THREADS` threads (the calling thread
-and ``THREADS - 1`` pool threads; the kernels release the GIL) when the input has at least
+:func:`map_chunks` runs a kernel over the chunks on ``threads`` threads (the calling thread
+and ``threads - 1`` pool threads; the kernels release the GIL) when the input has at least
 :data:`MIN_PARALLEL_ELEMENTS` elements, else on the calling thread. Under a request's time budget
 (:mod:`service.deadline`) each thread calls the kernel on runs of about :data:`CHECK_ELEMENTS`
 elements and checks the budget before each run, so a computation abandoned at its deadline stops
 within milliseconds instead of holding a core to the end (the kernels themselves cannot look at
-a clock); without a budget, each thread makes one call.
-``LOSS_SERVICE_KERNEL_THREADS`` sets :data:`THREADS` (default 1: the server already runs one
-worker per core and large requests in a thread pool, so more threads per request take cores from
-concurrent requests; a deployment that serves few, large requests sets it to its core count).
+a clock); without a budget, each thread makes one call. The thread count comes from the caller
+(:class:`service.losses.accel.Acceleration`, set from ``LOSS_SERVICE_KERNEL_THREADS``).
 """
 
 from __future__ import annotations
 
 import functools
-import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 
-from .. import deadline
+from ... import deadline
 
 CHUNK_ELEMENTS = 1 << 16  # about 512 KiB of float64 per input: a chunk's work is 50 to 500 us
 # Below this, one thread: the hand-off to a pool thread costs 20 to 50 us (measured as the
@@ -41,14 +38,6 @@ CHECK_ELEMENTS = 1 << 20
 STAGE = "computing the loss"
 
 
-def _threads_from_env() -> int:
-    try:
-        return max(1, min(64, int(os.environ.get("LOSS_SERVICE_KERNEL_THREADS", "1"))))
-    except ValueError:
-        return 1
-
-
-THREADS = _threads_from_env()
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
 _pool_lock = threading.Lock()
@@ -76,7 +65,7 @@ def _executor(workers: int) -> ThreadPoolExecutor:
         if _pool is None or _pool_size != workers:
             if _pool is not None:
                 _pool.shutdown(wait=False)
-            _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fused")
+            _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kernel")
             _pool_size = workers
         return _pool
 
@@ -94,14 +83,15 @@ def _run_range(run: Callable[[int, int], bool], c0: int, c1: int, step: int,
     return False
 
 
-def map_chunks(run: Callable[[int, int], bool], n_chunks: int, n_elements: int) -> bool:
+def map_chunks(run: Callable[[int, int], bool], n_chunks: int, n_elements: int,
+               threads: int = 1) -> bool:
     """Call ``run(c0, c1)`` (process chunks ``[c0, c1)``, return True if an input failed a
     check) over contiguous ranges covering every chunk; True if any call returned True. Past
     the request's time budget, :class:`service.deadline.DeadlineExceeded` (raised once every
     thread has stopped)."""
     limit = deadline.current()  # (the pool's threads do not see the request's context)
     step = n_chunks if limit is None else max(1, CHECK_ELEMENTS * n_chunks // max(1, n_elements))
-    threads = min(THREADS, n_chunks)
+    threads = min(threads, n_chunks)
     if threads <= 1 or n_elements < MIN_PARALLEL_ELEMENTS:
         return _run_range(run, 0, n_chunks, step, limit)
     edges = [n_chunks * i // threads for i in range(threads + 1)]
