@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp
 
+from .api.docs_ui import install_docs
 from .api.errors import install_error_handlers
 from .api.openapi import build_openapi
 from .api.routes import catalog, compare, health, losses, metrics
@@ -64,7 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if api_keys := settings.all_api_keys():
         outer.append(Middleware(ApiKeyMiddleware, api_keys=api_keys))
     prometheus.configure()
-    app = ServiceApp(title="loss-service", lifespan=lifespan, docs_url="/docs", redoc_url=None,
+    app = ServiceApp(title="loss-service", lifespan=lifespan, docs_url=None, redoc_url=None,
                      outer_middleware=outer)
     app.state.settings = settings
     app.state.ready = False
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.body_budget = BodyBudget(settings.max_inflight_bytes, settings.retry_after_s)
     for router in (losses.router, catalog.router, health.router, metrics.router, compare.router):
         app.include_router(router)
+    install_docs(app)  # /docs and /redoc from the package's own files, no CDN
     install_error_handlers(app)
     app.add_middleware(ReleaseBodyBytes, budget=app.state.body_budget)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
