@@ -12,13 +12,27 @@ Arrays with more than ``b64_threshold`` elements travel as base64 tensors (both 
 orders of magnitude cheaper than nested JSON lists; ``encoding="binary"`` sends every array as
 raw bytes after a JSON header and gets the results the same way (``application/octet-stream``,
 :mod:`service.transport.binary`: a third fewer bytes than base64 and no encoding step). A problem
-response raises :class:`LossServiceError` carrying the problem body (``code``, ``errors`` with
-locations).
+response raises a :class:`LossServiceError` subclass per class of problem
+(:class:`InvalidInputError` for a 422, :class:`UnavailableError` for a 503...) carrying the problem
+body (``code``, ``errors`` with locations, ``loc``, ``request_id``, ``retry_after``).
+
+Every call is pure (the same request gives the same answer), so the clients repeat it: a 503
+(``backend_busy``, ``request_timeout``, ``server_busy``, ``out_of_memory``, ``not_ready``), a 429
+and a connection that failed or dropped are tried again up to ``retries`` times (3), waiting the
+response's ``Retry-After`` or else ``backoff`` * 2**attempt seconds with jitter, never more than
+``max_wait`` (30 s) at a time. Other errors are never repeated. When the retries are spent the
+last answer's error is raised (the httpx exception, for a connection error).
 """
 
 from __future__ import annotations
 
+import asyncio
+import random
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -34,15 +48,91 @@ DEFAULT_URL = "http://127.0.0.1:8000"
 COMMON = ("predictions", "targets")
 
 
-class LossServiceError(Exception):
-    """An error response; ``problem`` is the RFC 9457 body (code, detail, errors)."""
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """``Retry-After`` in seconds (RFC 9110: delay-seconds or an HTTP-date); None when absent or
+    unreadable. A date in the past is 0."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
-    def __init__(self, status: int, problem: dict[str, Any]):
+
+class LossServiceError(Exception):
+    """An error response; ``problem`` is the RFC 9457 body (code, detail, errors).
+
+    ``loc`` is the first error's location (``["body", "targets"]``) or None, ``request_id`` the
+    request's id (the body's, else the ``X-Request-ID`` header), ``retry_after`` the response's
+    ``Retry-After`` in seconds or None. The subclasses below say the class of problem."""
+
+    def __init__(self, status: int, problem: dict[str, Any],
+                 headers: Mapping[str, str] | None = None):
+        headers = headers or {}
         self.status = status
         self.problem = problem
         self.code: str = problem.get("code", "http_error")
         self.errors: list[dict[str, Any]] = problem.get("errors", [])
+        first = self.errors[0] if self.errors and isinstance(self.errors[0], dict) else {}
+        self.loc: list[str | int] | None = first.get("loc")
+        self.request_id: str | None = problem.get("request_id") or headers.get("x-request-id")
+        self.retry_after: float | None = parse_retry_after(headers.get("retry-after"))
         super().__init__(f"{status} {self.code}: {problem.get('detail', '')}")
+
+    @property
+    def retryable(self) -> bool:
+        """Whether the clients repeat a request answered this way (503 and 429)."""
+        return self.status in RETRY_STATUSES
+
+
+class BadRequestError(LossServiceError):
+    """400, 405, 408, 415 and any other 4xx not below: the request itself is malformed (not
+    JSON, an empty or truncated body, a wrong method or content type)."""
+
+
+class AuthenticationError(LossServiceError):
+    """401 (or 403): no valid API key."""
+
+
+class NotFoundError(LossServiceError):
+    """404: no such loss (``problem["suggestions"]`` lists the closest names) or route."""
+
+
+class PayloadTooLargeError(LossServiceError):
+    """413: the body or its element count is over the server's limit."""
+
+
+class InvalidInputError(LossServiceError):
+    """422: a field, parameter, array or value the loss cannot take; see ``code`` and ``loc``."""
+
+
+class UnavailableError(LossServiceError):
+    """503 or 429: busy, out of time or memory, or not ready; the clients retried it already."""
+
+
+class ServerError(LossServiceError):
+    """500 (or another 5xx): a bug on the server, logged there under ``request_id``."""
+
+
+RETRY_STATUSES = frozenset({429, 503})
+_ERROR_CLASSES: dict[int, type[LossServiceError]] = {
+    401: AuthenticationError, 403: AuthenticationError, 404: NotFoundError,
+    413: PayloadTooLargeError, 422: InvalidInputError, 429: UnavailableError,
+    503: UnavailableError,
+}
+
+
+def error_for(status: int, problem: dict[str, Any],
+              headers: Mapping[str, str] | None = None) -> LossServiceError:
+    """The :class:`LossServiceError` subclass for an error response."""
+    cls = _ERROR_CLASSES.get(status) or (ServerError if status >= 500 else BadRequestError)
+    return cls(status, problem, headers)
 
 
 @dataclass(frozen=True)
@@ -142,7 +232,7 @@ def _check(response: httpx.Response) -> dict[str, Any]:
     except orjson.JSONDecodeError:
         data = {"code": "http_error", "detail": response.text[:500]}
     if response.status_code >= 400:
-        raise LossServiceError(response.status_code, data)
+        raise error_for(response.status_code, data, response.headers)
     return data
 
 
@@ -168,14 +258,61 @@ KEEPALIVE_S = 2.0
 _LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20,
                        keepalive_expiry=KEEPALIVE_S)
 
+# The failures a pure call is repeated for: the connection could not be made, or broke before
+# the answer arrived (a pooled connection the server was closing included). A read timeout is
+# not one: the server was still computing, and asking again would start the work over.
+RETRY_EXCEPTIONS: tuple[type[Exception], ...] = (
+    httpx.ConnectError, httpx.ConnectTimeout, httpx.ReadError, httpx.WriteError,
+    httpx.RemoteProtocolError)
+
+# How the clients wait between tries; module attributes so that tests can replace them.
+_sleep = time.sleep
+_asleep = asyncio.sleep
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how long the clients retry: at most ``retries`` repeats; before each, the
+    answer's ``Retry-After`` if it has one, else ``backoff * 2**attempt`` seconds times a random
+    factor in [0.5, 1] (so that many clients do not come back at once); never more than
+    ``max_wait`` seconds per wait. ``retries=0`` turns retrying off."""
+
+    retries: int = 3
+    backoff: float = 0.5
+    max_wait: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.retries < 0 or self.backoff < 0 or self.max_wait < 0:
+            raise ValueError("retries, backoff and max_wait must be >= 0")
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        """Seconds to wait before repeat number ``attempt + 1`` (``attempt`` counts from 0)."""
+        if retry_after is not None:
+            return min(retry_after, self.max_wait)
+        return min(self.backoff * 2 ** attempt * random.uniform(0.5, 1.0), self.max_wait)
+
+    def wait(self, attempt: int, response: httpx.Response | None) -> float | None:
+        """The wait before repeating a call that got ``response`` (None: a connection error),
+        or None when it is not to be repeated (not retryable, or the retries are spent)."""
+        if attempt >= self.retries:
+            return None
+        if response is None:
+            return self.delay(attempt, None)
+        if response.status_code not in RETRY_STATUSES:
+            return None
+        return self.delay(attempt, parse_retry_after(response.headers.get("retry-after")))
+
 
 class LossClient:
-    """Synchronous client. Use as a context manager, or call :meth:`close`."""
+    """Synchronous client. Use as a context manager, or call :meth:`close`. ``retries``,
+    ``backoff`` and ``max_wait`` make its :class:`RetryPolicy`."""
 
     def __init__(self, base_url: str = DEFAULT_URL, *, timeout: float = 60.0,
                  b64_threshold: int = 4096, headers: dict[str, str] | None = None,
-                 transport: httpx.BaseTransport | None = None):
+                 transport: httpx.BaseTransport | None = None, retries: int = 3,
+                 backoff: float = 0.5, max_wait: float = 30.0):
         self.b64_threshold = b64_threshold
+        self.retry = RetryPolicy(retries, backoff, max_wait)
         self._http = httpx.Client(base_url=base_url, timeout=timeout, limits=_LIMITS,
                                   headers={**_HEADERS, **(headers or {})}, transport=transport)
 
@@ -188,9 +325,27 @@ class LossClient:
     def close(self) -> None:
         self._http.close()
 
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """The response, after the retries the policy allows."""
+        attempt = 0
+        while True:
+            try:
+                response = self._http.request(method, path, **kwargs)
+            except RETRY_EXCEPTIONS:
+                if (wait := self.retry.wait(attempt, None)) is None:
+                    raise
+            else:
+                if (wait := self.retry.wait(attempt, response)) is None:
+                    return response
+            attempt += 1
+            _sleep(wait)
+
+    def _get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        return _check(self._send("GET", path, params=params))
+
     def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         content, headers = _request(body)
-        return _check(self._http.post(path, content=content, headers=headers))
+        return _check(self._send("POST", path, content=content, headers=headers))
 
     def loss(self, name: str, predictions: Any = None, targets: Any = None, *,
              inputs: dict[str, Any] | None = None, reduction: str | None = None,
@@ -218,16 +373,16 @@ class LossClient:
 
     def losses(self) -> list[dict[str, Any]]:
         """The catalog (``GET /losses``)."""
-        return _check(self._http.get("/losses"))["losses"]
+        return self._get("/losses")["losses"]
 
     def describe(self, name: str) -> dict[str, Any]:
-        return _check(self._http.get(f"/losses/{name}"))
+        return self._get(f"/losses/{name}")
 
     def ready(self) -> bool:
         return self._http.get("/readyz").status_code == 200
 
     def version(self) -> dict[str, Any]:
-        return _check(self._http.get("/version"))
+        return self._get("/version")
 
     def compare(self, loss: str, predictions: Any = None, targets: Any = None, *,
                 submission: dict[str, Any], **options: Any) -> GradeReport | dict[str, Any]:
@@ -249,22 +404,24 @@ class LossClient:
     def mistakes(self, loss: str | None = None) -> list[dict[str, Any]]:
         """The mistake catalog (``GET /compare/mistakes``), optionally for one loss."""
         params = {"loss": loss} if loss else None
-        return _check(self._http.get("/compare/mistakes", params=params))["mistakes"]
+        return self._get("/compare/mistakes", params=params)["mistakes"]
 
     def case(self, name: str, *, seed: int = 0, n: int = 8, classes: int = 4,
              kind: str = "random") -> dict[str, Any]:
         """Deterministic test cases (``GET /cases/{name}``), as JSON ready to post back."""
         query = {"seed": seed, "n": n, "classes": classes, "kind": kind}
-        return _check(self._http.get(f"/cases/{name}", params=query))
+        return self._get(f"/cases/{name}", params=query)
 
 
 class AsyncLossClient:
-    """Asynchronous client with the same methods as :class:`LossClient`."""
+    """Asynchronous client with the same methods (and retries) as :class:`LossClient`."""
 
     def __init__(self, base_url: str = DEFAULT_URL, *, timeout: float = 60.0,
                  b64_threshold: int = 4096, headers: dict[str, str] | None = None,
-                 transport: httpx.AsyncBaseTransport | None = None):
+                 transport: httpx.AsyncBaseTransport | None = None, retries: int = 3,
+                 backoff: float = 0.5, max_wait: float = 30.0):
         self.b64_threshold = b64_threshold
+        self.retry = RetryPolicy(retries, backoff, max_wait)
         self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout, limits=_LIMITS,
                                        headers={**_HEADERS, **(headers or {})},
                                        transport=transport)
@@ -278,9 +435,26 @@ class AsyncLossClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
+    async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        attempt = 0
+        while True:
+            try:
+                response = await self._http.request(method, path, **kwargs)
+            except RETRY_EXCEPTIONS:
+                if (wait := self.retry.wait(attempt, None)) is None:
+                    raise
+            else:
+                if (wait := self.retry.wait(attempt, response)) is None:
+                    return response
+            attempt += 1
+            await _asleep(wait)
+
+    async def _get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        return _check(await self._send("GET", path, params=params))
+
     async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         content, headers = _request(body)
-        return _check(await self._http.post(path, content=content, headers=headers))
+        return _check(await self._send("POST", path, content=content, headers=headers))
 
     async def loss(self, name: str, predictions: Any = None, targets: Any = None, *,
                    inputs: dict[str, Any] | None = None, reduction: str | None = None,
@@ -305,16 +479,16 @@ class AsyncLossClient:
         return parse_result(await self._post(f"/gradient/{name}", body))
 
     async def losses(self) -> list[dict[str, Any]]:
-        return _check(await self._http.get("/losses"))["losses"]
+        return (await self._get("/losses"))["losses"]
 
     async def describe(self, name: str) -> dict[str, Any]:
-        return _check(await self._http.get(f"/losses/{name}"))
+        return await self._get(f"/losses/{name}")
 
     async def ready(self) -> bool:
         return (await self._http.get("/readyz")).status_code == 200
 
     async def version(self) -> dict[str, Any]:
-        return _check(await self._http.get("/version"))
+        return await self._get("/version")
 
     async def compare(self, loss: str, predictions: Any = None, targets: Any = None, *,
                       submission: dict[str, Any], **options: Any
@@ -331,9 +505,9 @@ class AsyncLossClient:
 
     async def mistakes(self, loss: str | None = None) -> list[dict[str, Any]]:
         params = {"loss": loss} if loss else None
-        return _check(await self._http.get("/compare/mistakes", params=params))["mistakes"]
+        return (await self._get("/compare/mistakes", params=params))["mistakes"]
 
     async def case(self, name: str, *, seed: int = 0, n: int = 8, classes: int = 4,
                    kind: str = "random") -> dict[str, Any]:
         query = {"seed": seed, "n": n, "classes": classes, "kind": kind}
-        return _check(await self._http.get(f"/cases/{name}", params=query))
+        return await self._get(f"/cases/{name}", params=query)

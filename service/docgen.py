@@ -52,10 +52,12 @@ def errors_page() -> str:
     def order(status: int | None) -> int:
         return 1000 if status is None else status
 
-    rows = ["| status | code | meaning |", "| --- | --- | --- |"]
+    rows = ["| status | code | title | meaning |", "| --- | --- | --- | --- |"]
     for e in sorted(ERROR_CODES, key=lambda e: order(e.status)):  # stable: registry order within
         status = "other" if e.status is None else str(e.status)
-        rows.append(f"| {status} | `{e.code}` | {e.meaning.replace('|', chr(92) + '|')} |")
+        title = e.title or "(the status text)"
+        rows.append(f"| {status} | `{e.code}` | {title} | "
+                    f"{e.meaning.replace('|', chr(92) + '|')} |")
     codes = len({e.code for e in ERROR_CODES})
     return "\n".join([
         _DO_NOT_EDIT.format(source="from service/error_codes.py"),
@@ -64,8 +66,10 @@ def errors_page() -> str:
         "",
         "Every error is an RFC 9457 `application/problem+json` body: `{\"type\", \"title\", "
         "\"status\", \"detail\", \"code\", \"errors\": [{\"loc\", \"msg\", \"type\"}], "
-        "\"request_id\"}`, where `code` is one of the codes below and each item of `errors` "
-        "gives the JSON location of a problem (`[\"body\", \"targets\", 3]`). `unknown_loss` adds "
+        "\"request_id\", \"instance\"}`, where `code` is one of the codes below, `title` its title "
+        "(the same for every occurrence of the code), `instance` the URN of the request "
+        "(`urn:loss-service:request:<request_id>`) and each item of `errors` gives the JSON "
+        "location of a problem (`[\"body\", \"targets\", 3]`). `unknown_loss` adds "
         "`suggestions`; the 503s that can pass carry a `Retry-After` header. Nothing a client "
         "sends yields a 500. Examples and how the locations read: "
         "[api.md, Errors](api.md#errors).",

@@ -1,10 +1,11 @@
-"""Every error code the service answers with: its HTTP status and what it means.
+"""Every error code the service answers with: its HTTP status, its title and what it means.
 
 The one list of codes. ``docs/errors.md`` is generated from it (``loss-service docs``), and
 ``tests/api/test_error_codes.py`` checks it against the code: every code raised anywhere in
 ``service/`` is listed here, every code listed here is raised somewhere, and each status agrees
-with :data:`service.api.problems.STATUS_BY_CODE`. Nothing reads it at run time: the statuses are
-still set where the errors are raised, so this module changes no behaviour.
+with :data:`service.api.problems.STATUS_BY_CODE`. At run time only the titles are read from it
+(the problem body's ``title``, one per code, whatever its status); the statuses are still set
+where the errors are raised.
 
 A code may appear twice, once per status it can be answered with (``request_timeout``: 408 while
 the body is arriving, 503 while computing). ``status`` ``None`` is the status of the HTTP error
@@ -20,136 +21,143 @@ from dataclasses import dataclass
 class ErrorCode:
     status: int | None
     code: str
+    title: str | None  # the problem's ``title``; None: the HTTP status text
     meaning: str
 
 
 ERROR_CODES: tuple[ErrorCode, ...] = (
     # 400
-    ErrorCode(400, "invalid_json",
+    ErrorCode(400, "invalid_json", "Body is not valid JSON",
               "the body is not JSON: malformed, `NaN`/`Infinity` tokens (some encoders emit them), "
               "or nested more than 1024 deep"),
-    ErrorCode(400, "empty_body", "the body is empty; send a JSON object"),
-    ErrorCode(400, "invalid_binary_body",
+    ErrorCode(400, "empty_body", "Empty body", "the body is empty; send a JSON object"),
+    ErrorCode(400, "invalid_binary_body", "Invalid binary body",
               "an `application/octet-stream` body whose `Inference-Header-Content-Length` is "
               "missing or wrong, or whose tensor sizes do not add up to the bytes after the "
               "header"),
     # 401
-    ErrorCode(401, "unauthorized",
+    ErrorCode(401, "unauthorized", "API key required",
               "`LOSS_SERVICE_API_KEYS` is set and the request has no valid key "
               "(`Authorization: Bearer <key>` or `X-API-Key: <key>`)"),
     # 404
-    ErrorCode(404, "unknown_loss",
+    ErrorCode(404, "unknown_loss", "Unknown loss",
               "no loss or alias of that name; the body's `suggestions` lists the closest names"),
-    ErrorCode(404, "not_found", "no such route (see `GET /losses` and `/docs`)"),
+    ErrorCode(404, "not_found", "No such route", "no such route (see `GET /losses` and `/docs`)"),
     # 405
-    ErrorCode(405, "method_not_allowed", "the route exists, but not for this method"),
+    ErrorCode(405, "method_not_allowed", "Method not allowed",
+              "the route exists, but not for this method"),
     # 408
-    ErrorCode(408, "request_timeout",
+    ErrorCode(408, "request_timeout", "Request timed out",
               "the body did not arrive within `LOSS_SERVICE_REQUEST_TIMEOUT_S` (30 s)"),
     # 413
-    ErrorCode(413, "payload_too_large",
+    ErrorCode(413, "payload_too_large", "Payload too large",
               "the body is larger than `LOSS_SERVICE_MAX_BODY_BYTES`, refused before it is read "
               "(from its `Content-Length`, or as soon as a streamed body passes it); or one array "
               "needs more memory than the machine has"),
-    ErrorCode(413, "too_many_elements",
+    ErrorCode(413, "too_many_elements", "Too many array elements",
               "more array elements than `LOSS_SERVICE_MAX_ELEMENTS`, all inputs together; checked "
               "against the claimed shapes and the data sent before anything is allocated"),
     # 415
-    ErrorCode(415, "unsupported_media_type",
+    ErrorCode(415, "unsupported_media_type", "Unsupported media type",
               "a content type other than JSON (or `application/octet-stream` on `/loss` and "
               "`/gradient`)"),
     # 422: the request's fields
-    ErrorCode(422, "unknown_field", "a top-level field the request model does not have"),
-    ErrorCode(422, "missing_field",
+    ErrorCode(422, "unknown_field", "Unknown field",
+              "a top-level field the request model does not have"),
+    ErrorCode(422, "missing_field", "Missing field",
               "a required field is absent (an empty `/compare` submission included)"),
-    ErrorCode(422, "invalid_field",
+    ErrorCode(422, "invalid_field", "Invalid field",
               "a field of the wrong type or value (also a query parameter, or a `/compare` "
               "`require` or `weights` key that names no check)"),
-    ErrorCode(422, "unknown_param", "a parameter the loss does not have"),
-    ErrorCode(422, "invalid_param",
+    ErrorCode(422, "unknown_param", "Unknown parameter", "a parameter the loss does not have"),
+    ErrorCode(422, "invalid_param", "Invalid parameter",
               "a parameter of the wrong type or outside its valid range (an integer parameter "
               "beyond int64 included)"),
-    ErrorCode(422, "unsupported_convention",
+    ErrorCode(422, "unsupported_convention", "Unsupported convention",
               "a `convention` the loss does not support, or any, for a loss defined the same way "
               "in every library"),
-    ErrorCode(422, "unsupported_reduction", "a reduction the loss does not allow"),
-    ErrorCode(422, "unsupported_dtype",
+    ErrorCode(422, "unsupported_reduction", "Unsupported reduction",
+              "a reduction the loss does not allow"),
+    ErrorCode(422, "unsupported_dtype", "Unsupported dtype",
               "a `dtype` the service does not compute in, or a tensor `dtype` other than "
               "`float64`, `float32`, `int64`, `int32`"),
-    ErrorCode(422, "unknown_input",
+    ErrorCode(422, "unknown_input", "Unknown input",
               "an input the loss does not have (also a submitted gradient of one)"),
-    ErrorCode(422, "missing_input", "a required input was not given"),
-    ErrorCode(422, "duplicate_input",
+    ErrorCode(422, "missing_input", "Missing input", "a required input was not given"),
+    ErrorCode(422, "duplicate_input", "Duplicate input",
               "an input given both at top level and in `inputs`"),
-    ErrorCode(422, "not_differentiable",
+    ErrorCode(422, "not_differentiable", "Loss has no gradient",
               "a gradient was asked of a loss that has none (`/gradient/zero_one`)"),
-    ErrorCode(422, "backend_unavailable",
+    ErrorCode(422, "backend_unavailable", "Backend unavailable",
               "a backend (`cupy`) asked for by name cannot be used here; the message says why "
               "(no silent CPU fallback)"),
     # 422: arrays
-    ErrorCode(422, "invalid_array",
+    ErrorCode(422, "invalid_array", "Invalid array",
               "not a number, a nested list of numbers or a tensor object"),
-    ErrorCode(422, "ragged_array", "nested lists of unequal lengths"),
-    ErrorCode(422, "invalid_number",
+    ErrorCode(422, "ragged_array", "Ragged array", "nested lists of unequal lengths"),
+    ErrorCode(422, "invalid_number", "Number does not fit its dtype",
               "a number that does not keep its value in the dtype it is converted to: an integer "
               "outside the tensor's integer range, beyond int64, or a list NumPy would read as "
               "uint64; refused, never wrapped"),
-    ErrorCode(422, "invalid_tensor",
+    ErrorCode(422, "invalid_tensor", "Invalid tensor",
               "a malformed tensor object: unknown field, not exactly one of `data`/`b64`/"
               "`binary_data_size`, a bad `shape`, data or bytes that do not fit its shape and "
               "dtype, a non-integer in an integer tensor"),
-    ErrorCode(422, "invalid_base64", "a tensor's `b64` is not a string of valid base64"),
-    ErrorCode(422, "too_deep", "a nested list of more than 32 dimensions"),
+    ErrorCode(422, "invalid_base64", "Invalid base64",
+              "a tensor's `b64` is not a string of valid base64"),
+    ErrorCode(422, "too_deep", "Array nested too deep", "a nested list of more than 32 dimensions"),
     # 422: values
-    ErrorCode(422, "shape_mismatch",
+    ErrorCode(422, "shape_mismatch", "Shape mismatch",
               "inputs whose shapes do not agree (never broadcast silently); losses compared side "
               "by side that do not share the batch"),
-    ErrorCode(422, "invalid_shape",
+    ErrorCode(422, "invalid_shape", "Invalid shape",
               "an input with the wrong number of dimensions or size"),
-    ErrorCode(422, "empty_batch", "an input with no elements"),
-    ErrorCode(422, "nonfinite_input",
+    ErrorCode(422, "empty_batch", "Empty batch", "an input with no elements"),
+    ErrorCode(422, "nonfinite_input", "Non-finite input",
               "NaN or an infinity in an input or parameter array, or a finite value that "
               "overflows the computation's dtype (\"1e+39, which overflows float32\")"),
-    ErrorCode(422, "class_index_out_of_range",
+    ErrorCode(422, "class_index_out_of_range", "Class index out of range",
               "a class index outside `[0, C)` that is not `ignore_index`"),
-    ErrorCode(422, "probability_out_of_range", "a probability outside `[0, 1]`"),
-    ErrorCode(422, "probability_rows_not_normalized",
+    ErrorCode(422, "probability_out_of_range", "Probability out of range",
+              "a probability outside `[0, 1]`"),
+    ErrorCode(422, "probability_rows_not_normalized", "Probability rows not normalized",
               "probability rows that do not sum to 1"),
-    ErrorCode(422, "invalid_label",
+    ErrorCode(422, "invalid_label", "Invalid label",
               "a label outside the set the loss accepts (e.g. not in {-1, 1})"),
-    ErrorCode(422, "invalid_value",
+    ErrorCode(422, "invalid_value", "Invalid value",
               "any other value outside the input's domain (a negative variance...)"),
-    ErrorCode(422, "invalid_dtype",
+    ErrorCode(422, "invalid_dtype", "Invalid dtype",
               "e.g. floats where class indices (integers) are required"),
-    ErrorCode(422, "undefined_mean",
+    ErrorCode(422, "undefined_mean", "Undefined mean",
               "a `mean` whose denominator is 0 (every target ignored, zero weights)"),
-    ErrorCode(422, "invalid_input",
+    ErrorCode(422, "invalid_input", "Invalid input",
               "the core's generic code for an input it cannot evaluate, when no code above fits "
               "(the default of every core error; no path raises it bare today)"),
     # 422: grading
-    ErrorCode(422, "case_too_large",
+    ErrorCode(422, "case_too_large", "Case too large",
               "`GET /cases`: the loss's sampler could not draw a batch that large within 5 s"),
     # 500
-    ErrorCode(500, "internal_error",
+    ErrorCode(500, "internal_error", "Internal error",
               "a bug: logged with its traceback. Nothing a client sends should yield it"),
     # 503
-    ErrorCode(503, "not_ready",
+    ErrorCode(503, "not_ready", "Not ready",
               "`/readyz` during warm-up, or with the reason the warm-up failed"),
-    ErrorCode(503, "backend_busy",
+    ErrorCode(503, "backend_busy", "Backend busy",
               "the GPU queue (`LOSS_SERVICE_GPU_QUEUE_SIZE`) is full; with `Retry-After`"),
-    ErrorCode(503, "request_timeout",
+    ErrorCode(503, "request_timeout", "Request timed out",
               "still computing when the time budget (`LOSS_SERVICE_REQUEST_TIMEOUT_S`) ran out; "
               "answered at once, with `Retry-After`"),
-    ErrorCode(503, "server_busy",
+    ErrorCode(503, "server_busy", "Server busy",
               "the bodies in flight in this worker fill `LOSS_SERVICE_MAX_INFLIGHT_BYTES`; with "
               "`Retry-After`"),
-    ErrorCode(503, "out_of_memory",
+    ErrorCode(503, "out_of_memory", "Out of memory",
               "an allocation failed (memory is taken by other requests for now); with "
               "`Retry-After`, and the connection stays open"),
     # any other status the framework raises
-    ErrorCode(None, "http_error",
+    ErrorCode(None, "http_error", None,
               "any other HTTP error, with its own status (the Python client also reports a "
               "response that is not problem+json under this code)"),
 )
 
 CODES: frozenset[str] = frozenset(e.code for e in ERROR_CODES)
+TITLES: dict[str, str] = {e.code: e.title for e in ERROR_CODES if e.title}

@@ -1,8 +1,11 @@
 """RFC 9457 problem details: every error the service returns, in one shape.
 
-``{"type", "title", "status", "detail", "code", "errors": [{"loc", "msg", "type"}]}`` with media
-type ``application/problem+json``. ``code`` is machine-readable (the core's error codes plus the
-transport ones below); ``loc`` is the JSON location of the problem (``["body", "targets", 3]``).
+``{"type", "title", "status", "detail", "code", "errors": [{"loc", "msg", "type"}], "request_id",
+"instance"}`` with media type ``application/problem+json``. ``code`` is machine-readable (the
+core's error codes plus the transport ones below); ``title`` is the code's title from
+:data:`service.error_codes.TITLES` (the HTTP status text for a code without one); ``loc`` is the
+JSON location of the problem (``["body", "targets", 3]``); ``instance`` names the request
+(``urn:loss-service:request:<request_id>``).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..error_codes import TITLES
 from ..losses.errors import LossError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -50,7 +54,8 @@ class Problem(BaseModel):
     """An error response (RFC 9457)."""
 
     type: str = Field(description="URI reference identifying the problem type")
-    title: str
+    title: str = Field(description="short summary of the problem type, the same for every "
+                       "occurrence of the code (e.g. Shape mismatch)")
     status: int
     detail: str
     code: str = Field(description="machine-readable error code, e.g. shape_mismatch")
@@ -59,6 +64,10 @@ class Problem(BaseModel):
         None, description="closest loss names (unknown_loss only)"
     )
     request_id: str | None = Field(None, description="the request's X-Request-ID")
+    instance: str | None = Field(
+        None, description="URI reference naming this occurrence: "
+        "urn:loss-service:request:<request_id>",
+    )
 
 
 class ProblemError(Exception):
@@ -78,17 +87,37 @@ class ProblemError(Exception):
         self.extra = extra
 
 
+def instance_for(request_id: str) -> str:
+    """The problem's ``instance`` (RFC 9457: a URI reference for this occurrence)."""
+    return f"urn:loss-service:request:{request_id}"
+
+
+def title_for(code: str, status: int) -> str:
+    """The problem's ``title``: the code's, else the HTTP status text."""
+    title = TITLES.get(code)
+    if title is not None:
+        return title
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:  # a status http.HTTPStatus does not name
+        return "Error"
+
+
 def problem_body(code: str, status: int, detail: str, errors: list[dict[str, Any]],
                  **extra: Any) -> dict[str, Any]:
+    """The problem's JSON body; ``extra`` adds fields (None values are left out). A
+    ``request_id`` also sets ``instance``."""
     body: dict[str, Any] = {
         "type": f"urn:loss-service:problem:{code}",
-        "title": HTTPStatus(status).phrase,
+        "title": title_for(code, status),
         "status": status,
         "detail": detail,
         "code": code,
         "errors": errors,
     }
     body.update({k: v for k, v in extra.items() if v is not None})
+    if body.get("request_id"):
+        body["instance"] = instance_for(body["request_id"])
     return body
 
 

@@ -14,6 +14,7 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Histogram,
+    disable_created_metrics,
     generate_latest,
     multiprocess,
 )
@@ -28,6 +29,13 @@ EVALUATIONS = Counter("loss_service_evaluations_total", "Loss evaluations by los
                       ["loss", "kind", "backend"])
 ELEMENTS = Counter("loss_service_elements_total", "Array elements received, by loss", ["loss"])
 ERRORS = Counter("loss_service_errors_total", "Error responses by problem code", ["code"])
+
+
+def configure() -> None:
+    """Called when an app is built: no ``*_created`` series (a creation timestamp per counter and
+    histogram child, which doubles the series and that no dashboard reads; the multi-process
+    exposition has none either). Process-wide, like the registry itself."""
+    disable_created_metrics()
 
 
 def multiprocess_dir() -> str | None:

@@ -1,9 +1,11 @@
 """The per-request middleware (pure ASGI, so it adds little to small requests).
 
-For every HTTP request it: accepts a client's ``X-Request-ID`` (or makes one) and echoes it; adds
-``X-Content-Type-Options: nosniff``; enforces the optional API keys (401 problem); records the
-Prometheus metrics; and writes one structured log line with the request id, route, loss, element
-count, status and duration.
+:class:`RequestContextMiddleware`, the outermost layer, for every HTTP request: accepts a client's
+``X-Request-ID`` (or makes one) and echoes it; adds ``X-Content-Type-Options: nosniff``; records
+the Prometheus metrics, labelled by the route's template (``/loss/{name}``, ``/docs``...); and
+writes one structured log line with the request id, route, loss, element count, status and
+duration. :class:`ApiKeyMiddleware` enforces the optional API keys (401 problem); it sits inside
+the CORS middleware, so that a browser can read its 401 (see :func:`service.main.create_app`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 import orjson
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..api.problems import PROBLEM_MEDIA_TYPE, problem_body
@@ -29,14 +32,31 @@ _VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 def _route_of(scope: Scope) -> str:
-    route = scope.get("route")
-    return getattr(route, "path", None) or "unmatched"
+    """The template of the route that answered (a label of bounded cardinality), or
+    ``unmatched`` (no route, or refused before routing: a 401). FastAPI's operations leave
+    themselves in ``scope["route"]``; a plain Starlette route (``/openapi.json``, ``/docs``,
+    ``/redoc``) or mount (``/static``) only its endpoint, found here among the app's routes."""
+    path = getattr(scope.get("route"), "path", None)
+    if path:
+        return path
+    endpoint = scope.get("endpoint")
+    if endpoint is not None:
+        for route in getattr(scope.get("app"), "routes", ()):
+            if isinstance(route, Mount):
+                if route.app is endpoint:
+                    return f"{route.path}/{{path}}"
+            elif getattr(route, "endpoint", None) is endpoint:
+                return getattr(route, "path", "unmatched")
+    return "unmatched"
 
 
-class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, api_keys: list[str] | None = None):
+class ApiKeyMiddleware:
+    """With API keys set, answers 401 to a request without a valid one, except the probes,
+    ``/metrics`` and CORS preflights."""
+
+    def __init__(self, app: ASGIApp, api_keys: list[str]):
         self.app = app
-        self.api_keys = [k.encode() for k in (api_keys or [])]
+        self.api_keys = [k.encode() for k in api_keys]
 
     def _authorized(self, headers: Headers) -> bool:
         given = headers.get("x-api-key")
@@ -50,6 +70,37 @@ class RequestContextMiddleware:
         for key in self.api_keys:  # compare against every key: timing reveals nothing
             ok |= hmac.compare_digest(candidate, key)
         return ok
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # (CORS preflights carry no credentials)
+        if not self.api_keys or scope["type"] != "http" or scope["path"] in OPEN_PATHS or \
+                scope["method"] == "OPTIONS" or self._authorized(Headers(scope=scope)):
+            await self.app(scope, receive, send)
+            return
+        state: dict[str, Any] = scope.setdefault("state", {})
+        state["problem_code"] = "unauthorized"
+        await self._unauthorized(state.get("request_id"), send)
+
+    @staticmethod
+    async def _unauthorized(rid: str | None, send: Send) -> None:
+        body = problem_body("unauthorized", 401, "a valid API key is required: send "
+                            "`Authorization: Bearer <key>` or `X-API-Key: <key>`",
+                            [{"loc": ["header", "authorization"], "msg": "missing or invalid "
+                              "API key", "type": "unauthorized"}], request_id=rid)
+        payload = orjson.dumps(body)
+        await send({"type": "http.response.start", "status": 401, "headers": [
+            (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+            (b"content-length", str(len(payload)).encode()),
+            (b"www-authenticate", b'Bearer realm="loss-service"'),
+        ]})
+        await send({"type": "http.response.body", "body": payload})
+
+
+class RequestContextMiddleware:
+    """Request ids, security headers, metrics and the access log (the outermost layer)."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -73,29 +124,9 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            needs_key = self.api_keys and scope["path"] not in OPEN_PATHS and \
-                scope["method"] != "OPTIONS"  # CORS preflights carry no credentials
-            if needs_key and not self._authorized(headers):
-                state["problem_code"] = "unauthorized"
-                await self._unauthorized(rid, send_with_headers)
-            else:
-                await self.app(scope, receive, send_with_headers)
+            await self.app(scope, receive, send_with_headers)
         finally:
             self._record(scope, state, status, time.perf_counter() - start, rid)
-
-    @staticmethod
-    async def _unauthorized(rid: str, send: Send) -> None:
-        body = problem_body("unauthorized", 401, "a valid API key is required: send "
-                            "`Authorization: Bearer <key>` or `X-API-Key: <key>`",
-                            [{"loc": ["header", "authorization"], "msg": "missing or invalid "
-                              "API key", "type": "unauthorized"}], request_id=rid)
-        payload = orjson.dumps(body)
-        await send({"type": "http.response.start", "status": 401, "headers": [
-            (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
-            (b"content-length", str(len(payload)).encode()),
-            (b"www-authenticate", b'Bearer realm="loss-service"'),
-        ]})
-        await send({"type": "http.response.body", "body": payload})
 
     @staticmethod
     def _record(scope: Scope, state: dict[str, Any], status: int, seconds: float,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from service.error_codes import TITLES
 from service.transport.json_out import encode_array
 
 pytestmark = pytest.mark.anyio
@@ -136,6 +137,9 @@ async def test_error_matrix(client, path, body, headers, status, code, loc):
     assert problem["code"] == code
     assert problem["status"] == status
     assert problem["type"].endswith(code) and problem["title"] and problem["detail"]
+    assert problem["title"] == TITLES[code]  # the code's own title, not the status text
+    assert problem["instance"] == f"urn:loss-service:request:{problem['request_id']}"
+    assert r.headers["x-request-id"] == problem["request_id"]
     assert problem["errors"][0]["loc"] == loc
     # the worker is unharmed: the next valid request succeeds
     ok = await client.post("/loss/mse", json=OK)

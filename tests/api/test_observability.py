@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
+import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -72,6 +73,25 @@ async def test_metrics_count_requests_evaluations_elements_and_errors(client):
                  method="POST") == 1
 
 
+async def test_every_route_has_its_template_as_label_and_no_created_series(client):
+    before = (await client.get("/metrics")).text
+    for path in ("/openapi.json", "/docs", "/docs/oauth2-redirect"):
+        assert (await client.get(path)).status_code == 200, path
+    assert (await client.get("/losses/huber")).status_code == 200
+    assert (await client.get("/nope")).status_code == 404
+    after = (await client.get("/metrics")).text
+
+    def delta(route, status="200"):
+        return _sample(after, "loss_service_requests_total", route=route, method="GET",
+                       status=status) - _sample(before, "loss_service_requests_total",
+                                                route=route, method="GET", status=status)
+
+    for route in ("/openapi.json", "/docs", "/docs/oauth2-redirect", "/losses/{name}"):
+        assert delta(route) == 1, route
+    assert delta("unmatched", "404") == 1  # only what matched no route
+    assert "_created" not in after
+
+
 async def test_access_log_line_is_json_with_request_id(client, caplog):
     caplog.set_level(logging.INFO, logger="service.access")
     await client.post("/loss/huber", json=OK, headers={"x-request-id": "log-me"})
@@ -86,6 +106,13 @@ async def test_access_log_line_is_json_with_request_id(client, caplog):
 async def test_cors_is_closed_by_default(client):
     r = await client.post("/loss/mse", json=OK, headers={"origin": "https://evil.example"})
     assert "access-control-allow-origin" not in r.headers
+
+
+async def test_version_names_the_version(client):
+    from service import __version__
+
+    v = (await client.get("/version")).json()
+    assert v["version"] == __version__ == v["service"]
 
 
 class TestWithApiKeys:
@@ -117,3 +144,36 @@ class TestWithApiKeys:
         other = await client.options("/loss/mse", headers={
             "origin": "https://evil.example", "access-control-request-method": "POST"})
         assert "access-control-allow-origin" not in other.headers
+
+    async def test_cors_headers_are_on_errors_and_expose_the_useful_headers(self, app,
+                                                                         monkeypatch):
+        from service.api.routes import catalog
+
+        def broken(*args):
+            raise RuntimeError("a bug")
+
+        monkeypatch.setattr(catalog, "describe", broken)
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        origin = {"origin": "https://ui.example"}
+        key = {**origin, "x-api-key": "env-key"}
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            answers = {
+                401: await c.post("/loss/mse", json=OK, headers=origin),
+                422: await c.post("/loss/mse", json={"predictions": [1.0]}, headers=key),
+                404: await c.get("/nope", headers=key),
+                500: await c.get("/losses/mse", headers=key),
+                200: await c.post("/loss/mse", json=OK, headers=key),
+            }
+            for status, r in answers.items():
+                assert r.status_code == status, r.text
+                assert r.headers["access-control-allow-origin"] == "https://ui.example", status
+                exposed = {h.strip().lower() for h in
+                           r.headers["access-control-expose-headers"].split(",")}
+                assert exposed >= {"x-request-id", "retry-after",
+                                   "inference-header-content-length"}, status
+                assert r.headers["x-request-id"], status
+                if status >= 400:
+                    assert r.json()["request_id"] == r.headers["x-request-id"], status
+            metrics = (await c.get("/metrics")).text
+        assert _sample(metrics, "loss_service_requests_total", route="/losses/{name}",
+                       method="GET", status="500") == 1  # the 500 is counted under its route

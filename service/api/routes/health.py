@@ -27,7 +27,9 @@ class Ready(BaseModel):
 
 
 class Version(BaseModel):
-    service: str
+    version: str = Field(description="the service's version (the loss-service package's)")
+    service: str = Field(description="the same as `version`, kept for older clients",
+                         json_schema_extra={"deprecated": True})
     python: str
     numpy: str
     default_backend: str
@@ -54,6 +56,6 @@ async def readyz(request: Request) -> dict[str, Any]:
 @router.get("/version", operation_id="version", summary="Service and library versions",
             response_model=Version)
 async def version(request: Request) -> dict[str, Any]:
-    return {"service": __version__, "python": platform.python_version(),
+    return {"version": __version__, "service": __version__, "python": platform.python_version(),
             "numpy": np.__version__, "default_backend": request.app.state.settings.backend,
             "backends": availability()}
