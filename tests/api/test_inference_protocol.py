@@ -369,3 +369,48 @@ async def test_large_json_bodies_are_read_in_place(client):
     assert all(isinstance(t["data"], np.ndarray) for t in parsed["inputs"])
     _, arrays = _outputs(await client.post("/v2/models/mse/infer", content=body))
     _same_as_gradient(arrays, await _native(client, "mse", inputs, {}))
+
+
+# --- docs/api.md's examples are what the service answers -----------------------------------
+
+NUMBER = re.compile(r"-?\d+(?:\.\d*)?(?:e[-+]?\d+)?")
+
+
+def _section() -> str:
+    text = (ROOT / "docs" / "api.md").read_text()
+    start = text.index("\n## Open Inference Protocol (KServe V2 / Triton)\n")
+    end = text.find("\n## ", start + 1)
+    return text[start:] if end < 0 else text[start:end]
+
+
+def _block(text: str, fence: str) -> str:
+    start = text.index(f"```{fence}\n") + len(fence) + 4
+    return text[start:text.index("\n```", start)]
+
+
+def _same_text(shown: str, got: str) -> None:
+    """Equal text, the numbers in it equal to 1e-6 (other changes to the core may move the last
+    digits)."""
+    shown, got = " ".join(shown.split()), " ".join(got.split())
+    assert NUMBER.sub("#", shown) == NUMBER.sub("#", got), got
+    for a, b in zip(NUMBER.findall(shown), NUMBER.findall(got), strict=True):
+        assert float(b) == pytest.approx(float(a), rel=1e-6, abs=1e-12), (shown, got)
+
+
+async def test_the_docs_curl_examples_are_real_answers(client):
+    lines = _block(_section(), "console").splitlines()
+    assert len(lines) == 4
+    for command, shown in zip(lines[::2], lines[1::2], strict=True):
+        path = re.search(r"localhost:8000(\S+)", command).group(1)
+        body = re.search(r"-d '(\{.*\})'", command).group(1)
+        r = await client.post(path, content=body)  # (curl -d: no JSON content type)
+        _same_text(shown, r.text)
+
+
+@pytest.mark.slow
+def test_the_docs_tritonclient_example_runs(server, capsys):
+    pytest.importorskip("tritonclient.http")
+    section = _section()
+    code = _block(section, "python").replace("127.0.0.1:8000", server.removeprefix("http://"))
+    exec(compile(code, "docs/api.md", "exec"), {})
+    _same_text(_block(section[section.index("prints"):], "text"), capsys.readouterr().out)
