@@ -17,6 +17,7 @@ import numpy as np
 import orjson
 import pytest
 
+from service.config import Settings
 from service.transport import binary as binary_body
 from service.transport.json_out import wire_to_array
 from tests.serverutil import running_server
@@ -268,6 +269,23 @@ async def test_metrics_label_the_route_template(client):
     text = (await client.get("/metrics")).text
     assert 'route="/v2/models/{model_name}/infer"' in text
     assert "/v2/models/huber/infer" not in text
+
+
+class TestWithApiKeys:
+    @pytest.fixture
+    def settings(self) -> Settings:
+        return Settings(api_keys=["key"])
+
+    async def test_probes_are_open_the_rest_needs_a_key_and_errors_stay_the_protocols(
+            self, client):
+        for path in ("/v2/health/live", "/v2/health/ready"):
+            assert (await client.get(path)).status_code == 200
+        r = await _infer(client, "mse", CASES[0][1])
+        assert r.status_code == 401 and set(r.json()) == {"error"}
+        assert "API key" in r.json()["error"]
+        assert r.headers["www-authenticate"].startswith("Bearer")
+        r = await client.get("/v2/models/mse", headers={"x-api-key": "key"})
+        assert r.status_code == 200
 
 
 # --- the real clients, against a real server --------------------------------------------
