@@ -109,9 +109,10 @@ def named(exc: ProblemError, names: list[Any]) -> ProblemError:
         what = f"{head[0][:-1]} {key!r}"
     elif loc[:2] == ["body", "sample_weight"]:
         what = "input 'sample_weight'"
-    elif loc[:1] == ["body"] and head and head[0] in ("params", "parameters", *NATIVE_PARAMETERS):
-        what, rest = (f"parameter {rest[0]!r}", rest[1:]) if head[0] in (
-            "params", "parameters") and rest else (f"parameter {head[0]!r}", rest)
+    elif loc[:2] == ["body", "params"] and rest:  # a loss's parameter
+        what, rest = f"parameter {rest[0]!r}", rest[1:]
+    elif loc[:1] == ["body"] and head and head[0] in NATIVE_PARAMETERS:
+        what = f"parameter {head[0]!r}"
     if what and rest:
         what += " " + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in rest
                               ).lstrip(".")
