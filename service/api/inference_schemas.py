@@ -18,9 +18,11 @@ DATATYPES: dict[str, str] = {"FP64": "float64", "FP32": "float32", "INT64": "int
 
 OIP_NUMBER: dict[str, Any] = {
     "anyOf": [{"type": "number"}, {"enum": ["NaN", "Infinity", "-Infinity"]}]}
-FlatIn = Annotated[Any, WithJsonSchema({
-    "type": "array", "items": {"type": "number"},
-    "description": "the tensor's elements, flattened in row-major order"})]
+DataIn = Annotated[Any, WithJsonSchema({
+    "type": "array",
+    "items": {"anyOf": [{"type": "number"}, {"$ref": "#/components/schemas/NestedList"}]},
+    "description": "the tensor's elements in row-major order: flattened, or nested as the "
+    "shape says"})]
 FlatOut = Annotated[Any, WithJsonSchema({
     "type": "array", "items": OIP_NUMBER,
     "description": "the tensor's elements, flattened in row-major order (a non-finite value "
@@ -47,7 +49,7 @@ class InferInput(BaseModel):
     shape: list[Annotated[int, Field(ge=0)]]
     datatype: Literal[tuple(DATATYPES)]  # type: ignore[valid-type]
     parameters: InputParameters | None = None
-    data: FlatIn | None = Field(None, description="absent when `binary_data_size` is given")
+    data: DataIn | None = Field(None, description="absent when `binary_data_size` is given")
 
 
 class OutputParameters(BaseModel):

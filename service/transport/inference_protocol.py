@@ -23,6 +23,7 @@ import numpy as np
 from ..api.inference_schemas import DATATYPES, InferRequest
 from ..api.problems import ProblemError
 from ..api.schemas import REQUEST_MODELS
+from ..casting import CastError, cast
 from ..losses import Evaluation, LossSpec
 from ..tuning import gc_paused
 from . import json_in
@@ -126,12 +127,39 @@ def _names(obj: Any) -> list[Any]:
             for i in inputs] if isinstance(inputs, list) else []
 
 
-def _native(req: InferRequest, spec: LossSpec) -> tuple[dict[str, Any], list[Any]]:
-    """The service's request document for ``req``; and its tensor objects in the order the
-    request names them (where binary ones take their bytes)."""
+def _nested(data: Any) -> bool:
+    """Whether ``data`` is given in its nested form (the protocol allows either): a list of
+    lists, or a 2-D or deeper array the body parser read in place."""
+    if isinstance(data, np.ndarray):
+        return data.ndim > 1
+    return isinstance(data, list) and bool(data) and isinstance(data[0], list)
+
+
+def _as_declared(a: np.ndarray, shape: tuple[int, ...], dtype: str, loc: tuple[Any, ...]
+                 ) -> np.ndarray:
+    """An input sent as nested ``data`` (decoded as a nested list, as the native API decodes
+    one): refused unless it has the declared shape, then cast to the declared datatype (every
+    value kept, or refused at its index)."""
+    if a.shape != shape:
+        raise ProblemError("invalid_tensor", f"data is nested as shape {list(a.shape)}; the "
+                           f"tensor's shape is {list(shape)}", loc)
+    try:
+        return cast(a, np.dtype(dtype))
+    except CastError as exc:
+        at = f" at index {list(exc.index)}" if exc.index else ""
+        raise ProblemError(exc.code, f"data contains {exc.what}{at}", (*loc, *exc.index)
+                           ) from None
+
+
+def _native(req: InferRequest, spec: LossSpec
+            ) -> tuple[dict[str, Any], list[Any], list[tuple[str, tuple[int, ...], str]]]:
+    """The service's request document for ``req``; its tensor objects in the order the
+    request names them (where binary ones take their bytes); and (name, shape, dtype) of the
+    inputs sent as nested data (the document has them as nested lists)."""
     allowed = input_names(spec)
     inputs: dict[str, Any] = {}
     tensors: list[Any] = []
+    nested: list[tuple[str, tuple[int, ...], str]] = []
     native: dict[str, Any] = {"inputs": inputs}
     for t in req.inputs:
         loc = ("body", "inputs", t.name)
@@ -144,15 +172,18 @@ def _native(req: InferRequest, spec: LossSpec) -> tuple[dict[str, Any], list[Any
         if (size is None) == (t.data is None):
             raise ProblemError("invalid_tensor", "give the tensor's data, or its "
                                "binary_data_size (not both)", loc)
-        tensor = {"shape": t.shape, "dtype": DATATYPES[t.datatype],
-                  **({"data": t.data} if size is None else {"binary_data_size": size})}
+        tensor: Any = {"shape": t.shape, "dtype": DATATYPES[t.datatype],
+                       **({"data": t.data} if size is None else {"binary_data_size": size})}
+        if size is None and _nested(t.data):
+            tensor = t.data
+            nested.append((t.name, tuple(t.shape), DATATYPES[t.datatype]))
         tensors.append((tensor, (*loc, "binary_data_size")))
         (native if t.name == "sample_weight" else inputs)[t.name] = tensor
     parameters = req.parameters or {}
     native.update({k: parameters[k] for k in NATIVE_PARAMETERS if k in parameters})
     native["params"] = {k: v for k, v in parameters.items()
                         if k not in NATIVE_PARAMETERS and k not in TRITON_PARAMETERS}
-    return native, tensors
+    return native, tensors, nested
 
 
 def _requested(req: InferRequest, spec: LossSpec) -> Requested:
@@ -181,7 +212,7 @@ def decode_infer(body: Received, spec: LossSpec, max_elements: int,
         with gc_paused(body.size >= GC_PAUSE_BYTES):
             obj = json_in.parse_json(bytes(raw[:end]) if end < len(raw) else raw, max_elements)
             req = validate(InferRequest, obj)
-            native, tensors = _native(req, spec)
+            native, tensors, nested = _native(req, spec)
             requested = _requested(req, spec)
             if body.header_length is not None:
                 attach_binary(tensors, memoryview(raw).toreadonly()[end:])
@@ -192,6 +223,12 @@ def decode_infer(body: Received, spec: LossSpec, max_elements: int,
             check_bools = json_in.may_hide_booleans(text, native)
             call = decode_document(native, check_bools, spec, REQUEST_MODELS[spec.name],
                                    want_grad, max_elements, stats, body.size, "json")
+            for name, shape, dtype in nested:
+                loc = ("body", "inputs", name, "data")
+                if name == "sample_weight":
+                    call.sample_weight = _as_declared(call.sample_weight, shape, dtype, loc)
+                else:
+                    call.arrays[name] = _as_declared(call.arrays[name], shape, dtype, loc)
             del req, native, tensors, text
     except ProblemError as exc:
         raise named(exc, _names(obj)) from None

@@ -432,3 +432,25 @@ def test_the_docs_tritonclient_example_runs(server, capsys):
     code = _block(section, "python").replace("127.0.0.1:8000", server.removeprefix("http://"))
     exec(compile(code, "docs/api.md", "exec"), {})
     _same_text(_block(section[section.index("prints"):], "text"), capsys.readouterr().out)
+
+
+async def test_nested_data_is_taken_as_the_shape_says(client):
+    """The protocol allows data flattened or nested; nested, it must have the declared shape,
+    and its values the declared datatype."""
+    inputs = [("predictions", X), ("targets", CLASSES), ("sample_weight", W)]
+    flat = [_input(n, a) for n, a in inputs]
+    nested = [{**flat[0], "data": X.tolist()}, flat[1], flat[2]]
+    r = await client.post("/v2/models/cross_entropy/infer", json={"inputs": nested})
+    _same_as_gradient(_outputs(r)[1], await _native(client, "cross_entropy", inputs,
+                                                    {"sample_weight": W.tolist()}))
+    for bad, message in (
+        ({**flat[0], "shape": [4, 6], "data": X.tolist()},
+         r"input 'predictions' data: data is nested as shape \[6, 4\]; the tensor's shape is"),
+        ({**flat[0], "datatype": "INT64", "data": X.tolist()},
+         r"input 'predictions' data: data contains float64 values where integers \(int64\)"),
+        ({**flat[0], "datatype": "INT32", "data": [[1, 2, 3, 4]] * 5 + [[1, 2, 3, 2**40]]},
+         r"input 'predictions' data\[5\]\[3\]: data contains 1099511627776, which is out of "
+         r"the int32 range"),
+        ({**flat[0], "data": [[1.0, 2.0], [3.0]]}, r"input 'predictions'")):
+        r = await client.post("/v2/models/cross_entropy/infer", json={"inputs": [bad, flat[1]]})
+        assert r.status_code == 400 and re.search(message, r.json()["error"]), r.text
