@@ -72,7 +72,9 @@ def errors_page() -> str:
         "location of a problem (`[\"body\", \"targets\", 3]`). `unknown_loss` adds "
         "`suggestions`; the 503s that can pass carry a `Retry-After` header. Nothing a client "
         "sends yields a 500. Examples and how the locations read: "
-        "[api.md, Errors](api.md#errors).",
+        "[api.md, Errors](api.md#errors). On the Open Inference Protocol's `/v2` routes the "
+        "same errors are the protocol's `{\"error\": \"<message>\"}` (400 for the 422s): "
+        "[api.md, Open Inference Protocol](api.md#open-inference-protocol-kserve-v2--triton).",
         "",
         f"{codes} codes. A code answered with two statuses is listed under each.",
         "",

@@ -14,7 +14,7 @@ from starlette.types import ASGIApp
 from .api.docs_ui import install_docs
 from .api.errors import install_error_handlers
 from .api.openapi import build_openapi
-from .api.routes import catalog, compare, health, losses, metrics
+from .api.routes import catalog, compare, health, inference_protocol, losses, metrics
 from .api.warmup import warm_up
 from .backends.worker import DeviceWorker
 from .config import Settings, get_settings
@@ -71,7 +71,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.ready = False
     app.state.device_worker = DeviceWorker(settings.gpu_queue_size, settings.retry_after_s)
     app.state.body_budget = BodyBudget(settings.max_inflight_bytes, settings.retry_after_s)
-    for router in (losses.router, catalog.router, health.router, metrics.router, compare.router):
+    for router in (losses.router, catalog.router, health.router, metrics.router, compare.router,
+                   inference_protocol.router):  # (last: the native routes match first)
         app.include_router(router)
     install_docs(app)  # /docs and /redoc from the package's own files, no CDN
     install_error_handlers(app)

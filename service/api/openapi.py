@@ -14,6 +14,7 @@ from fastapi.openapi.utils import get_openapi
 from pydantic.json_schema import models_json_schema
 
 from .. import __version__
+from .inference_schemas import InferenceError, InferRequest
 from .problems import Problem
 from .schemas import (
     EXTRA_COMPONENTS,
@@ -28,7 +29,8 @@ DESCRIPTION = """Evaluates machine-learning loss functions: exact float64 values
 breakdown and analytic gradients, with PyTorch semantics where PyTorch has the loss.
 
 Errors are RFC 9457 `application/problem+json` bodies with a machine-readable `code` and the JSON
-location (`loc`) of the problem."""
+location (`loc`) of the problem; on the Open Inference Protocol's `/v2` routes (KServe V2 /
+Triton HTTP: each loss is a model) they are the protocol's `{"error": "..."}`."""
 
 
 def build_openapi(app: FastAPI) -> dict[str, Any]:
@@ -36,8 +38,13 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         return app.openapi_schema
     schema = get_openapi(title="loss-service", version=__version__, description=DESCRIPTION,
                          routes=app.routes)
+    for path, operations in schema["paths"].items():
+        if path.startswith("/v2/"):  # (FastAPI's 422 for path parameters: never, on /v2)
+            for operation in operations.values():
+                operation["responses"].pop("422", None)
     models = [(m, "validation") for m in (*REQUEST_MODELS.values(), GenericRequest, TensorData,
-                                          TensorB64, TensorBinary, Problem)]
+                                          TensorB64, TensorBinary, Problem, InferRequest,
+                                          InferenceError)]
     _, defs = models_json_schema(models, ref_template="#/components/schemas/{model}")
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components.update(defs.get("$defs", {}))

@@ -129,10 +129,26 @@ def problem_response(exc: ProblemError, headers: dict[str, str] | None = None,
     if request is not None:
         request.state.problem_code = exc.code
         extra["request_id"] = getattr(request.state, "request_id", None)
+        if is_inference_protocol(request.url.path):
+            return inference_error(exc, headers)
     body = problem_body(exc.code, exc.status, exc.detail, exc.errors, **extra)
     merged = {**(exc.headers or {}), **(headers or {})} or None
     return Response(orjson.dumps(body), status_code=exc.status, media_type=PROBLEM_MEDIA_TYPE,
                     headers=merged)
+
+
+def is_inference_protocol(path: str) -> bool:
+    """Whether ``path`` is one of the Open Inference Protocol's (``/v2...``), whose errors are
+    ``{"error": "..."}`` (:mod:`service.api.routes.inference_protocol`)."""
+    return path == "/v2" or path.startswith("/v2/")
+
+
+def inference_error(exc: ProblemError, headers: dict[str, str] | None = None) -> Response:
+    """The problem as the Open Inference Protocol answers errors: ``{"error": message}``, with
+    400 where the native API answers 422 (the protocol's status for a bad request)."""
+    merged = {**(exc.headers or {}), **(headers or {})} or None
+    return Response(orjson.dumps({"error": exc.detail}), media_type="application/json",
+                    status_code=400 if exc.status == 422 else exc.status, headers=merged)
 
 
 def from_loss_error(exc: LossError, loc: Sequence[str | int]) -> ProblemError:

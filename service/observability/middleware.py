@@ -22,12 +22,12 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..api.problems import PROBLEM_MEDIA_TYPE, problem_body
+from ..api.problems import PROBLEM_MEDIA_TYPE, is_inference_protocol, problem_body
 from . import metrics
 
 log = logging.getLogger("service.access")
 
-OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/v2/health/live", "/v2/health/ready"})
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
@@ -79,17 +79,21 @@ class ApiKeyMiddleware:
             return
         state: dict[str, Any] = scope.setdefault("state", {})
         state["problem_code"] = "unauthorized"
-        await self._unauthorized(state.get("request_id"), send)
+        await self._unauthorized(state.get("request_id"), send, scope["path"])
 
     @staticmethod
-    async def _unauthorized(rid: str | None, send: Send) -> None:
-        body = problem_body("unauthorized", 401, "a valid API key is required: send "
-                            "`Authorization: Bearer <key>` or `X-API-Key: <key>`",
-                            [{"loc": ["header", "authorization"], "msg": "missing or invalid "
-                              "API key", "type": "unauthorized"}], request_id=rid)
+    async def _unauthorized(rid: str | None, send: Send, path: str) -> None:
+        """A problem document, or the Open Inference Protocol's ``{"error"}`` under ``/v2``."""
+        detail = "a valid API key is required: send `Authorization: Bearer <key>` or " \
+                 "`X-API-Key: <key>`"
+        body = {"error": detail} if is_inference_protocol(path) else problem_body(
+            "unauthorized", 401, detail, [{"loc": ["header", "authorization"], "msg":
+                                           "missing or invalid API key", "type":
+                                           "unauthorized"}], request_id=rid)
         payload = orjson.dumps(body)
+        media = "application/json" if "error" in body else PROBLEM_MEDIA_TYPE
         await send({"type": "http.response.start", "status": 401, "headers": [
-            (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+            (b"content-type", media.encode()),
             (b"content-length", str(len(payload)).encode()),
             (b"www-authenticate", b'Bearer realm="loss-service"'),
         ]})

@@ -160,14 +160,14 @@ def _parse_in_place(body: bytes | bytearray, max_elements: int | None) -> tuple[
     return None if texts or arrays else (obj,)  # a placeholder elsewhere: parse as usual
 
 
-Place = tuple[dict[str, Any], str, tuple[str, ...]]
+Place = tuple[Any, Any, tuple[Any, ...]]  # (a dict or list, its key or index, location)
 
 
 def _array_places(obj: Any) -> list[Place]:
     """(object, key, location) of every place a request's array goes, in the order of the JSON
     text (a parsed object keeps its keys in that order): the top-level arrays, ``inputs``
-    values, and a /compare submission's ``value``, ``per_sample``, ``gradient`` and
-    ``gradients`` values."""
+    values (the tensors of an Open Inference Protocol request's ``inputs`` list too), and a
+    /compare submission's ``value``, ``per_sample``, ``gradient`` and ``gradients`` values."""
     places: list[Place] = []
 
     def add(where: Any, loc: tuple[str, ...]) -> None:
@@ -179,6 +179,8 @@ def _array_places(obj: Any) -> list[Place]:
     for key, value in obj.items():
         if key in ARRAY_FIELDS:
             places.append((obj, key, ("body", key)))
+        elif key == "inputs" and isinstance(value, list):
+            places.extend((value, i, ("body", "inputs", i)) for i in range(len(value)))
         elif key == "inputs":
             add(value, ("body", "inputs"))
         elif key == "submission" and isinstance(value, dict):

@@ -53,18 +53,20 @@ SMALL_CHUNK = 4096  # chunks smaller than this are gathered into pieces of up to
 GATHER_BYTES = 65536  # so that a body sent a few bytes at a time does not cost an object each
 
 
-async def read_body(request: Request, max_bytes: int, *,
-                    binary: bool = False) -> bytes | bytearray:
+async def read_body(request: Request, max_bytes: int, *, binary: bool = False,
+                    any_media: bool = False) -> bytes | bytearray:
     """The raw body; 415 for a content type other than JSON (or ``application/octet-stream``
-    where ``binary``), 413 past ``max_bytes`` (never read whole), 503 ``server_busy`` when the
-    server's budget of body bytes in flight (:mod:`service.transport.inflight`) is full.
+    where ``binary``; any where ``any_media``: Open Inference Protocol clients send none), 413
+    past ``max_bytes`` (never read whole), 503 ``server_busy`` when the server's budget of body
+    bytes in flight (:mod:`service.transport.inflight`) is full.
 
     Memory follows the bytes that arrive, not the ``Content-Length``: the chunks are kept until
     half the declared length has arrived, then copied into one buffer of that length (no list
     of chunks joined into a second copy of a large body at the end).
     """
     content_type = request.headers.get("content-type", "")
-    if not (_is_json(content_type) or (binary and _media(content_type) == MEDIA_TYPE)):
+    if not (any_media or _is_json(content_type)
+            or (binary and _media(content_type) == MEDIA_TYPE)):
         wanted = "application/json" + (f" or {MEDIA_TYPE}" if binary else "")
         raise ProblemError("unsupported_media_type",
                            f"content type must be {wanted}, got {content_type!r}" if
@@ -124,8 +126,15 @@ def _header_length(request: Request, size: int) -> int | None:
     a JSON body."""
     if _media(request.headers.get("content-type", "")) != MEDIA_TYPE:
         return None
-    value = request.headers.get(HEADER_LENGTH)
+    return header_length(request.headers.get(HEADER_LENGTH), size, required=True)
+
+
+def header_length(value: str | None, size: int, *, required: bool) -> int | None:
+    """``Inference-Header-Content-Length`` (``value``) of a body of ``size`` bytes, checked; None
+    where it is missing and not ``required``."""
     loc = ("header", HEADER_LENGTH.lower())
+    if value is None and not required:
+        return None
     if value is None:
         raise ProblemError("invalid_binary_body", f"an {MEDIA_TYPE} request needs the "
                            "Inference-Header-Content-Length header: the length in bytes of the "
@@ -148,10 +157,19 @@ def parse_binary(body: bytes | bytearray, header_length: int,
     not take binary bodies: a submission's tensors here are refused with the body's other
     unknown fields.) ``max_elements``: as for :func:`service.transport.json_in.parse_json`."""
     obj = json_in.parse_json(bytes(body[:header_length]), max_elements)
-    section = memoryview(body).toreadonly()[header_length:]
+    places = [(where[key], loc) for where, key, loc in _array_places(obj)]
+    attach_binary(places, memoryview(body).toreadonly()[header_length:])
+    return obj
+
+
+def attach_binary(places: Iterable[tuple[Any, Loc]], section: memoryview) -> None:
+    """Give each tensor object among ``places`` (``(object, its location)``, in the order the
+    header names them) that has ``binary_data_size`` a
+    :class:`service.transport.arrays.BinaryData` view of its bytes, taken from ``section`` (the
+    body after the JSON header) in turn; 400 when the sizes do not add up to the section, 422
+    for a size that is not a byte count."""
     offset = 0
-    for where, key, loc in _array_places(obj):
-        tensor = where[key]
+    for tensor, loc in places:
         if not (isinstance(tensor, dict) and "binary_data_size" in tensor):
             continue
         size = tensor["binary_data_size"]
@@ -170,7 +188,6 @@ def parse_binary(body: bytes | bytearray, header_length: int,
         raise ProblemError("invalid_binary_body", f"{len(section)} bytes follow the JSON header "
                            f"but its tensors' binary_data_size add up to {offset}", ("body",),
                            status=400)
-    return obj
 
 
 class Received:
@@ -191,9 +208,15 @@ class Received:
         return raw
 
 
-async def receive(request: Request, max_bytes: int, *, binary: bool = False) -> Received:
-    """The body of ``request`` (see :func:`read_body`), with its binary header's length."""
-    raw = await read_body(request, max_bytes, binary=binary)
+async def receive(request: Request, max_bytes: int, *, binary: bool = False,
+                  any_media: bool = False) -> Received:
+    """The body of ``request`` (see :func:`read_body`), with its binary header's length.
+    ``any_media`` (the Open Inference Protocol): any content type, binary where the request
+    has ``Inference-Header-Content-Length``."""
+    raw = await read_body(request, max_bytes, binary=binary, any_media=any_media)
+    if any_media:
+        return Received(raw, header_length(request.headers.get(HEADER_LENGTH), len(raw),
+                                           required=False))
     return Received(raw, _header_length(request, len(raw)) if binary else None)
 
 
@@ -340,15 +363,26 @@ def decode_loss(body: Received, spec: LossSpec, model: type[BaseModel], want_gra
     """
     with gc_paused(body.size >= GC_PAUSE_BYTES):
         obj, check_bools = parse(body, max_elements)
-        req = validate(model, obj)
-        dec = Decoder(max_elements, check_bools, stats)
-        arrays, sw = dec.inputs(req), dec.sample_weight(req)
-        dec.done()
         default = "json" if body.header_length is None else "binary"
-        call = LossCall(spec, want_grad, arrays, sw, dec.where, req.params.model_dump(),
-                        req.reduction, req.dtype, req.backend,
-                        req.encoding if "encoding" in req.model_fields_set else default,
-                        frozenset(req.omit), dec.limit - dec.budget, body.size)
-        del req, obj  # the parsed lists go while the collector is still paused
+        call = decode_document(obj, check_bools, spec, model, want_grad, max_elements, stats,
+                               body.size, default)
+        del obj  # the parsed lists go while the collector is still paused
+    return call
+
+
+def decode_document(obj: Any, check_bools: bool, spec: LossSpec, model: type[BaseModel],
+                    want_grad: bool, max_elements: int, stats: dict[str, Any], body_bytes: int,
+                    default_encoding: str) -> LossCall:
+    """A parsed request document validated by ``model`` and its arrays decoded: the one
+    decoding step of ``/loss``, ``/gradient`` and the Open Inference Protocol's ``infer``
+    (:mod:`service.transport.inference_protocol` translates its requests into this document)."""
+    req = validate(model, obj)
+    dec = Decoder(max_elements, check_bools, stats)
+    arrays, sw = dec.inputs(req), dec.sample_weight(req)
+    dec.done()
+    call = LossCall(spec, want_grad, arrays, sw, dec.where, req.params.model_dump(),
+                    req.reduction, req.dtype, req.backend,
+                    req.encoding if "encoding" in req.model_fields_set else default_encoding,
+                    frozenset(req.omit), dec.limit - dec.budget, body_bytes)
     stats["encoding"] = call.encoding
     return call

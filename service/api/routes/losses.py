@@ -20,7 +20,7 @@ from ... import deadline, engine
 from ...backends import BackendUnavailable
 from ...backends.worker import DeviceWorker, QueueFull
 from ...config import Settings
-from ...losses import LOSSES, LossError, LossSpec, get_loss
+from ...losses import LOSSES, Evaluation, LossError, LossSpec, get_loss
 from ...transport.json_out import (
     Piece,
     Splices,
@@ -81,13 +81,11 @@ def on_event_loop(call: LossCall, settings: Settings) -> bool:
     return numpy and call.body_bytes <= settings.inline_max_bytes
 
 
-def loss_body(call: LossCall, settings: Settings, stats: dict[str, Any],
-              worker: DeviceWorker | None = None,
-              splices: Splices | None = None) -> dict[str, Any]:
-    """The response body of ``call`` (raises ProblemError), for orjson; its arrays are
-    released before the result is encoded. ``stats`` receives ``backend``. With ``splices``,
-    b64 and binary result arrays are held there (see :class:`Splices`); binary needs them."""
-    enc = call.encoding
+def compute(call: LossCall, settings: Settings, stats: dict[str, Any],
+            worker: DeviceWorker | None = None) -> Evaluation:
+    """``call`` evaluated by :func:`service.engine.run` (raises ProblemError): the one core call
+    of ``/loss``, ``/gradient`` and the Open Inference Protocol's ``infer``. Its input arrays
+    are released before it returns; ``stats`` receives ``backend``."""
     deadline.check("parsing the body")
     try:
         result = engine.run(call.spec.name, call.arrays, call.params, reduction=call.reduction,
@@ -107,7 +105,17 @@ def loss_body(call: LossCall, settings: Settings, stats: dict[str, Any],
     deadline.check("computing the loss")
     call.arrays.clear()  # the inputs are no longer needed: free them before encoding
     call.sample_weight = None
-    ev = result.evaluation
+    return result.evaluation
+
+
+def loss_body(call: LossCall, settings: Settings, stats: dict[str, Any],
+              worker: DeviceWorker | None = None,
+              splices: Splices | None = None) -> dict[str, Any]:
+    """The response body of ``call`` (raises ProblemError), for orjson; its arrays are
+    released before the result is encoded. ``stats`` receives ``backend``. With ``splices``,
+    b64 and binary result arrays are held there (see :class:`Splices`); binary needs them."""
+    enc = call.encoding
+    ev = compute(call, settings, stats, worker)
     value = np.asarray(ev.value)
     body: dict[str, Any] = {
         "loss": ev.loss,
@@ -119,7 +127,7 @@ def loss_body(call: LossCall, settings: Settings, stats: dict[str, Any],
         "n_samples": ev.n_samples,
         "params": jsonable(ev.params),
         "dtype": ev.dtype,
-        "backend": result.backend,
+        "backend": stats["backend"],
     }
     if call.want_grad:
         grads = ev.gradients or {}
