@@ -23,7 +23,7 @@ _FORBID = ConfigDict(extra="forbid", strict=True)  # strict: 0 is not false, "1"
 SUBMITTED_ARRAY: dict[str, Any] = {
     "description": "A submitted array: like any input array, and its values may also be the "
     "strings NaN, Infinity, -Infinity.",
-    "anyOf": [{"type": "number"}, {"enum": ["NaN", "Infinity", "-Infinity"]},
+    "anyOf": [{"type": "number"}, {"type": "string", "enum": ["NaN", "Infinity", "-Infinity"]},
               {"$ref": "#/components/schemas/NestedOutList"},
               {"$ref": "#/components/schemas/TensorData"},
               {"$ref": "#/components/schemas/TensorB64"}],

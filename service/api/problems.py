@@ -212,27 +212,36 @@ def from_validation_error(exc: ValidationError, prefix: Sequence[str | int] = ("
     return ProblemError(first["type"], detail, errors=unique)
 
 
-def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` entries documenting problem bodies for ``statuses``."""
-    descriptions = {
+def error_descriptions() -> dict[int, str]:
+    """What each error status means, for the OpenAPI document (codes: docs/errors.md)."""
+    return {
         400: "Malformed JSON (or JSON nested more than 1024 deep) or empty body; for an "
         "application/octet-stream body, a missing or wrong Inference-Header-Content-Length, or "
         "tensor sizes that do not add up to the bytes after the header (`invalid_binary_body`)",
+        401: "The server has API keys and the request gives none that is valid "
+        "(`unauthorized`): send `X-API-Key: <key>` or `Authorization: Bearer <key>`",
         404: "Unknown loss (the body suggests the closest names)",
         405: "Method not allowed",
-        413: "Body or element count over the configured limit",
+        408: "The body did not arrive within the time budget (`request_timeout`)",
+        413: "Body or element count over the configured limit, or an array larger than the "
+        "machine's memory",
         415: "Content type is not application/json (or application/octet-stream, where the "
         "route takes binary bodies)",
         422: "Invalid input: bad shape, value, parameter or reduction, an array of more than 32 "
         "dimensions (`too_deep`), or a backend that is not available here (see `code` and "
         "`errors`)",
-        408: "The body did not arrive within the time budget (`request_timeout`)",
+        500: "An internal error (`internal_error`): a bug, logged with its traceback",
         503: "Not ready yet (`/readyz`); or, with Retry-After: the GPU queue is full "
         "(`backend_busy`), the time budget ran out (`request_timeout`), the server's budget of "
         "body bytes in flight is full (`server_busy`), or memory ran out (`out_of_memory`)",
     }
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries documenting problem bodies for ``statuses``."""
+    descriptions = error_descriptions()
     return {
-        s: {"model": Problem, "description": descriptions[s],
+        s: {"description": descriptions[s],
             "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
         for s in statuses
     }

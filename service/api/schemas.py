@@ -11,7 +11,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, WithJsonSchema, create_model
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    WithJsonSchema,
+    create_model,
+)
 
 from ..backends import BACKEND_CHOICES
 from ..losses import LOSSES, LossSpec, ParamSpec
@@ -19,6 +27,24 @@ from ..losses.evaluate import DTYPES
 from ..transport.arrays import WIRE_DTYPES
 
 COMMON_INPUTS = ("predictions", "targets")
+
+# Nested lists are documented as a choice of 1-D to NESTED_DIMS-D arrays, not as a recursive
+# schema: client generators (openapi-python-client, openapi-typescript) refuse or mangle recursive
+# array items. Five dimensions is the deepest shape the losses name, (N, C, d1, d2, d3) (a volume);
+# the decoder (service.transport.arrays) accepts nested lists up to MAX_DIMS (32) deep, and a
+# tensor object (`shape` plus flat `data` or `b64`) carries any of them.
+NESTED_DIMS = 5
+
+
+def nested_lists(leaf: dict[str, Any], dims: int = NESTED_DIMS) -> list[dict[str, Any]]:
+    """Array schemas of 1 to ``dims`` dimensions whose innermost items are ``leaf``."""
+    out: list[dict[str, Any]] = []
+    items = leaf
+    for _ in range(dims):
+        items = {"type": "array", "items": items}
+        out.append(items)
+    return out
+
 
 ARRAY_SCHEMA: dict[str, Any] = {
     "description": "An array: a number, a nested list of numbers (class indices as integers), "
@@ -33,7 +59,7 @@ ARRAY_SCHEMA: dict[str, Any] = {
     ],
 }
 OUT_NUMBER: dict[str, Any] = {
-    "anyOf": [{"type": "number"}, {"enum": ["NaN", "Infinity", "-Infinity"]}],
+    "anyOf": [{"type": "number"}, {"type": "string", "enum": ["NaN", "Infinity", "-Infinity"]}],
     "description": "a number; a non-finite value is the string NaN, Infinity or -Infinity",
 }
 OUT_ARRAY_SCHEMA: dict[str, Any] = {
@@ -50,13 +76,17 @@ OUT_ARRAY_SCHEMA: dict[str, Any] = {
 # components referenced above, added to the OpenAPI document by service.api.openapi
 EXTRA_COMPONENTS: dict[str, Any] = {
     "NestedList": {
-        "type": "array",
-        "description": "a nested list of numbers (rectangular)",
-        "items": {"anyOf": [{"type": "number"}, {"$ref": "#/components/schemas/NestedList"}]},
+        "description": f"a rectangular nested list of numbers, 1 to {NESTED_DIMS} dimensions "
+        "(the service takes up to 32; a tensor object carries any shape)",
+        "anyOf": nested_lists({"type": "number"}),
     },
+    # Its elements are left untyped: a number-or-string element makes openapi-python-client
+    # (0.29) generate code that does not type-check for a choice of several list depths.
     "NestedOutList": {
-        "type": "array",
-        "items": {"anyOf": [OUT_NUMBER, {"$ref": "#/components/schemas/NestedOutList"}]},
+        "description": f"a rectangular nested list of numbers, 1 to {NESTED_DIMS} dimensions; "
+        "a non-finite value is the string NaN, Infinity or -Infinity",
+        "anyOf": nested_lists({"description": "a number, or the string NaN, Infinity or "
+                                              "-Infinity"}),
     },
 }
 
@@ -111,12 +141,13 @@ class TensorBinary(BaseModel):
 
 
 BINARY_BODY_DESCRIPTION = (
-    "A JSON request body (application/json), or the binary tensor format in the style of the "
-    "KServe/Triton binary tensor extension (application/octet-stream): the same JSON object as "
-    "a header of `Inference-Header-Content-Length` bytes (a header of the request), then the "
-    "little-endian row-major bytes of each tensor object that gives `binary_data_size` "
-    "(`TensorBinary`), in the order the header names them. The answer is in the same format "
-    "unless the request sets `encoding`.")
+    "A JSON request body (application/json). The route also takes the binary tensor format in "
+    "the style of the KServe/Triton binary tensor extension, as `Content-Type: "
+    "application/octet-stream`: the same JSON object as a header of "
+    "`Inference-Header-Content-Length` bytes (a header of the request), then the little-endian "
+    "row-major bytes of each tensor object that gives `binary_data_size` (`TensorBinary`), in "
+    "the order the header names them. The answer is in the same format unless the request sets "
+    "`encoding`.")
 BINARY_RESPONSE: dict[str, Any] = {
     "description": "The response; with `encoding` binary (the default for an "
     "application/octet-stream request) an application/octet-stream body: the JSON response "
@@ -148,6 +179,13 @@ def _param_type(p: ParamSpec) -> Any:
     return Annotated[_typed(p, {}), WithJsonSchema(TypeAdapter(_typed(p, bounds)).json_schema())]
 
 
+def _not_a_bool(v: Any) -> Any:
+    """Refuse a bool for a choice of no bools (pydantic's Literal would take true for 1)."""
+    if isinstance(v, bool):
+        raise ValueError("a boolean is not one of the choices")
+    return v
+
+
 def _typed(p: ParamSpec, bounds: dict[str, float]) -> Any:
     base: Any
     if p.type == "float":
@@ -156,8 +194,14 @@ def _typed(p: ParamSpec, bounds: dict[str, float]) -> Any:
         base = Annotated[int, Field(**bounds)]
     elif p.type == "bool":
         base = bool
+    elif p.type == "choice" and sum(isinstance(c, bool) for c in p.choices) == 2:
+        # true, false and others ("auto"): a strict bool, since pydantic matches a Literal by
+        # equality, and 0 == False would select false (the core's rule: a bool matches only a
+        # listed bool, service.losses.params)
+        others = tuple(c for c in p.choices if not isinstance(c, bool))
+        base = Literal[others] | bool if others else bool
     elif p.type == "choice":
-        base = Literal[tuple(p.choices)]
+        base = Annotated[Literal[tuple(p.choices)], BeforeValidator(_not_a_bool)]
     elif p.type == "float_array":
         base = list[Annotated[float, Field(**bounds)]]
     else:

@@ -119,7 +119,7 @@ async def mistakes(loss: Annotated[str | None, Query(description="a loss name or
 
 
 @router.get("/cases/{name}", operation_id="cases", summary="Deterministic test cases for a loss",
-            response_model=CaseSet, responses=error_responses(404, 422),
+            response_model=CaseSet, responses=error_responses(404, 422, 503),
             description="Inputs for loss `name`, byte-identical for the same query across runs, "
             "processes and machines (numpy `Generator(PCG64(seed))`, floats rounded to 12 "
             "significant digits). `kind=edge` gives the edge cases that apply to the loss: a "

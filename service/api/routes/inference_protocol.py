@@ -158,11 +158,15 @@ async def _infer(request: Request, spec: LossSpec) -> Response:
 
 
 _BINARY = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+# Only application/json is listed (as for the native routes): a second request media type makes
+# generated clients take a union body that openapi-python-client cannot type. The binary
+# extension's body (any content type) is described in words.
 _INFER_BODY = {"requestBody": {"required": True, "content": {
-    "application/json": {"schema": {"$ref": "#/components/schemas/InferRequest"}}, **_BINARY},
-    "description": "An inference request; with the binary tensor extension, that JSON as a "
-    "header of Inference-Header-Content-Length bytes, then the inputs' bytes (little-endian, "
-    "row-major) in the order the header names those with binary_data_size"}}
+    "application/json": {"schema": {"$ref": "#/components/schemas/InferRequest"}}},
+    "description": "An inference request; with the binary tensor extension (a body of any "
+    "content type, with an Inference-Header-Content-Length header), that JSON as a header of "
+    "Inference-Header-Content-Length bytes, then the inputs' bytes (little-endian, row-major) "
+    "in the order the header names those with binary_data_size"}}
 _INFER_OK = {"description": "The outputs; application/octet-stream (with "
              "Inference-Header-Content-Length) where some output is binary",
              "content": _BINARY}

@@ -146,7 +146,11 @@ def loss_response(call: LossCall, settings: Settings, stats: dict[str, Any],
     return serialize(body, splices, binary=call.encoding == "binary")
 
 
-_BINARY_CONTENT = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+# The request body is documented as application/json only; the binary tensor format, which the
+# routes take as well, is described in BINARY_BODY_DESCRIPTION. A second media type on a required
+# body makes openapi-python-client (0.29) emit modules that fail to import (its issue #1451), and
+# a generated client could not build that format anyway. The binary *response* stays a media type
+# of the 200 (BINARY_RESPONSE).
 _RESPONSES = {200: BINARY_RESPONSE, **error_responses(400, 408, 413, 415, 422, 503)}
 
 
@@ -162,7 +166,7 @@ def _openapi_body(model: type[BaseModel], spec: LossSpec) -> dict[str, Any]:
             "content": {"application/json": {
                 "schema": {"$ref": f"#/components/schemas/{model.__name__}"},
                 "examples": examples,
-            }, **_BINARY_CONTENT},
+            }},
         }
     }
 
@@ -226,8 +230,7 @@ async def _by_name(request: Request, name: str, want_grad: bool) -> Response:
 
 _GENERIC_BODY = {"requestBody": {"required": True, "description": BINARY_BODY_DESCRIPTION,
                                   "content": {"application/json": {"schema": {
-                                      "$ref": "#/components/schemas/GenericRequest"}},
-                                      **_BINARY_CONTENT}}}
+                                      "$ref": "#/components/schemas/GenericRequest"}}}}}
 
 
 @router.post("/loss/{name}", operation_id="loss-by-name", tags=["loss"],
