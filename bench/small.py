@@ -1,19 +1,30 @@
-"""small: throughput and latency of tiny requests, ``/loss/mse`` (10 values) against ``/ping``.
+"""small: throughput and latency of small requests, against a bare FastAPI app's ``/ping``.
 
     python -m bench small [--quick] [--duration 3] [--workers 1,2] [--concurrency 1,16,64]
+                          [--routes ping,healthz,mse,compare,losses]
                           [--http auto|h11|httptools] [--loop auto|asyncio|uvloop]
                           [--client httpx|raw]
 
-For 1 and 2 uvicorn workers (``bench.apps:app`` served like ``loss-service serve``) and
-concurrency 1, 16 and 64, a load generator in its own process (``bench.loadgen``: async httpx,
+Two servers run side by side, started the same way (``bench.serve``: the product's uvicorn
+settings, logging and process tuning), with 1 and then 2 workers: a bare FastAPI app with one
+``GET /ping`` (``bench.apps:bare``, the baseline) and the service (``bench.apps:app``). At
+concurrency 1, 16 and 64 a load generator in its own process (``bench.loadgen``: async httpx,
 keep-alive connections) sends requests back to back for ``--duration`` seconds after a warm-up,
-first to ``GET /ping`` (the same app, middleware and settings; a fixed body), then to
-``POST /loss/mse``. It reports req/s, p50 and p99 latency. ``--client raw`` swaps httpx for a
-lighter client on asyncio streams (see ``bench.loadgen``).
+first to the bare ``/ping``, then to each of the service's routes:
 
-Targets: ``/loss/mse`` at least 60% of ``/ping``'s req/s with the same settings; 2 workers at
-least 1.6x the req/s of 1 worker (concurrency 16 and 64). The load generator runs on the same
-machine and takes CPU from the server, which bounds what two workers can gain on 2 cores.
+* ``ping``: the service's own ``GET /ping`` (its middleware and routing, a fixed body);
+* ``healthz``: ``GET /healthz``;
+* ``mse``: ``POST /loss/mse`` with 10 values;
+* ``compare``: ``POST /compare``, a small grade (cross_entropy, 3 x 3, value and per-sample);
+* ``losses``: ``GET /losses`` (the catalog).
+
+It reports req/s, p50 and p99 latency, and each route's req/s over the bare ``/ping``'s at the
+same point. ``--client raw`` swaps httpx for a lighter client on asyncio streams.
+
+Targets (issue 22): ``/loss/mse`` at least 0.8x and ``/healthz`` at least 0.9x the bare
+``/ping``'s req/s, ``/compare`` at least 0.6x; 2 workers at least 1.6x the req/s of 1 worker
+(``/loss/mse``, concurrency 16 and 64). The load generator runs on the same machine and takes
+CPU from the server, which bounds what two workers can gain on 2 cores.
 """
 
 from __future__ import annotations
@@ -27,6 +38,21 @@ from ._common import ROOT, Targets, header, server
 
 MSE_BODY = json.dumps({"predictions": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0],
                        "targets": [0.0, 0.25, 0.25, 0.5, 0.5, 0.75, 0.75, 1.0, 1.0, 1.25]})
+COMPARE_BODY = json.dumps({  # docs/grading.md's worked example: a sum instead of a mean
+    "loss": "cross_entropy",
+    "predictions": [[3.2, 5.1, -1.7], [1.3, 4.9, 2.0], [2.2, 2.5, -3.1]],
+    "targets": [0, 1, 2],
+    "submission": {"value": 8.27596413275573,
+                   "per_sample": [2.0403551528001698, 0.07913177829134899, 6.156477201664211]},
+    "tolerance": {"preset": "numpy"}})
+# route name: (path, body (None: GET), target ratio to the bare /ping, or None)
+ROUTES: dict[str, tuple[str, str | None, float | None]] = {
+    "ping": ("/ping", None, None),
+    "healthz": ("/healthz", None, 0.9),
+    "mse": ("/loss/mse", MSE_BODY, 0.8),
+    "compare": ("/compare", COMPARE_BODY, 0.6),
+    "losses": ("/losses", None, None),
+}
 
 
 def _loadgen(url: str, concurrency: int, duration: float, body: str | None,
@@ -40,44 +66,60 @@ def _loadgen(url: str, concurrency: int, duration: float, body: str | None,
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _row(workers: int, conc: int, route: str, r: dict[str, float], extra: str = "") -> None:
+    print(f"{workers:>7} {conc:>5} {route:14} {r['rps']:>8.0f} {r['p50_ms']:>8.2f} "
+          f"{r['p99_ms']:>8.2f} {r['errors']:>6}{extra}", flush=True)
+
+
 def run(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench small", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench small", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="1.5 s per point")
     parser.add_argument("--duration", type=float, default=3.0)
     parser.add_argument("--workers", default="1,2")
     parser.add_argument("--concurrency", default="1,16,64")
+    parser.add_argument("--routes", default=",".join(ROUTES))
     parser.add_argument("--http", default="auto")
     parser.add_argument("--loop", default="auto")
     parser.add_argument("--client", choices=("httpx", "raw"), default="httpx",
                         help="the load generator's client (raw: asyncio streams, lighter)")
     args = parser.parse_args(argv)
     duration = 1.5 if args.quick else args.duration
+    routes = [r for r in args.routes.split(",") if r]
+    unknown = set(routes) - set(ROUTES)
+    if unknown:
+        parser.error(f"unknown routes {sorted(unknown)}; choose from {', '.join(ROUTES)}")
     header("small", argv)
     targets = Targets()
     print(f"# http={args.http} loop={args.loop} client={args.client}; {duration:g} s per point "
-          "after 0.5 s warm-up")
-    print(f"{'workers':>7} {'conc':>5} {'route':10} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
-          f"{'errors':>6}  verdict")
+          "after 0.5 s warm-up; x bare = req/s / the bare FastAPI app's /ping req/s")
+    print(f"{'workers':>7} {'conc':>5} {'route':14} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
+          f"{'errors':>6}  x bare")
     mse_rps: dict[tuple[int, int], float] = {}
     for workers in (int(w) for w in args.workers.split(",")):
-        with server("bench.apps:app", workers=workers, http=args.http, loop=args.loop,
-                    lifetime_s=600) as (url, _):
+        opts = {"workers": workers, "http": args.http, "loop": args.loop, "lifetime_s": 900}
+        with server("bench.apps:bare", ready_path="/ping", **opts) as (bare_url, _), \
+                server("bench.apps:app", **opts) as (url, _):
             for conc in (int(c) for c in args.concurrency.split(",")):
-                ping = _loadgen(f"{url}/ping", conc, duration, None, args.client)
-                mse = _loadgen(f"{url}/loss/mse", conc, duration, MSE_BODY, args.client)
-                mse_rps[(workers, conc)] = mse["rps"]
-                ratio = mse["rps"] / ping["rps"] if ping["rps"] else 0.0
-                verdict = f"mse/ping {ratio:.0%}: " + targets.at_least(
-                    f"{workers} worker(s), concurrency {conc}: mse/ping req/s", ratio, 0.6)
-                if workers > 1 and (1, conc) in mse_rps and conc > 1:
-                    scale = mse["rps"] / mse_rps[(1, conc)]
-                    verdict += f"; vs 1 worker {scale:.2f}x: " + targets.at_least(
-                        f"concurrency {conc}: {workers} workers / 1 worker (mse req/s)", scale,
-                        1.6)
-                for route, r in (("/ping", ping), ("/loss/mse", mse)):
-                    print(f"{workers:>7} {conc:>5} {route:10} {r['rps']:>8.0f} "
-                          f"{r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['errors']:>6}"
-                          + (f"  {verdict}" if route == "/loss/mse" else ""), flush=True)
+                bare = _loadgen(f"{bare_url}/ping", conc, duration, None, args.client)
+                _row(workers, conc, "bare /ping", bare)
+                for name in routes:
+                    path, body, target = ROUTES[name]
+                    r = _loadgen(f"{url}{path}", conc, duration, body, args.client)
+                    ratio = r["rps"] / bare["rps"] if bare["rps"] else 0.0
+                    extra = f"  {ratio:.2f}x"
+                    if target is not None:
+                        extra += ": " + targets.at_least(
+                            f"{workers} worker(s), concurrency {conc}: {path} / bare /ping "
+                            "req/s", ratio, target)
+                    if name == "mse":
+                        mse_rps[(workers, conc)] = r["rps"]
+                        if workers > 1 and conc > 1 and (1, conc) in mse_rps:
+                            scale = r["rps"] / mse_rps[(1, conc)]
+                            extra += f"; vs 1 worker {scale:.2f}x: " + targets.at_least(
+                                f"concurrency {conc}: {workers} workers / 1 worker (mse req/s)",
+                                scale, 1.6)
+                    _row(workers, conc, path, r, extra)
     return targets.summary()
 
 
