@@ -194,7 +194,7 @@ def run(argv: list[str]) -> int:
                             extra += f"; vs 1 worker {scale:.2f}x: " + targets.at_least(
                                 f"concurrency {conc}: {workers} workers / 1 worker (mse req/s)",
                                 scale, 1.6)
-                    _row(workers, conc, path, r, extra)
+                    _row(workers, conc, "/compare diag" if name == "diagnose" else path, r, extra)
     for report in profiles:
         print(report)
     return targets.summary()
