@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -39,10 +39,12 @@ import httpx
 import numpy as np
 import orjson
 
+from .api.problems import ProblemError
 from .casting import cast
 from .client_compare import GradeReport, grade_request, losses_request, parse_grade
 from .transport import binary as binary_body
-from .transport.json_out import encode_array, wire_to_array
+from .transport import json_in
+from .transport.json_out import Piece, Splices, encode_array, wire_to_array
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 COMMON = ("predictions", "targets")
@@ -137,7 +139,9 @@ def error_for(status: int, problem: dict[str, Any],
 
 @dataclass(frozen=True)
 class LossResult:
-    """A /loss or /gradient response with arrays decoded to NumPy."""
+    """A /loss or /gradient response with arrays decoded to NumPy. ``raw`` is the parsed
+    document; in an answer of 1 MiB or more its b64 texts are views of the received bytes
+    (:class:`service.transport.arrays.B64Text`), not ``str``."""
 
     loss: str
     value: float | np.ndarray
@@ -156,9 +160,11 @@ class LossResult:
         return self.gradients.get("predictions")
 
 
-def _wire(value: Any, threshold: int, binary: bool = False) -> tuple[Any, bool]:
+def _wire(value: Any, threshold: int, binary: bool = False,
+          splices: Splices | None = None) -> tuple[Any, bool]:
     """An input for the request body; True when it went as b64 (or, ``binary``, as a NumPy
-    array that :func:`service.transport.binary.pack` sends as bytes)."""
+    array that :func:`service.transport.binary.pack` sends as bytes). With ``splices``, a b64
+    text is held there (see :func:`request_parts`)."""
     if isinstance(value, dict):  # already a tensor object
         return value, "b64" in value
     a = np.asarray(value)
@@ -169,7 +175,7 @@ def _wire(value: Any, threshold: int, binary: bool = False) -> tuple[Any, bool]:
     if a.size > threshold:
         if a.dtype.kind in "iu":  # (a uint64 beyond int64: CastError, never wrapped)
             a = cast(a, np.int64)
-        return encode_array(a, "b64"), True
+        return encode_array(a, "b64", splices=splices), True
     return (a.tolist() if isinstance(value, np.ndarray) else value), False
 
 
@@ -177,22 +183,24 @@ def build_request(predictions: Any = None, targets: Any = None, *,
                   inputs: dict[str, Any] | None = None, params: dict[str, Any] | None = None,
                   reduction: str | None = None, sample_weight: Any = None,
                   dtype: str | None = None, encoding: str | None = None,
-                  b64_threshold: int = 4096, per_sample: bool = True) -> dict[str, Any]:
+                  b64_threshold: int = 4096, per_sample: bool = True,
+                  splices: Splices | None = None) -> dict[str, Any]:
     """The JSON body for /loss and /gradient. It omits the response's ``gradient`` (a copy of
     ``gradients.predictions``, which is what :class:`LossResult` reads) and, with
     ``per_sample=False``, the per-sample breakdown. With ``encoding="binary"`` the arrays stay
-    NumPy arrays, for :func:`service.transport.binary.pack`."""
+    NumPy arrays, for :func:`service.transport.binary.pack`. With ``splices``, b64 texts are
+    held there and the body has placeholders: send it with :func:`request_parts`."""
     body: dict[str, Any] = {}
     big = False
     binary = encoding == "binary"
     for name, value in (("predictions", predictions), ("targets", targets)):
         if value is not None:
-            body[name], b = _wire(value, b64_threshold, binary)
+            body[name], b = _wire(value, b64_threshold, binary, splices)
             big |= b
     if inputs:
         body["inputs"] = {}
         for name, value in inputs.items():
-            body["inputs"][name], b = _wire(value, b64_threshold, binary)
+            body["inputs"][name], b = _wire(value, b64_threshold, binary, splices)
             big |= b
     if params:
         body["params"] = {k: (v.tolist() if isinstance(v, np.ndarray) else v)
@@ -200,7 +208,7 @@ def build_request(predictions: Any = None, targets: Any = None, *,
     if reduction is not None:
         body["reduction"] = reduction
     if sample_weight is not None:
-        body["sample_weight"], b = _wire(sample_weight, b64_threshold, binary)
+        body["sample_weight"], b = _wire(sample_weight, b64_threshold, binary, splices)
         big |= b
     if dtype is not None:
         body["dtype"] = dtype
@@ -228,8 +236,11 @@ def _check(response: httpx.Response) -> dict[str, Any]:
         return binary_body.unpack(response.content,
                                   int(response.headers[binary_body.HEADER_LENGTH]))
     try:
-        data = orjson.loads(response.content) if response.content else {}
-    except orjson.JSONDecodeError:
+        content = response.content
+        # a large answer's b64 arrays are decoded from the body itself, never copied into a str
+        data = (json_in.parse_response(content) if response.status_code < 400
+                else orjson.loads(content)) if content else {}
+    except (orjson.JSONDecodeError, ProblemError):
         data = {"code": "http_error", "detail": response.text[:500]}
     if response.status_code >= 400:
         raise error_for(response.status_code, data, response.headers)
@@ -239,15 +250,51 @@ def _check(response: httpx.Response) -> dict[str, Any]:
 _HEADERS = {"content-type": "application/json", "accept": "application/json"}
 
 
-def _request(body: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
-    """The request's bytes and its headers beyond the client's defaults: a binary body for
-    ``"encoding": "binary"``, else JSON."""
+def request_parts(body: dict[str, Any], splices: Splices | None = None
+                  ) -> tuple[list[Piece], dict[str, str]]:
+    """The request's bytes, as parts to send in turn (a large array's bytes or b64 text are
+    sent from where they are, never joined into a copy of the whole body), and its headers
+    beyond the client's defaults (``Content-Length`` included): a binary body for
+    ``"encoding": "binary"``, else JSON (with the texts ``splices`` holds spliced in)."""
     if body.get("encoding") != "binary":
-        return orjson.dumps(body), {}
-    parts, length = binary_body.pack(body)
-    return b"".join(parts), {"content-type": binary_body.MEDIA_TYPE,
-                             "accept": f"{binary_body.MEDIA_TYPE}, application/json",
-                             binary_body.HEADER_LENGTH: str(length)}
+        document = orjson.dumps(body)
+        parts: list[Piece] = splices.splice(document) if splices is not None else [document]
+        headers = {}
+    else:
+        parts, length = binary_body.pack(body)
+        headers = {"content-type": binary_body.MEDIA_TYPE,
+                   "accept": f"{binary_body.MEDIA_TYPE}, application/json",
+                   binary_body.HEADER_LENGTH: str(length)}
+    size = sum(p.nbytes if isinstance(p, memoryview) else len(p) for p in parts)
+    return parts, {**headers, "content-length": str(size)}
+
+
+def _request(body: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+    """The request's bytes (joined) and its headers (see :func:`request_parts`)."""
+    parts, headers = request_parts(body)
+    return b"".join(parts), headers
+
+
+class _Parts:
+    """A body sent as its parts in turn (httpx: an iterable with a ``Content-Length`` is sent
+    as it is, not chunked); iterable again for a retry."""
+
+    def __init__(self, parts: list[Piece]):
+        self.parts = parts
+
+    def __iter__(self) -> Iterator[Piece]:
+        return iter(self.parts)
+
+
+class _AsyncParts:
+    """:class:`_Parts` for the async client (httpx wants an async iterable there)."""
+
+    def __init__(self, parts: list[Piece]):
+        self.parts = parts
+
+    async def __aiter__(self) -> AsyncIterator[Piece]:
+        for part in self.parts:
+            yield part
 
 
 # Pooled connections are dropped after this many idle seconds: below the server's keep-alive
@@ -343,9 +390,10 @@ class LossClient:
     def _get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         return _check(self._send("GET", path, params=params))
 
-    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        content, headers = _request(body)
-        return _check(self._send("POST", path, content=content, headers=headers))
+    def _post(self, path: str, body: dict[str, Any],
+              splices: Splices | None = None) -> dict[str, Any]:
+        parts, headers = request_parts(body, splices)
+        return _check(self._send("POST", path, content=_Parts(parts), headers=headers))
 
     def loss(self, name: str, predictions: Any = None, targets: Any = None, *,
              inputs: dict[str, Any] | None = None, reduction: str | None = None,
@@ -356,8 +404,8 @@ class LossClient:
         body = build_request(predictions, targets, inputs=inputs, params=params,
                              reduction=reduction, sample_weight=sample_weight, dtype=dtype,
                              encoding=encoding, b64_threshold=self.b64_threshold,
-                             per_sample=per_sample)
-        return parse_result(self._post(f"/loss/{name}", body))
+                             per_sample=per_sample, splices=(splices := Splices()))
+        return parse_result(self._post(f"/loss/{name}", body, splices))
 
     def gradient(self, name: str, predictions: Any = None, targets: Any = None, *,
                  inputs: dict[str, Any] | None = None, reduction: str | None = None,
@@ -368,8 +416,8 @@ class LossClient:
         body = build_request(predictions, targets, inputs=inputs, params=params,
                              reduction=reduction, sample_weight=sample_weight, dtype=dtype,
                              encoding=encoding, b64_threshold=self.b64_threshold,
-                             per_sample=per_sample)
-        return parse_result(self._post(f"/gradient/{name}", body))
+                             per_sample=per_sample, splices=(splices := Splices()))
+        return parse_result(self._post(f"/gradient/{name}", body, splices))
 
     def losses(self) -> list[dict[str, Any]]:
         """The catalog (``GET /losses``)."""
@@ -452,9 +500,11 @@ class AsyncLossClient:
     async def _get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         return _check(await self._send("GET", path, params=params))
 
-    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        content, headers = _request(body)
-        return _check(await self._send("POST", path, content=content, headers=headers))
+    async def _post(self, path: str, body: dict[str, Any],
+                    splices: Splices | None = None) -> dict[str, Any]:
+        parts, headers = request_parts(body, splices)
+        return _check(await self._send("POST", path, content=_AsyncParts(parts),
+                                       headers=headers))
 
     async def loss(self, name: str, predictions: Any = None, targets: Any = None, *,
                    inputs: dict[str, Any] | None = None, reduction: str | None = None,
@@ -464,8 +514,8 @@ class AsyncLossClient:
         body = build_request(predictions, targets, inputs=inputs, params=params,
                              reduction=reduction, sample_weight=sample_weight, dtype=dtype,
                              encoding=encoding, b64_threshold=self.b64_threshold,
-                             per_sample=per_sample)
-        return parse_result(await self._post(f"/loss/{name}", body))
+                             per_sample=per_sample, splices=(splices := Splices()))
+        return parse_result(await self._post(f"/loss/{name}", body, splices))
 
     async def gradient(self, name: str, predictions: Any = None, targets: Any = None, *,
                        inputs: dict[str, Any] | None = None, reduction: str | None = None,
@@ -475,8 +525,8 @@ class AsyncLossClient:
         body = build_request(predictions, targets, inputs=inputs, params=params,
                              reduction=reduction, sample_weight=sample_weight, dtype=dtype,
                              encoding=encoding, b64_threshold=self.b64_threshold,
-                             per_sample=per_sample)
-        return parse_result(await self._post(f"/gradient/{name}", body))
+                             per_sample=per_sample, splices=(splices := Splices()))
+        return parse_result(await self._post(f"/gradient/{name}", body, splices))
 
     async def losses(self) -> list[dict[str, Any]]:
         return (await self._get("/losses"))["losses"]

@@ -99,3 +99,51 @@ async def test_catalog_and_version(lc):
     assert (await lc.describe("l2"))["name"] == "mse"
     assert await lc.ready()
     assert (await lc.version())["backends"]["numpy"]["available"]
+
+
+@pytest.mark.parametrize("b64_threshold", [0, 1 << 40])  # b64 and JSON arrays
+def test_large_answers_are_read_in_place_with_the_same_numbers(b64_threshold):
+    """A large answer's b64 texts and JSON arrays are decoded from the body itself
+    (``json_in.parse_response``), to the numbers orjson's ordinary parse gives."""
+    import orjson
+
+    from service.api.routes.losses import loss_response
+    from service.api.schemas import REQUEST_MODELS
+    from service.client import parse_result
+    from service.config import Settings
+    from service.losses import get_loss
+    from service.transport import json_in
+    from service.transport.request import Received, decode_loss
+
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(40_000, 5)), rng.integers(0, 5, size=40_000)
+    request = orjson.dumps(build_request(x, y, b64_threshold=b64_threshold))
+    call = decode_loss(Received(request, None), get_loss("cross_entropy"),
+                       REQUEST_MODELS["cross_entropy"], True, 10**9, {})
+    _, parts = loss_response(call, Settings(), {})
+    answer = b"".join(bytes(p) for p in parts)
+    assert len(answer) >= json_in.B64_INPLACE_BYTES
+    fast, plain = parse_result(json_in.parse_response(answer)), parse_result(orjson.loads(answer))
+    assert fast.value == plain.value and fast.n_samples == plain.n_samples == 40_000
+    assert_close(fast.gradient, plain.gradient, 0, 0)
+    assert_close(fast.per_sample, plain.per_sample, 0, 0)
+
+
+@pytest.mark.parametrize("encoding", [None, "binary"])
+def test_request_parts_are_the_body_and_its_length(encoding):
+    """The client sends a body as parts (b64 texts and binary tensors from where they are):
+    joined, they are the body a single document would be, and Content-Length counts them."""
+    import orjson
+
+    from service.client import _request, request_parts
+    from service.transport.json_out import Splices
+
+    x = np.random.default_rng(4).normal(size=(300, 7))
+    splices = Splices()
+    parts, headers = request_parts(build_request(x, x, b64_threshold=10, encoding=encoding,
+                                                 splices=splices), splices)
+    joined = b"".join(bytes(p) for p in parts)
+    plain, _ = _request(build_request(x, x, b64_threshold=10, encoding=encoding))
+    assert joined == plain and headers["content-length"] == str(len(joined))
+    if encoding is None:
+        assert len(parts) > 1 and orjson.loads(joined)["predictions"]["b64"]
