@@ -1,7 +1,7 @@
 """A typed Python client for the service (httpx; sync and async), NumPy arrays in and out.
 
-The synchronous client talks to ``http://`` URLs through :mod:`service.client_transport`
-(``http.client`` under httpx: bodies sent in parts, answers read into one buffer); large answers
+Both clients talk to ``http://`` URLs through :mod:`service.client_transport` (``http.client``
+and asyncio streams under httpx: bodies sent in parts, answers read in one piece); large answers
 are parsed in place (:func:`service.transport.json_in.parse_response`).
 
     from service.client import LossClient
@@ -46,7 +46,7 @@ import orjson
 from .api.problems import ProblemError
 from .casting import cast
 from .client_compare import GradeReport, grade_request, losses_request, parse_grade
-from .client_transport import WireTransport
+from .client_transport import AsyncWireTransport, WireTransport
 from .transport import binary as binary_body
 from .transport import json_in
 from .transport.json_out import Piece, Splices, encode_array, wire_to_array
@@ -477,6 +477,8 @@ class AsyncLossClient:
                  backoff: float = 0.5, max_wait: float = 30.0):
         self.b64_threshold = b64_threshold
         self.retry = RetryPolicy(retries, backoff, max_wait)
+        if transport is None and base_url.startswith("http://"):
+            transport = AsyncWireTransport(KEEPALIVE_S)
         self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout, limits=_LIMITS,
                                        headers={**_HEADERS, **(headers or {})},
                                        transport=transport)

@@ -1,4 +1,4 @@
-"""An httpx transport on the standard library's ``http.client``, for the synchronous client.
+"""httpx transports on the standard library (``http.client``; asyncio streams), for the clients.
 
 Why: httpx's own transport (httpcore + h11) reads an answer in 64 KiB pieces, parses each with
 h11 and joins them, and copies a request body given in parts into one buffer: for a 10 MB answer
@@ -6,7 +6,9 @@ that was about 8 ms of the client's time, more than half of what the exchange it
 (``python -m bench client``, bench/README.md). Here a request's parts are written to the socket
 as they are and the answer is read into one buffer of its ``Content-Length``; httpx keeps
 everything else (the client API, headers, timeouts' values, the typed exceptions the client's
-retries read). Plain ``http://`` only: ``https://`` URLs keep httpx's transport (TLS settings).
+retries read). :class:`WireTransport` serves :class:`service.client.LossClient`,
+:class:`AsyncWireTransport` :class:`service.client.AsyncLossClient`. Plain ``http://`` only:
+``https://`` URLs keep httpx's transport (TLS settings).
 
 Connections are kept alive per host and reused; one that the server closed while it was idle
 is noticed on its next use and that request is sent once more on a new connection (the
@@ -15,6 +17,7 @@ service's calls are pure). Chunked answers and request bodies without a length w
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import socket
 import threading
@@ -147,3 +150,137 @@ def _send_body(conn: http.client.HTTPConnection, stream: Iterable[bytes], chunke
             conn.send(part)
     if chunked:
         conn.send(b"0\r\n\r\n")
+
+
+class AsyncWireTransport(httpx.AsyncBaseTransport):
+    """:class:`WireTransport` for the async client, on asyncio streams (``http://`` only): the
+    parts written in turn, the answer read in one piece of its length."""
+
+    def __init__(self, keepalive_s: float = KEEPALIVE_S, max_idle: int = MAX_IDLE):
+        self.keepalive_s = keepalive_s
+        self.max_idle = max_idle
+        self._idle: dict[tuple[str, int], list[tuple[_Stream, float]]] = {}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.scheme != "http":
+            raise httpx.UnsupportedProtocol(f"{type(self).__name__} serves http:// only",
+                                            request=request)
+        key = (request.url.host, request.url.port or 80)
+        timeouts = request.extensions.get("timeout", {})
+        stream, reused = await self._checkout(key, timeouts.get("connect"))
+        try:
+            status, headers, content, keep = await stream.exchange(request, timeouts)
+        except (httpx.RemoteProtocolError, httpx.WriteError, httpx.ReadError):
+            stream.close()
+            if not reused:
+                raise
+            stream, _ = await self._checkout(key, timeouts.get("connect"), fresh=True)
+            try:
+                status, headers, content, keep = await stream.exchange(request, timeouts)
+            except BaseException:
+                stream.close()
+                raise
+        except BaseException:
+            stream.close()
+            raise
+        conns = self._idle.setdefault(key, [])
+        if keep and len(conns) < self.max_idle:
+            conns.append((stream, time.monotonic()))
+        else:
+            stream.close()
+        return httpx.Response(status, headers=headers, content=content, request=request)
+
+    async def aclose(self) -> None:
+        idle, self._idle = self._idle, {}
+        for conns in idle.values():
+            for stream, _ in conns:
+                stream.close()
+
+    async def _checkout(self, key: tuple[str, int], connect_timeout: float | None,
+                        fresh: bool = False) -> tuple[_Stream, bool]:
+        now = time.monotonic()
+        conns = [] if fresh else self._idle.get(key, [])
+        while conns:
+            stream, since = conns.pop()
+            if now - since < self.keepalive_s and not stream.reader.at_eof():
+                return stream, True
+            stream.close()
+        try:
+            async with asyncio.timeout(connect_timeout):
+                reader, writer = await asyncio.open_connection(key[0], key[1], limit=_LIMIT)
+        except TimeoutError as exc:
+            raise httpx.ConnectTimeout(str(exc)) from exc
+        except OSError as exc:
+            raise httpx.ConnectError(str(exc)) from exc
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return _Stream(reader, writer), False
+
+
+_LIMIT = 1 << 24  # the stream's buffer: an answer is read in one piece, not paused every 64 KiB
+
+
+class _Stream:
+    """One keep-alive connection of :class:`AsyncWireTransport`."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        self.reader, self.writer = reader, writer
+
+    def close(self) -> None:
+        self.writer.close()
+
+    async def exchange(self, request: httpx.Request, timeouts: dict[str, float | None]
+                       ) -> tuple[int, list[tuple[bytes, bytes]], bytes, bool]:
+        chunked = "transfer-encoding" in request.headers
+        head = [b"%s %s HTTP/1.1\r\n" % (request.method.encode(), request.url.raw_path)]
+        head += [b"%s: %s\r\n" % (k, v) for k, v in request.headers.raw]
+        try:
+            async with asyncio.timeout(timeouts.get("write")):
+                self.writer.write(b"".join(head) + b"\r\n")
+                async for part in request.stream:  # type: ignore[union-attr]
+                    if len(part):
+                        self.writer.write(b"%x\r\n%s\r\n" % (len(memoryview(part).cast("B")),
+                                                             bytes(part)) if chunked else part)
+                if chunked:
+                    self.writer.write(b"0\r\n\r\n")
+                await self.writer.drain()
+        except TimeoutError as exc:
+            raise httpx.WriteTimeout(str(exc), request=request) from exc
+        except OSError as exc:
+            raise httpx.WriteError(str(exc), request=request) from exc
+        try:
+            async with asyncio.timeout(timeouts.get("read")):
+                return await self._answer(request)
+        except TimeoutError as exc:
+            raise httpx.ReadTimeout(str(exc), request=request) from exc
+        except (asyncio.IncompleteReadError, ValueError) as exc:
+            raise httpx.RemoteProtocolError(f"the server's answer broke off: {exc}",
+                                            request=request) from exc
+        except OSError as exc:
+            raise httpx.ReadError(str(exc), request=request) from exc
+
+    async def _answer(self, request: httpx.Request
+                      ) -> tuple[int, list[tuple[bytes, bytes]], bytes, bool]:
+        lines = (await self.reader.readuntil(b"\r\n\r\n")).split(b"\r\n")
+        version, status = lines[0].split(b" ", 2)[:2]
+        headers = [tuple(x.strip() for x in line.split(b":", 1)) for line in lines[1:] if line]
+        fields = {k.lower(): v for k, v in headers}
+        if fields.get(b"transfer-encoding", b"").lower() == b"chunked":
+            pieces = []
+            while size := int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16):
+                pieces.append(await self.reader.readexactly(size + 2))
+                pieces[-1] = pieces[-1][:-2]
+            while await self.reader.readuntil(b"\r\n") != b"\r\n":  # trailers
+                pass
+            content = b"".join(pieces)
+            headers = [h for h in headers if h[0].lower() != b"transfer-encoding"]
+        elif request.method == "HEAD" or int(status) in (204, 304):
+            content = b""
+        elif b"content-length" in fields:
+            content = await self.reader.readexactly(int(fields[b"content-length"]))
+        else:  # no length: the answer ends with the connection
+            content = await self.reader.read()
+            fields[b"connection"] = b"close"
+        keep = version == b"HTTP/1.1" and fields.get(b"connection", b"").lower() != b"close"
+        return int(status), headers, content, keep  # type: ignore[return-value]

@@ -4,6 +4,7 @@ server closed while idle is replaced, chunked bodies both ways, errors as httpx'
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import http.server
 import threading
@@ -15,8 +16,8 @@ import httpx
 import orjson
 import pytest
 
-from service.client import LossClient
-from service.client_transport import WireTransport
+from service.client import AsyncLossClient, LossClient
+from service.client_transport import AsyncWireTransport, WireTransport
 from tests.serverutil import free_port
 
 
@@ -115,3 +116,29 @@ def test_errors_are_httpx_errors_and_https_keeps_httpx_transport():
         assert not isinstance(c._http._transport, WireTransport)
     with LossClient("http://127.0.0.1:1") as c:
         assert isinstance(c._http._transport, WireTransport)
+
+
+@pytest.mark.anyio
+async def test_the_async_transport_does_the_same(url):
+    parts = [b'{"a": "', memoryview(b"0123456789" * 50_000), b'"}']
+    whole = b"".join(bytes(p) for p in parts)
+
+    class Parts:
+        async def __aiter__(self):
+            for p in parts:
+                yield p
+
+    async with httpx.AsyncClient(transport=AsyncWireTransport(keepalive_s=10)) as client:
+        for _ in range(2):
+            r = await client.post(f"{url}/x", content=Parts(),
+                                  headers={"content-length": str(len(whole))})
+            assert r.json() == {"n": len(whole), "sha": hashlib.sha256(whole).hexdigest()}
+        assert len(set(_Handler.peers)) == 1
+        got = await client.get(f"{url}/chunked")
+        assert got.json() == {"chunked": True, "text": "x" * 100}
+        await asyncio.sleep(0.8)  # the server closes the idle connection
+        assert (await client.post(f"{url}/x", content=b"22")).json()["n"] == 2
+        with pytest.raises(httpx.ConnectError):
+            await client.get(f"http://127.0.0.1:{free_port()}/healthz")
+    async with AsyncLossClient("http://127.0.0.1:1") as c:
+        assert isinstance(c._http._transport, AsyncWireTransport)
