@@ -1,6 +1,7 @@
 """client: the Python client (``service.client``) against a raw exchange of the same bytes.
 
     python -m bench client [--quick] [--sizes 1e3,1e5,1e6,1e7] [--encodings json,b64,binary]
+                           [--transport wire|httpx]
 
 Why: most callers use ``service.client``; the time it adds to a request (building the body,
 httpx, reading and decoding the answer) is theirs to pay on every call. Against one server
@@ -15,6 +16,8 @@ with N x 10 float64 logits and int64 labels (N * 10 values), per encoding:
 Every request omits the response's duplicate ``gradient`` (the client always does) and the
 per-sample breakdown. Best of several runs after a warm-up; nested JSON stops at 1e6 values
 (seconds per request beyond). Target (issue 22): the client within 1.1x of ``raw`` from 1e5 values.
+``--transport httpx`` gives the clients httpx's own transport (what they used before
+:mod:`service.client_transport`), for a before/after.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import http.client
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
+import httpx
 import numpy as np
 
 from service.client import AsyncLossClient, LossClient, _request, build_request
@@ -61,6 +65,8 @@ def run(argv: list[str]) -> int:
     ap.add_argument("--quick", action="store_true", help="up to 1e6 values")
     ap.add_argument("--sizes", help="comma-separated values per request (N * 10)")
     ap.add_argument("--encodings", default="json,b64,binary")
+    ap.add_argument("--transport", choices=("wire", "httpx"), default="wire",
+                    help="the clients' own transports (default) or httpx's (the one before)")
     args = ap.parse_args(argv)
     sizes = [int(float(s)) for s in (args.sizes or ("1e3,1e5,1e6" if args.quick
                                                     else "1e3,1e5,1e6,1e7")).split(",")]
@@ -72,9 +78,12 @@ def run(argv: list[str]) -> int:
           f"{'async x raw':>11}  verdict")
     loop = asyncio.new_event_loop()
     with server("bench.apps:app", lifetime_s=1800) as (url, _):
-        sync = {e: LossClient(url, b64_threshold=_threshold(e), timeout=120)
+        own = args.transport == "wire"
+        sync = {e: LossClient(url, b64_threshold=_threshold(e), timeout=120,
+                              transport=None if own else httpx.HTTPTransport())
                 for e in ("json", "b64", "binary")}
-        asyn = {e: AsyncLossClient(url, b64_threshold=_threshold(e), timeout=120)
+        asyn = {e: AsyncLossClient(url, b64_threshold=_threshold(e), timeout=120,
+                                   transport=None if own else httpx.AsyncHTTPTransport())
                 for e in ("json", "b64", "binary")}
         for size in sizes:
             n = size // CLASSES
