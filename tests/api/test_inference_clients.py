@@ -2,7 +2,8 @@
 ``tritonclient.http`` (in the test extra) and KServe's ``InferenceRESTClient`` (in a venv of its
 own, built from tests/clients/kserve/requirements.txt: kserve pins FastAPI, pydantic and NumPy
 versions that must not move the service's), their outputs equal to /gradient's bit for bit; and
-docs/api.md's examples run as written (curl, tritonclient), printing what the docs show.
+docs/api.md's examples run as written (curl, tritonclient, kserve), printing what the docs
+show.
 
 Each client is skipped where it cannot be had (not installed, no package registry), or the test
 fails where ``LOSS_SERVICE_TEST_REQUIRE`` names it, as CI does (tests/toolenv.py). The requests,
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -134,6 +136,23 @@ def test_kserve_client(server):
             _same_as_gradient({n: _unwire(t) for n, t in got["outputs"].items()}, native)
     assert out["error"]["status"] == 400
     assert "input 'no_such_input': model huber has no such input" in out["error"]["message"]
+
+
+def test_the_docs_kserve_example_runs(server, tmp_path):
+    """docs/api.md's kserve example, run in the kserve venv, prints what the docs show; the docs
+    install the version the test pins."""
+    python = toolenv.venv("kserve", "kserve", CLIENTS / "kserve" / "requirements.txt") / "python"
+    section = _section()
+    example = section[section.index("With KServe's Python client"):]
+    pinned = re.search(r"^kserve==\S+$", (CLIENTS / "kserve" / "requirements.txt").read_text(),
+                       re.M)
+    assert pinned is not None and f"pip install {pinned.group()}" in example
+    code = _block(example, "python")
+    assert code.count("http://127.0.0.1:8000") == 2
+    (tmp_path / "example.py").write_text(code.replace("http://127.0.0.1:8000", server))
+    done = toolenv.run([python, "example.py"], cwd=tmp_path, timeout=60)
+    assert done.returncode == 0, done.stderr[-3000:]
+    _same_text(_block(example[example.index("prints"):], "text"), done.stdout)
 
 
 def test_the_docs_curl_commands_print_what_is_shown(server, tmp_path):
