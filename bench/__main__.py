@@ -1,4 +1,4 @@
-"""``python -m bench <suite> [options]``: core, transport, small, memory, load or all;
+"""``python -m bench <suite> [options]``: core, kernels, transport, small, memory, load or all;
 ``python -m bench versus REF SUITE`` runs a suite on the tree at REF and on this one, interleaved.
 
 See bench/README.md.
@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-SUITES = ("core", "transport", "small", "memory", "load")
+SUITES = ("core", "kernels", "transport", "small", "memory", "load")
 
 
 def main(argv: list[str]) -> int:

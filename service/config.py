@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = Field(
         "json", description="json: one JSON object per line (one line per request); text: plain"
     )
+    access_log_sample: float = Field(
+        1.0, ge=0.0, le=1.0, description="fraction of successful requests that get an access "
+        "log line (1: every request; every error response gets one); lower it when thousands "
+        "of small requests a second make the log itself a cost",
+    )
     api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="comma-separated API keys; when any is set, every route except /healthz, "

@@ -57,7 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # Outermost first: request id, metrics and log; CORS, so that its headers are on every
     # answer below it (the API keys' 401 and a 500 included); the API keys.
-    outer = [Middleware(RequestContextMiddleware)]
+    outer = [Middleware(RequestContextMiddleware, access_log_sample=settings.access_log_sample)]
     if settings.cors_origins:
         outer.append(Middleware(CORSMiddleware, allow_origins=settings.cors_origins,
                                 allow_methods=["GET", "POST"], allow_headers=["*"],

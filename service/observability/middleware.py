@@ -10,11 +10,13 @@ the CORS middleware, so that a browser can read its 401 (see :func:`service.main
 
 from __future__ import annotations
 
+import functools
 import hmac
 import logging
+import os
+import random
 import re
 import time
-import uuid
 from typing import Any
 
 import orjson
@@ -31,12 +33,14 @@ OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/v2/health/live", "/
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
-def _route_of(scope: Scope) -> str:
+def _route_of(scope: Scope, state: dict[str, Any]) -> str:
     """The template of the route that answered (a label of bounded cardinality), or
-    ``unmatched`` (no route, or refused before routing: a 401). FastAPI's operations leave
-    themselves in ``scope["route"]``; a plain Starlette route (``/openapi.json``, ``/docs``,
-    ``/redoc``) or mount (``/static``) only its endpoint, found here among the app's routes."""
-    path = getattr(scope.get("route"), "path", None)
+    ``unmatched`` (no route, or refused before routing: a 401). The loss routes set
+    ``state["route"]`` (``/loss/mse``, or ``/loss/{name}`` for an alias or unknown name); FastAPI's
+    operations leave themselves in ``scope["route"]``; a plain Starlette route
+    (``/openapi.json``, ``/docs``, ``/redoc``) or mount (``/static``) only its endpoint, found
+    here among the app's routes."""
+    path = state.get("route") or getattr(scope.get("route"), "path", None)
     if path:
         return path
     endpoint = scope.get("endpoint")
@@ -100,19 +104,30 @@ class ApiKeyMiddleware:
         await send({"type": "http.response.body", "body": payload})
 
 
-class RequestContextMiddleware:
-    """Request ids, security headers, metrics and the access log (the outermost layer)."""
+@functools.lru_cache(maxsize=4096)  # routes x methods x statuses: bounded
+def _request_series(route: str, method: str, status: int) -> tuple[Any, Any]:
+    """The request counter's and latency histogram's children for these labels (looking a
+    child up by its labels takes a lock and builds a tuple each time)."""
+    return (metrics.REQUESTS.labels(route, method, str(status)),
+            metrics.LATENCY.labels(route, method))
 
-    def __init__(self, app: ASGIApp):
+
+class RequestContextMiddleware:
+    """Request ids, security headers, metrics and the access log (the outermost layer).
+
+    ``access_log_sample`` (``LOSS_SERVICE_ACCESS_LOG_SAMPLE``): the fraction of successful
+    requests that get a log line (1: every request); every error response gets one."""
+
+    def __init__(self, app: ASGIApp, access_log_sample: float = 1.0):
         self.app = app
+        self.sample = access_log_sample
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        incoming = headers.get("x-request-id", "")
-        rid = incoming if _VALID_ID.match(incoming) else uuid.uuid4().hex
+        incoming = Headers(scope=scope).get("x-request-id")
+        rid = incoming if incoming and _VALID_ID.match(incoming) else os.urandom(16).hex()
         state: dict[str, Any] = scope.setdefault("state", {})
         state["request_id"] = rid
         start = time.perf_counter()
@@ -132,13 +147,13 @@ class RequestContextMiddleware:
         finally:
             self._record(scope, state, status, time.perf_counter() - start, rid)
 
-    @staticmethod
-    def _record(scope: Scope, state: dict[str, Any], status: int, seconds: float,
+    def _record(self, scope: Scope, state: dict[str, Any], status: int, seconds: float,
                 rid: str) -> None:
-        route = _route_of(scope)
+        route = _route_of(scope, state)
         method = scope["method"]
-        metrics.REQUESTS.labels(route, method, str(status)).inc()
-        metrics.LATENCY.labels(route, method).observe(seconds)
+        requests, latency = _request_series(route, method, status)
+        requests.inc()
+        latency.observe(seconds)
         code = state.get("problem_code")
         if code:
             metrics.ERRORS.labels(code).inc()
@@ -149,6 +164,8 @@ class RequestContextMiddleware:
                                        state.get("backend", "numpy")).inc()
         if loss and n_elements:
             metrics.ELEMENTS.labels(loss).inc(n_elements)
+        if status < 400 and self.sample < 1.0 and random.random() >= self.sample:
+            return
         log.info("request", extra={
             "request_id": rid, "method": method, "route": route, "path": scope["path"],
             "loss": loss, "n_elements": n_elements, "status": status,

@@ -57,3 +57,25 @@ async def test_not_ready_before_warm_up():
         r = await c.get("/readyz")
         assert r.status_code == 503 and r.json()["code"] == "not_ready"
         assert (await c.get("/healthz")).status_code == 200
+
+
+async def test_catalog_is_served_with_an_etag_and_revalidates_to_304(client):
+    from service.api.routes.catalog import Catalog, LossEntry
+
+    r = await client.get("/losses")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    etag = r.headers["etag"]
+    assert Catalog.model_validate(r.json()).count == len(LOSSES)  # its own model, whole
+    again = await client.get("/losses")
+    assert again.content == r.content and again.headers["etag"] == etag
+    cached = await client.get("/losses", headers={"if-none-match": etag})
+    assert cached.status_code == 304 and cached.content == b"" and cached.headers["etag"] == etag
+    stale = await client.get("/losses", headers={"if-none-match": '"other"'})
+    assert stale.status_code == 200 and stale.content == r.content
+
+    one = await client.get("/losses/l2")  # an alias: the canonical entry, the same ETag
+    assert LossEntry.model_validate(one.json()).name == "mse"
+    mse = await client.get("/losses/mse")
+    assert mse.content == one.content and mse.headers["etag"] == one.headers["etag"] != etag
+    assert (await client.get("/losses/mse", headers={"if-none-match": one.headers["etag"]})
+            ).status_code == 304

@@ -201,3 +201,15 @@ async def test_nonfinite_results_are_strings_not_null(client):
     assert r.json()["per_sample"] == ["Infinity", 1.0]
     r = await client.post("/loss/mse", json={"predictions": [1e200], "targets": [0]})
     assert r.json()["value"] == "Infinity"
+
+
+def test_loss_requests_are_matched_by_two_routes_and_every_loss_is_documented():
+    """Routing does not scan one route per loss (issue 22); the document keeps one operation
+    per loss and kind, each answered by the name routes."""
+    from service.api.routes import losses as routes
+
+    assert sorted(r.path for r in routes.router.routes) == ["/gradient/{name}", "/loss/{name}"]
+    paths = create_app().openapi()["paths"]
+    for spec in LOSSES.values():
+        assert "post" in paths[f"/loss/{spec.name}"]
+        assert ("post" in paths.get(f"/gradient/{spec.name}", {})) == spec.differentiable

@@ -152,7 +152,7 @@ class TestWithApiKeys:
         def broken(*args):
             raise RuntimeError("a bug")
 
-        monkeypatch.setattr(catalog, "describe", broken)
+        monkeypatch.setattr(catalog, "_serialized", broken)  # (describe's answers are cached)
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         origin = {"origin": "https://ui.example"}
         key = {**origin, "x-api-key": "env-key"}
@@ -177,3 +177,44 @@ class TestWithApiKeys:
             metrics = (await c.get("/metrics")).text
         assert _sample(metrics, "loss_service_requests_total", route="/losses/{name}",
                        method="GET", status="500") == 1  # the 500 is counted under its route
+
+
+class TestAccessLogSample:
+    @pytest.fixture
+    def settings(self) -> Settings:
+        return Settings(access_log_sample=0.0)
+
+    async def test_only_errors_are_logged_at_sample_zero(self, client, caplog):
+        caplog.set_level(logging.INFO, logger="service.access")
+        await client.post("/loss/mse", json=OK, headers={"x-request-id": "sampled-out"})
+        await client.post("/loss/mse", json={"predictions": [1.0]},
+                          headers={"x-request-id": "an-error"})
+        ids = [getattr(r, "request_id", None) for r in caplog.records]
+        assert "an-error" in ids and "sampled-out" not in ids
+
+
+def test_log_lines_are_written_by_a_thread_and_flushed_at_stop(capfd):
+    from service.observability.logging import configure_logging, stop_logging
+
+    configure_logging("info", "json")
+    try:
+        logging.getLogger("service.test").info("hello %s", "there", extra={"request_id": "t1"})
+    finally:
+        stop_logging()  # drains the queue
+    line = json.loads(capfd.readouterr().err.strip().splitlines()[-1])
+    assert line["msg"] == "hello there" and line["request_id"] == "t1"
+    assert line["level"] == "info" and line["ts"].endswith("Z") and len(line["ts"]) == 24
+
+
+def test_a_full_log_queue_drops_and_counts_lines():
+    import queue
+
+    from service.observability import metrics
+    from service.observability.logging import _QueueHandler
+
+    handler = _QueueHandler(queue.Queue(1))
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "line", None, None)
+    before = metrics.LOG_LINES_DROPPED._value.get()
+    handler.handle(record)
+    handler.handle(record)  # the queue holds one: this one is dropped
+    assert metrics.LOG_LINES_DROPPED._value.get() == before + 1

@@ -1,11 +1,19 @@
-"""``GET /losses`` and ``GET /losses/{name}``: the registry as a catalog."""
+"""``GET /losses`` and ``GET /losses/{name}``: the registry as a catalog.
+
+The registry does not change while the process runs, so each answer is validated against its
+model and serialized once, then sent as the same bytes with an ``ETag`` (a matching
+``If-None-Match`` gets 304): validating the 60-entry catalog per request cost about 1 ms.
+"""
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
+from starlette.responses import Response
 
 from ...losses import LossError, get_loss
 from ...losses.catalog import catalog, describe
@@ -57,16 +65,39 @@ class Catalog(BaseModel):
 _CATALOG = catalog()
 
 
+@functools.cache
+def _serialized(name: str | None) -> tuple[bytes, str]:
+    """The JSON of the catalog (``name`` None) or of one loss (canonical name), validated by its
+    model, and its ETag."""
+    if name is None:
+        model: BaseModel = Catalog.model_validate({"count": len(_CATALOG), "losses": _CATALOG})
+    else:
+        model = LossEntry.model_validate(describe(get_loss(name)))
+    body = model.model_dump_json().encode()
+    return body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+def _cached(request: Request, name: str | None) -> Response:
+    body, etag = _serialized(name)
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}  # (revalidate: a new version may differ)
+    match = request.headers.get("if-none-match", "")
+    if etag in match or match.strip() == "*":
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
+
+
 @router.get("/losses", operation_id="list-losses", summary="Every loss the service evaluates",
-            response_model=Catalog)
-async def list_losses() -> dict[str, Any]:
-    return {"count": len(_CATALOG), "losses": _CATALOG}
+            response_model=Catalog, responses={304: {"description": "Not modified (ETag)"}})
+async def list_losses(request: Request) -> Response:
+    return _cached(request, None)
 
 
 @router.get("/losses/{name}", operation_id="get-loss", summary="One loss, by name or alias",
-            response_model=LossEntry, responses=error_responses(404))
-async def get_one(name: str) -> dict[str, Any]:
+            response_model=LossEntry,
+            responses={304: {"description": "Not modified (ETag)"}, **error_responses(404)})
+async def get_one(request: Request, name: str) -> Response:
     try:
-        return describe(get_loss(name))
+        spec = get_loss(name)
     except LossError as exc:
         raise from_loss_error(exc, ["path", "name"]) from None
+    return _cached(request, spec.name)

@@ -1,9 +1,13 @@
 """``POST /loss/{name}`` and ``POST /gradient/{name}``: one pair of routes per loss in the registry.
 
-Each route has its own request model (documented in OpenAPI) and the registry's examples. A
-catch-all pair resolves aliases (``/loss/l2`` is ``/loss/mse``) and answers unknown names with 404
-and the closest names. A route receives the body, decodes it into a call, runs the call where
-the decoded request says (the event loop, or a worker thread) and sends the result.
+Each loss has its own documented operation (``/loss/mse``, its request model, the registry's
+examples: :data:`documented`), but requests are matched by one pair of routes (:data:`router`),
+``/loss/{name}`` and ``/gradient/{name}``, which resolve the name by a dict lookup: routing
+scans its routes in order, and ~130 per-loss routes ahead of every other path cost a small
+request more than its loss (issue 22; bench/README.md, "small"). The pair resolves aliases
+(``/loss/l2`` is ``/loss/mse``) and answers unknown names with 404 and the closest names. A
+route receives the body, decodes it into a call, runs the call where the decoded request says
+(the event loop, or a worker thread) and sends the result.
 """
 
 from __future__ import annotations
@@ -44,7 +48,8 @@ from ..schemas import (
     example_body,
 )
 
-router = APIRouter()
+router = APIRouter()  # what requests are matched against
+documented = APIRouter()  # one operation per loss, for the OpenAPI document only
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -199,7 +204,7 @@ def _register(spec: LossSpec) -> None:
     if spec.differentiable:
         kinds.append(("gradient", True, GradientResponse))
     for kind, want_grad, response in kinds:
-        router.add_api_route(
+        documented.add_api_route(
             f"/{kind}/{spec.name}",
             _make_handler(spec, want_grad),
             methods=["POST"],
@@ -218,6 +223,8 @@ for _spec in LOSSES.values():
 
 
 async def _by_name(request: Request, name: str, want_grad: bool) -> Response:
+    kind = "gradient" if want_grad else "loss"
+    request.state.route = f"/{kind}/{{name}}"  # the metrics' label (see below)
     try:
         spec = get_loss(name)
     except LossError as exc:
@@ -225,6 +232,8 @@ async def _by_name(request: Request, name: str, want_grad: bool) -> Response:
     if want_grad and not spec.differentiable:
         raise ProblemError("not_differentiable", f"{spec.name} is not differentiable, so it "
                            "has no gradient; use /loss/" + spec.name, ["path", "name"])
+    if name == spec.name:  # the loss's own documented operation names it in the metrics
+        request.state.route = f"/{kind}/{name}"
     return await _respond(request, spec, want_grad)
 
 
@@ -233,7 +242,7 @@ _GENERIC_BODY = {"requestBody": {"required": True, "description": BINARY_BODY_DE
                                       "$ref": "#/components/schemas/GenericRequest"}}}}}
 
 
-@router.post("/loss/{name}", operation_id="loss-by-name", tags=["loss"],
+@documented.post("/loss/{name}", operation_id="loss-by-name", tags=["loss"],
              summary="Any loss by canonical name or alias", response_model=LossResponse,
              responses={200: BINARY_RESPONSE, **error_responses(400, 404, 408, 413, 415, 422, 503)},
              openapi_extra=_GENERIC_BODY,
@@ -243,7 +252,7 @@ async def loss_by_name(request: Request, name: str) -> Response:
     return await _by_name(request, name, want_grad=False)
 
 
-@router.post("/gradient/{name}", operation_id="gradient-by-name", tags=["gradient"],
+@documented.post("/gradient/{name}", operation_id="gradient-by-name", tags=["gradient"],
              summary="Any loss's gradient by canonical name or alias",
              response_model=GradientResponse,
              responses={200: BINARY_RESPONSE, **error_responses(400, 404, 408, 413, 415, 422, 503)},
@@ -254,4 +263,18 @@ async def gradient_by_name(request: Request, name: str) -> Response:
     return await _by_name(request, name, want_grad=True)
 
 
-__all__ = ["GenericRequest", "router"]
+# What requests are matched against: plain Starlette routes (their endpoints take the request
+# alone, so FastAPI solves no dependencies), answering exactly as the operations above.
+async def _loss(request: Request) -> Response:
+    return await _by_name(request, request.path_params["name"], want_grad=False)
+
+
+async def _gradient(request: Request) -> Response:
+    return await _by_name(request, request.path_params["name"], want_grad=True)
+
+
+router.add_route("/loss/{name}", _loss, methods=["POST"], include_in_schema=False)
+router.add_route("/gradient/{name}", _gradient, methods=["POST"], include_in_schema=False)
+
+
+__all__ = ["GenericRequest", "documented", "router"]
