@@ -7,6 +7,8 @@
   run on CuPy.
 * ``torch`` helpers: ``pytest.importorskip`` keeps the oracle tests skipping cleanly where PyTorch
   (pinned to 2.13.0) is not installed.
+* ``LOSS_SERVICE_TEST_REQUIRE``: the outside tools (chromium, node...) whose absence fails a test
+  instead of skipping it (tests/toolenv.py); a name it does not know stops the run here.
 """
 
 from __future__ import annotations
@@ -19,8 +21,17 @@ import numpy as np
 import pytest
 
 from service.losses import evaluate, get_loss
+from tests import toolenv
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    unknown = toolenv.unknown_required()
+    if unknown:
+        raise pytest.UsageError(
+            f"{toolenv.REQUIRE} names unknown tools {sorted(unknown)}; it takes "
+            f"{', '.join(toolenv.TOOLS)}")
 
 NAMESPACES = ["numpy", "array_api_strict", "torch", "cupy"]
 

@@ -1,9 +1,10 @@
 """``/docs`` and ``/redoc`` load nothing from outside the service (an air-gapped cluster sees them).
 
 Always: the pages reference only same-origin URLs, each of which is served with its content type,
-and the package ships the files. With a ``chromium`` on the PATH (``apt-get install chromium``;
-CI has none, and skips): a headless browser whose resolver knows no host but 127.0.0.1 loads the
-pages from a real server and finds the operations in the rendered DOM.
+and the package ships the files. With a ``chromium`` on the PATH (``apt-get install chromium``,
+which CI does; elsewhere the test skips without one, unless ``LOSS_SERVICE_TEST_REQUIRE`` names
+``chromium``: tests/toolenv.py): a headless browser whose resolver knows no host but 127.0.0.1
+loads the pages from a real server and finds the operations in the rendered DOM.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from service.api.docs_ui import STATIC_DIR
+from tests import toolenv
 from tests.serverutil import running_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -133,8 +135,9 @@ def dump_dom(url: str, profile: Path) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(CHROMIUM is None, reason="needs chromium (apt-get install chromium)")
 def test_a_browser_without_network_sees_the_operations(tmp_path):
+    if CHROMIUM is None:
+        toolenv.missing("chromium", "needs chromium (apt-get install chromium)")
     with running_server() as (url, _):
         swagger = dump_dom(f"{url}/docs", tmp_path / "a")
         redoc = dump_dom(f"{url}/redoc", tmp_path / "b")

@@ -1,15 +1,13 @@
 """The Open Inference Protocol (KServe V2 / Triton HTTP): each loss a model under /v2.
 
 In-process tests of every endpoint and its errors (the protocol's ``{"error": "..."}``, naming
-the input), with outputs equal to /gradient's, in JSON and with the binary tensor extension;
-then the clients people use against a real server: ``tritonclient.http`` and KServe's
-``InferenceRESTClient`` (each skipped where it is not installed)."""
+the input), with outputs equal to /gradient's, in JSON and with the binary tensor extension,
+and docs/api.md's curl examples' answers. The clients people use (tritonclient, kserve), and the
+docs' examples run as written, against a real server: test_inference_clients.py."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +18,6 @@ import pytest
 from service.config import Settings
 from service.transport import binary as binary_body
 from service.transport.json_out import wire_to_array
-from tests.serverutil import running_server
 
 pytestmark = pytest.mark.anyio
 
@@ -288,83 +285,6 @@ class TestWithApiKeys:
         assert r.status_code == 200
 
 
-# --- the real clients, against a real server --------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    with running_server() as (url, _):
-        yield url
-
-
-@pytest.mark.slow
-def test_tritonclient(server):
-    httpclient = pytest.importorskip("tritonclient.http")
-    from tritonclient.utils import InferenceServerException
-
-    client = httpclient.InferenceServerClient(server.removeprefix("http://"))
-    assert client.is_server_live() and client.is_server_ready()
-    assert client.is_model_ready("cross_entropy") and not client.is_model_ready("nope")
-    assert "binary_tensor_data" in client.get_server_metadata()["extensions"]
-    meta = client.get_model_metadata("cross_entropy")
-    assert [i["name"] for i in meta["inputs"]][:2] == ["predictions", "targets"]
-    _, inputs, parameters, extra = CASES[1]
-    native = asyncio.run(_native_live(server, "cross_entropy", inputs, extra))
-    for binary in (False, True):
-        tensors = []
-        for name, a in inputs:
-            t = httpclient.InferInput(name, list(a.shape), DATATYPE[a.dtype.name])
-            t.set_data_from_numpy(a, binary_data=binary)
-            tensors.append(t)
-        outputs = [httpclient.InferRequestedOutput(n, binary_data=binary)
-                   for n in ("value", "per_sample", "gradient_predictions")]
-        result = client.infer("cross_entropy", tensors, outputs=outputs, parameters=parameters)
-        _same_as_gradient({n: result.as_numpy(n) for n in ("value", "per_sample",
-                                                             "gradient_predictions")}, native)
-    # no outputs named: all of them, binary (tritonclient asks for binary_data_output)
-    result = client.infer("cross_entropy", tensors, parameters=parameters)
-    assert result.as_numpy("gradient_predictions").shape == X.shape
-    with pytest.raises(InferenceServerException, match="input 'targets'") as info:
-        bad = httpclient.InferInput("targets", [6], "FP64")
-        bad.set_data_from_numpy(np.zeros(6))
-        client.infer("cross_entropy", [tensors[0], bad])
-    assert info.value.status() == "400"
-
-
-async def _native_live(url: str, model: str, inputs: Any, extra: dict[str, Any]) -> Any:
-    import httpx
-
-    async with httpx.AsyncClient(base_url=url) as c:
-        return await _native(c, model, inputs, extra)
-
-
-@pytest.mark.slow
-def test_kserve_client(server):
-    kserve = pytest.importorskip("kserve")
-
-    async def run() -> None:
-        client = kserve.InferenceRESTClient(kserve.RESTConfig(protocol="v2"))
-        try:
-            assert await client.is_server_live(server) and await client.is_server_ready(server)
-            assert await client.is_model_ready(server, "huber")
-            _, inputs, parameters, extra = CASES[2]
-            native = await _native_live(server, "huber", inputs, extra)
-            for binary in (False, True):
-                tensors = []
-                for name, a in inputs:
-                    t = kserve.InferInput(name, list(a.shape), "FP64")
-                    t.set_data_from_numpy(a, binary_data=binary)
-                    tensors.append(t)
-                request = kserve.InferRequest(model_name="huber", parameters=parameters,
-                                              infer_inputs=tensors)
-                response = await client.infer(server, request, model_name="huber")
-                _same_as_gradient({o.name: o.as_numpy() for o in response.outputs}, native)
-        finally:
-            await client.close()
-
-    asyncio.run(run())
-
-
 def test_no_input_or_parameter_name_is_taken_by_the_protocol():
     from service.losses import LOSSES
     from service.transport.inference_protocol import NATIVE_PARAMETERS, TRITON_PARAMETERS
@@ -423,15 +343,6 @@ async def test_the_docs_curl_examples_are_real_answers(client):
         body = re.search(r"-d '(\{.*\})'", command).group(1)
         r = await client.post(path, content=body)  # (curl -d: no JSON content type)
         _same_text(shown, r.text)
-
-
-@pytest.mark.slow
-def test_the_docs_tritonclient_example_runs(server, capsys):
-    pytest.importorskip("tritonclient.http")
-    section = _section()
-    code = _block(section, "python").replace("127.0.0.1:8000", server.removeprefix("http://"))
-    exec(compile(code, "docs/api.md", "exec"), {})
-    _same_text(_block(section[section.index("prints"):], "text"), capsys.readouterr().out)
 
 
 async def test_nested_data_is_taken_as_the_shape_says(client):

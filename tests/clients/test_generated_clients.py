@@ -12,19 +12,20 @@ The tools are pinned (requirements.txt, ts/package-lock.json) and installed once
 tests/clients/.cache (git-ignored; a new pin makes a new install): the Python ones into a venv of
 their own, since openapi-python-client needs an older httpx than the service may have. A test
 skips, saying why, where node, npm or curl is missing or the tools cannot be installed (no
-network). The examples in docs/api.md ("Calling it from other languages") are read from there,
-with the server's address put in for ``http://localhost:8000``; the server has the docs' API key.
+network), and fails instead where ``LOSS_SERVICE_TEST_REQUIRE`` names the tool (CI:
+tests/toolenv.py). The examples in docs/api.md ("Calling it from other languages"), the
+generators' commands included, are read from there and run, with the server's address put in
+for ``http://localhost:8000``; the server has the docs' API key, and what they print is what the
+docs show.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,12 +33,13 @@ from typing import Any
 import numpy as np
 import pytest
 
+from .. import toolenv
 from ..serverutil import running_server
 
 HERE = Path(__file__).resolve().parent
+_run = toolenv.run
 ROOT = HERE.parents[1]
 DOCUMENT = ROOT / "openapi" / "openapi.json"
-CACHE = HERE / ".cache"
 DOC_URL = "http://localhost:8000"
 KEY = "my-key"  # the key the docs' examples send
 LOGITS = np.array([[3.2, 5.1, -1.7], [1.3, 4.9, 2.0]])
@@ -53,12 +55,6 @@ disable_error_code = arg-type
 """
 
 
-def _run(args: list[str | Path], cwd: Path, timeout: float = 300,
-         env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(a) for a in args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, **(env or {})})
-
-
 def _docs_section() -> str:
     text = (ROOT / "docs" / "api.md").read_text()
     section = text[text.index("\n## Calling it from other languages\n"):]
@@ -72,47 +68,15 @@ def _block(lang: str, index: int = 0) -> str:
     return blocks[index]
 
 
-def _cached(name: str, pins: list[Path], build: Any) -> Path:
-    """``CACHE/<name>-<hash of the pin files>``, built by ``build(dir)`` once (a venv cannot be
-    moved, so it is built in place, and marked complete last: a build that was interrupted is
-    built again). ``build`` returns an error message to skip with, or None."""
-    digest = hashlib.sha256(b"".join(p.read_bytes() for p in pins)).hexdigest()[:12]
-    target = CACHE / f"{name}-{digest}"
-    done = target / ".complete"
-    if done.exists():
-        return target
-    shutil.rmtree(target, ignore_errors=True)
-    target.mkdir(parents=True)
-    error = build(target)
-    if error is not None:
-        shutil.rmtree(target, ignore_errors=True)
-        pytest.skip(error)
-    done.touch()
-    return target
-
-
 def _python_tools() -> Path:
     """The bin directory of a venv with openapi-python-client and mypy (requirements.txt)."""
-    requirements = HERE / "requirements.txt"
-
-    def build(venv: Path) -> str | None:
-        # a venv of the interpreter's base Python (a venv's python gives its base's)
-        made = _run([sys.executable, "-m", "venv", venv], cwd=CACHE)
-        if made.returncode != 0:
-            return f"cannot make a venv for openapi-python-client: {made.stderr[-500:]}"
-        pip = _run([venv / "bin" / "python", "-m", "pip", "install", "--quiet",
-                    "--disable-pip-version-check", "-r", requirements], cwd=CACHE, timeout=600)
-        if pip.returncode != 0:
-            return f"cannot install openapi-python-client and mypy: {pip.stderr[-500:]}"
-        return None
-
-    return _cached("py", [requirements], build) / "bin"
+    return toolenv.venv("openapi-python-client", "py", HERE / "requirements.txt")
 
 
 def _node_modules() -> Path:
     """node_modules with the pinned openapi-typescript, openapi-fetch and typescript."""
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("node and npm are not installed")
+    toolenv.which("node", "node")
+    toolenv.which("node", "npm")
     pins = [HERE / "ts" / "package.json", HERE / "ts" / "package-lock.json"]
 
     def build(folder: Path) -> str | None:
@@ -124,7 +88,7 @@ def _node_modules() -> Path:
             return f"npm ci failed: {npm.stderr[-500:]}"
         return None
 
-    return _cached("ts", pins, build) / "node_modules"
+    return toolenv.cached("node", "ts", pins, build) / "node_modules"
 
 
 @pytest.fixture(scope="module")
@@ -148,12 +112,33 @@ def _check_calls(out: dict[str, Any]) -> None:
     assert out["unauthorized"] == {"status": 401, "code": "unauthorized"}
 
 
+def _docs_command(index: int, program: str, where: Path) -> list[str]:
+    """The generator's command of the ``index``-th bash block of the docs (its last line), to
+    run in ``where``, which gets the document at the path the command names."""
+    command = shlex.split(_block("bash", index).splitlines()[-1])
+    assert command[0] == program and "openapi/openapi.json" in command, command
+    (where / "openapi").mkdir()
+    shutil.copy(DOCUMENT, where / "openapi" / "openapi.json")
+    return command
+
+
+def _check_example(code: str, stdout: str) -> None:
+    """The example prints what its last line's comment says, and that is the mean squared error
+    of its arrays, and its gradient 2 (p - t) / n, computed here."""
+    shown = code.rstrip().splitlines()[-1].split("// ")[-1].split("# ")[-1]
+    assert stdout == shown + "\n"
+    value, gradient = stdout.split(" ", 1)
+    p, t = (np.array(json.loads(a)) for a in re.findall(r"(?:predictions|targets)[:=]\s*"
+                                                        r"(\[\[.*?\]\])", code))
+    assert float(value) == np.mean((p - t) ** 2)
+    assert json.loads(gradient) == (2 * (p - t) / p.size).tolist()
+
+
 @pytest.mark.slow
 def test_python_client(tmp_path, live):
     tools = _python_tools()
     env = {"PATH": f"{tools}{os.pathsep}{os.environ['PATH']}"}  # the generator runs ruff
-    gen = _run([tools / "openapi-python-client", "generate", "--path", DOCUMENT, "--meta", "none",
-                "--output-path", tmp_path / "loss_service_client"], cwd=tmp_path, env=env)
+    gen = _run(_docs_command(1, "openapi-python-client", tmp_path), cwd=tmp_path, env=env)
     log = gen.stdout + gen.stderr
     assert gen.returncode == 0, log
     assert "Warning" not in log and "WARNING" not in log and "Unable to" not in log, log
@@ -169,7 +154,7 @@ def test_python_client(tmp_path, live):
     _check_calls(json.loads(calls.stdout))
     example = _run([tools / "python", "example.py"], cwd=tmp_path, timeout=60)
     assert example.returncode == 0, example.stderr
-    assert example.stdout == "0.375 [[-0.25, 0.25], [0.0, -0.5]]\n"
+    _check_example(_block("python"), example.stdout)
 
 
 @pytest.mark.slow
@@ -180,7 +165,7 @@ def test_typescript_client(tmp_path, live):
         shutil.copy(HERE / "ts" / name, tmp_path)
     (tmp_path / "example.ts").write_text(_block("ts").replace(DOC_URL, live))
     bin_ = modules / ".bin"
-    gen = _run([bin_ / "openapi-typescript", DOCUMENT, "-o", "loss-service.ts"], cwd=tmp_path)
+    gen = _run(_docs_command(0, "npx", tmp_path), cwd=tmp_path)
     assert gen.returncode == 0, gen.stdout + gen.stderr
     assert "warn" not in (gen.stdout + gen.stderr).lower(), gen.stdout + gen.stderr
     tsc = _run([bin_ / "tsc", "-p", "."], cwd=tmp_path)
@@ -192,13 +177,12 @@ def test_typescript_client(tmp_path, live):
     _check_calls(json.loads(calls.stdout))
     example = _run(["node", "dist/example.js"], cwd=tmp_path, timeout=60)
     assert example.returncode == 0, example.stderr
-    assert example.stdout == "0.375 [[-0.25,0.25],[0,-0.5]]\n"
+    _check_example(_block("ts"), example.stdout)
 
 
 @pytest.mark.slow
 def test_curl_example(tmp_path, live):
-    if shutil.which("curl") is None:
-        pytest.skip("curl is not installed")
+    toolenv.which("curl", "curl")
     lines = _block("console").splitlines()
     command = "\n".join(line.removeprefix("$ ") for line in lines[:-1])
     out = _run(["bash", "-c", command.replace(DOC_URL, live)], cwd=tmp_path, timeout=60)
