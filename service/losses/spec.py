@@ -130,7 +130,10 @@ class ParamSpec:
 
 # Library conventions a loss can reproduce (``convention`` parameter). "cs231n" is the course
 # assignments' definition where it is none of the four libraries' (the multiclass SVM).
-CONVENTIONS: tuple[str, ...] = ("torch", "keras", "optax", "sklearn", "cs231n")
+# "elementwise" is the form optax, scikit-learn and the course notes share where none of them
+# alone is that majority (hinge: optax uses a 0 label as given, scikit-learn takes (n,) only;
+# squared_hinge, which only Keras has, takes hinge's default squared).
+CONVENTIONS: tuple[str, ...] = ("torch", "keras", "optax", "sklearn", "cs231n", "elementwise")
 
 
 @dataclass(frozen=True)
