@@ -159,9 +159,16 @@ def from_loss_error(exc: LossError, loc: Sequence[str | int]) -> ProblemError:
     return ProblemError(exc.code, exc.message, loc, **extra)
 
 
+# pydantic's tags of the scalar branches of a union (``float | list[float]``): no body field
+# has these names, so they never belong to a JSON location
+_UNION_TAGS = frozenset({"float", "int", "bool", "str", "none"})
+
+
 def _clean_loc(loc: Sequence[Any]) -> list[str | int]:
-    """Drop pydantic's union-variant tags (``'constrained-float'``, ``'literal[-1]'``)."""
-    return [p for p in loc if isinstance(p, int) or str(p).isidentifier()]
+    """Drop pydantic's union-variant tags (``'constrained-float'``, ``'literal[-1]'``,
+    ``'float'``)."""
+    return [p for p in loc
+            if isinstance(p, int) or (str(p).isidentifier() and p not in _UNION_TAGS)]
 
 
 def _code_for(item: dict[str, Any]) -> str:

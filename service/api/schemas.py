@@ -23,7 +23,9 @@ from pydantic import (
 
 from ..backends import BACKEND_CHOICES
 from ..losses import LOSSES, LossSpec, ParamSpec
+from ..losses.catalog import shapes_in_words
 from ..losses.evaluate import DTYPES
+from ..losses.spec import BROADCASTING
 from ..transport.arrays import WIRE_DTYPES
 
 COMMON_INPUTS = ("predictions", "targets")
@@ -215,7 +217,8 @@ def _typed(p: ParamSpec, bounds: dict[str, float]) -> Any:
 
 def params_model(spec: LossSpec) -> type[BaseModel]:
     fields: dict[str, Any] = {
-        p.name: (_param_type(p), Field(p.default, description=p.description)) for p in spec.params
+        p.name: (_param_type(p), Field(p.default, description=p.documented))
+        for p in spec.params
     }
     return create_model(
         f"{_camel(spec.name)}Params",
@@ -285,7 +288,8 @@ def request_model(spec: LossSpec) -> type[BaseModel]:
         f"{_camel(spec.name)}Request",
         __config__=ConfigDict(extra="forbid",
                               json_schema_extra={"examples": [example_body(spec)]}),
-        __doc__=f"Request body for /loss/{spec.name} and /gradient/{spec.name}.",
+        __doc__=f"Request body for /loss/{spec.name} and /gradient/{spec.name}. Shapes: "
+        f"{shapes_in_words(spec)}. {BROADCASTING}",
         **fields,
     )
 

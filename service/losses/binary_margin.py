@@ -6,10 +6,12 @@ hinge losses also accept a batch whose labels are *all* in {0, 1}, mapped to {-1
 (Keras' ``convert_binary_labels_to_hinge`` rule). The specs are exported through
 :mod:`service.losses.binary`.
 
-Conventions (no PyTorch equivalent, so Keras is the default): ``keras`` (the label rule above, then
-Keras' mean over the last axis, applied generically), ``optax`` (``hinge_loss``: labels used as
-given, elementwise) and ``sklearn`` (binary ``hinge_loss``: (n,) decisions, the larger of two label
-values is +1, the other -1). squared_hinge exists only in Keras.
+Conventions (no PyTorch equivalent): ``elementwise``, the default (the label rule above, one loss
+per score: a 1-D input is N samples, as optax, scikit-learn and the course notes read it),
+``keras`` (the same label rule, then Keras' mean over the last axis, applied generically),
+``optax`` (``hinge_loss``: labels used as given, elementwise) and ``sklearn`` (binary
+``hinge_loss``: (n,) decisions, the larger of two label values is +1, the other -1).
+squared_hinge exists only in Keras; its default is hinge's default, squared (issue 19).
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ _KERAS_LABELS = ("labels in {-1, 1}, or a batch whose labels are all in {0, 1} (
                  "by 2y - 1)")
 HINGE_TARGETS = InputSpec(
     "targets", "sign_labels", "(*), same shape as predictions; (n,) for convention sklearn",
-    _KERAS_LABELS + "; convention optax: labels in {-1, 0, 1} used as given; convention "
+    _KERAS_LABELS + " (conventions elementwise and keras); convention optax: labels in "
+    "{-1, 0, 1} used as given; convention "
     "sklearn: at most two distinct whole numbers, the larger meaning +1 (one distinct value "
     "means -1)",
 )
@@ -123,19 +126,21 @@ def _sklearn_labels(xp: Any, predictions: Array, t: Array) -> Array:
 
 
 def hinge(predictions: Array, targets: Array, *, margin: float = 1.0,
-          convention: str = "keras") -> LossOutput:
+          convention: str = "elementwise") -> LossOutput:
     """Binary hinge loss.
 
     ``l = max(0, m - y s)``; ``dl/ds = -y 1[m - y s > 0]`` (strict: 0 at the kink ``y s = m``).
-    The conventions differ only in how labels become ``y``: ``keras`` maps an all-{0, 1} batch by
-    ``2y - 1`` (otherwise labels must be +-1); ``optax`` uses labels in {-1, 0, 1} as given;
+    The conventions differ only in how labels become ``y``: ``elementwise`` and ``keras`` map an
+    all-{0, 1} batch by ``2y - 1`` (otherwise labels must be +-1); ``optax`` uses labels in
+    {-1, 0, 1} as given;
     ``sklearn`` maps the larger of two distinct values to +1, the other (or a single value) to -1.
 
     Args:
       predictions: [*] raw scores ([n] for ``sklearn``).
       targets: [*] labels, same shape (see above).
       margin: the margin m, >= 0.
-      convention: "keras", "optax" or "sklearn".
+      convention: "elementwise", "keras", "optax" or "sklearn" (Keras' last-axis mean is
+        applied outside the kernel).
 
     Returns:
       LossOutput with loss [*].
@@ -231,12 +236,17 @@ SPECS: tuple[LossSpec, ...] = (
         "sklearn.metrics.hinge_loss (binary); optax.losses.hinge_loss",
         gradient_note=r"\partial\ell/\partial s = -y\,\mathbb{1}[m - y s > 0]; strict, so the "
         "gradient is 0 at the kink y s = m (torch relu's choice; JAX jnp.maximum gives half).",
-        notes="No PyTorch equivalent (MultiMarginLoss with C = 2 and HingeEmbeddingLoss differ), "
-        "so the default convention is Keras'. keras: a batch whose labels are all in {0, 1} is "
-        "mapped to {-1, 1} by 2y - 1; otherwise every label must be -1 or 1 (a batch mixing 0 "
-        "and -1 is rejected with invalid_label, where Keras would leave it unconverted); the "
+        notes="No PyTorch equivalent (MultiMarginLoss with C = 2 and HingeEmbeddingLoss differ). "
+        "The default, elementwise, is what optax, scikit-learn and the course notes (max(0, 1 - "
+        "y f(x)) per sample) agree on: one loss per score, so a 1-D input is N samples, and mean "
+        "with sample_weight is the weighted average; on {-1, 1} labels it equals optax's "
+        "hinge_loss and (1-D) scikit-learn's. Its label rule is scikit-learn's and Keras' "
+        "rather than optax's: a batch whose labels are all in {0, 1} is mapped to {-1, 1} by "
+        "2y - 1; otherwise every label must be -1 or 1 (a batch mixing 0 and -1 is rejected with "
+        "invalid_label, where Keras would leave it unconverted). keras: the same labels, and the "
         "per-sample loss is the mean over the last axis, so a 1-D input is one sample (reduction "
-        "'none' gives a scalar; pass (N, 1) for one value per score). optax: elementwise, labels "
+        "'none' gives a scalar); mean with sample_weight divides by the count. Until issue 19 "
+        "keras was the default. optax: elementwise, labels "
         "used as given (a 0 label costs max(0, m)). sklearn: (n,) decisions only; labels by "
         "order (any two whole numbers; a single distinct value means -1 for every label); "
         "fractional labels and more than two distinct values are refused (use "
@@ -244,10 +254,17 @@ SPECS: tuple[LossSpec, ...] = (
         "np.average. Keras, optax and sklearn fix the margin at 1: margin is accepted under "
         "every convention and equals theirs at 1.",
         conventions=(
+            Convention(
+                "elementwise",
+                "optax.losses.hinge_loss and sklearn.metrics.hinge_loss (binary) on {-1, 1} "
+                "labels; the course notes' max(0, 1 - y f(x))",
+                "the default: elementwise (a 1-D input is N samples); labels in {-1, 1}, or an "
+                "all-{0, 1} batch mapped by 2y - 1; mean with sample_weight is the weighted "
+                "average (divides by the weights' sum)"),
             keras_convention(
                 "keras.losses.Hinge",
                 "labels: an all-{0, 1} batch is mapped by 2y - 1, otherwise labels must be -1 or "
-                "1 (the default convention)"),
+                "1 (as the default)"),
             Convention(
                 "optax", "optax.losses.hinge_loss",
                 "elementwise; labels in {-1, 0, 1} used as given, with no {0, 1} mapping, so a 0 "
@@ -282,11 +299,24 @@ SPECS: tuple[LossSpec, ...] = (
         reference="keras.losses.SquaredHinge; Lee & Mangasarian (2001), SSVM",
         gradient_note=r"\partial\ell/\partial s = -2y\,\max(0,\ m - y s) (continuous)",
         notes="No PyTorch equivalent, and only Keras has it (optax and scikit-learn do not), so "
-        "the one convention is Keras': the same label rule as hinge (all-{0, 1} batches are "
-        "mapped by 2y - 1) and the per-sample loss is the mean over the last axis (a 1-D input "
-        "is one sample). Keras fixes the margin at 1; margin is accepted and equals Keras at 1.",
-        conventions=(keras_convention("keras.losses.SquaredHinge",
-                                      "labels: an all-{0, 1} batch is mapped by 2y - 1"),),
+        "the default, elementwise, is the square of hinge's default: one loss per score (a 1-D "
+        "input is N samples, as the course notes read the hinge), the same label rule as hinge "
+        "(all-{0, 1} batches are mapped by 2y - 1), and mean with sample_weight is the weighted "
+        "average; it equals jnp.square(optax.losses.hinge_loss(s, y)) on {-1, 1} labels. "
+        "convention='keras' adds Keras' mean over the last axis (a 1-D input is one sample) and "
+        "divides a weighted mean by the count; until issue 19 it was the default. Keras fixes "
+        "the margin at 1; margin is accepted and equals Keras at 1.",
+        conventions=(
+            Convention(
+                "elementwise",
+                "hinge's default, squared: jnp.square(optax.losses.hinge_loss(s, y)) on {-1, 1} "
+                "labels (optax and scikit-learn have no squared hinge)",
+                "the default: elementwise (a 1-D input is N samples); labels in {-1, 1}, or an "
+                "all-{0, 1} batch mapped by 2y - 1; mean with sample_weight is the weighted "
+                "average (divides by the weights' sum)"),
+            keras_convention("keras.losses.SquaredHinge",
+                             "labels: an all-{0, 1} batch is mapped by 2y - 1 (as the default)"),
+        ),
         sampler=_sample_hinge(0.5, zero_one=True),
         examples=(Example("{-1, 1} labels", {"predictions": [0.8, -2.0, 0.3],
                                              "targets": [1.0, -1.0, -1.0]}),),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .registry import LOSSES, SPECS
-from .spec import INPUT_KINDS, LossSpec, ParamSpec
+from .spec import BROADCASTING, INPUT_KINDS, LossSpec, ParamSpec
 
 
 def describe(spec: LossSpec) -> dict[str, Any]:
@@ -28,6 +28,8 @@ def describe(spec: LossSpec) -> dict[str, Any]:
             }
             for i in spec.inputs
         ],
+        "shapes": shapes_in_words(spec),
+        "broadcasting": BROADCASTING,
         "params": {p.name: p.json_schema() for p in spec.params},
         "conventions": [
             {"name": c.name, "default": i == 0, "reference": c.reference, "changes": c.changes}
@@ -52,6 +54,12 @@ def describe(spec: LossSpec) -> dict[str, Any]:
             for e in spec.examples
         ],
     }
+
+
+def shapes_in_words(spec: LossSpec) -> str:
+    """Every input's accepted shapes in one line, from the inputs' own ``shape``."""
+    return "; ".join(f"{i.name}: {i.shape}{' (optional)' if i.optional else ''}"
+                     for i in spec.inputs)
 
 
 def catalog() -> list[dict[str, Any]]:

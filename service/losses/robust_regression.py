@@ -2,18 +2,21 @@
 
 * ``log_cosh``: ``optax.losses.log_cosh`` (default) / Keras ``LogCosh`` (``convention``);
 * ``half_mse`` [l2_loss]: ``optax.losses.l2_loss``, ``0.5 (x - y)^2``;
-* ``mape``: Keras ``MeanAbsolutePercentageError`` (default: a percentage, eps 1e-7) / scikit-learn
-  ``mean_absolute_percentage_error`` (``convention="sklearn"``: a fraction, eps = float64 machine
-  epsilon);
-* ``msle``: Keras ``MeanSquaredLogarithmicError`` (default: values clipped below at 1e-7) /
-  scikit-learn ``mean_squared_log_error`` (``convention="sklearn"``: no clipping, values <= -1
-  rejected);
+* ``mape``: scikit-learn ``mean_absolute_percentage_error`` (default: a fraction, eps = float64
+  machine epsilon) / Keras ``MeanAbsolutePercentageError`` (``convention="keras"``: a percentage,
+  eps 1e-7, mean over the last axis);
+* ``msle``: scikit-learn ``mean_squared_log_error`` (default: no clipping, values <= -1 rejected) /
+  Keras ``MeanSquaredLogarithmicError`` (``convention="keras"``: values clipped below at 1e-7,
+  mean over the last axis);
 * ``pinball`` [quantile]: scikit-learn ``mean_pinball_loss``.
 
 Each kernel takes ``predictions`` ``x`` and ``targets`` ``y`` of the same shape ``(*)`` (no
 broadcasting) and returns the elementwise loss and its vector-Jacobian product. Keras' mean over
 the last axis (its per-sample loss) and its ``sum_over_batch_size`` weighting are applied outside
 the kernels, by the ``keras`` convention (:func:`service.losses.spec.keras_convention`).
+
+mape and msle have no PyTorch equivalent; optax has neither, so their default is scikit-learn's,
+the elementwise reading of a 1-D input as N samples that the course notes use too (issue 19).
 """
 
 from __future__ import annotations
@@ -88,7 +91,7 @@ def half_mse(predictions: Array, targets: Array) -> LossOutput:
 
 
 def mape(predictions: Array, targets: Array, *, eps: float | None = None,
-         percent: bool | None = None, convention: str = "keras") -> LossOutput:
+         percent: bool | None = None, convention: str = "sklearn") -> LossOutput:
     """Absolute percentage error.
 
     ``l = s |y - x| / max(|y|, eps)`` with ``s = 100`` (``percent``) or 1;
@@ -97,11 +100,11 @@ def mape(predictions: Array, targets: Array, *, eps: float | None = None,
     Args:
       predictions: [*] predicted values.
       targets: [*] target values, same shape.
-      eps: lower bound of the denominator ``|y|``, > 0; ``None`` takes the convention's (Keras
-        1e-7; scikit-learn the float64 machine epsilon 2.220446049250313e-16).
-      percent: multiply by 100; ``None`` takes the convention's (Keras a percentage,
-        scikit-learn a fraction).
-      convention: ``"keras"`` or ``"sklearn"``: the defaults of ``eps`` and ``percent``.
+      eps: lower bound of the denominator ``|y|``, > 0; ``None`` takes the convention's
+        (scikit-learn the float64 machine epsilon 2.220446049250313e-16; Keras 1e-7).
+      percent: multiply by 100; ``None`` takes the convention's (scikit-learn a fraction,
+        Keras a percentage).
+      convention: ``"sklearn"`` or ``"keras"``: the defaults of ``eps`` and ``percent``.
 
     Returns:
       LossOutput with loss [*].
@@ -131,7 +134,7 @@ def _above_minus_one(xp: Any, a: Array, name: str) -> None:
 
 
 def msle(predictions: Array, targets: Array, *, eps: float | None = None,
-         convention: str = "keras") -> LossOutput:
+         convention: str = "sklearn") -> LossOutput:
     """Squared logarithmic error, ``(log1p(x) - log1p(y))^2``, values clipped below at ``eps``.
 
     ``l = (log1p(max(x, eps)) - log1p(max(y, eps)))^2``;
@@ -142,10 +145,11 @@ def msle(predictions: Array, targets: Array, *, eps: float | None = None,
     Args:
       predictions: [*] predicted values.
       targets: [*] target values, same shape.
-      eps: the clip floor, >= 0; ``None`` takes the convention's (Keras 1e-7; scikit-learn does
-        not clip).
-      convention: ``"keras"`` (values below eps are clipped to eps) or ``"sklearn"`` (values
-        <= -1 are rejected with ``invalid_value``, as scikit-learn raises ValueError for them).
+      eps: the clip floor, >= 0; ``None`` takes the convention's (scikit-learn does not clip;
+        Keras 1e-7).
+      convention: ``"sklearn"`` (values <= -1 are rejected with ``invalid_value``, as
+        scikit-learn raises ValueError for them) or ``"keras"`` (values below eps are clipped to
+        eps).
 
     Returns:
       LossOutput with loss [*].
@@ -218,7 +222,7 @@ def _sample_mape(rng: Any, n: int, c: int) -> tuple[dict[str, Any], dict[str, An
 def _sample_msle(rng: Any, n: int, c: int) -> tuple[dict[str, Any], dict[str, Any]]:
     x = rng.exponential(2.0, size=(n, c)) + 0.1
     y = rng.exponential(2.0, size=(n, c)) + 0.1
-    x[0, 0] = -0.5  # clipped to eps: gradient 0
+    x[0, 0] = -0.5  # in (-1, 0): log1p'd as is by sklearn, clipped to eps (gradient 0) by keras
     y[-1, -1] = -0.25
     return {"predictions": x, "targets": y}, {}
 
@@ -283,43 +287,47 @@ SPECS: tuple[LossSpec, ...] = (
         params=(
             ParamSpec("eps", "float", None,
                       "lower bound of |y| in the denominator; null (default): the "
-                      "convention's, Keras 1e-7, scikit-learn 2.220446049250313e-16 (the float64 "
-                      "machine epsilon)", minimum=0.0, exclusive_minimum=True, nullable=True),
+                      "convention's, scikit-learn 2.220446049250313e-16 (the float64 machine "
+                      "epsilon), Keras 1e-7", minimum=0.0, exclusive_minimum=True, nullable=True),
             ParamSpec("percent", "bool", None,
-                      "multiply by 100; null (default): the convention's, true for Keras (a "
-                      "percentage), false for scikit-learn (a fraction)", nullable=True),
+                      "multiply by 100; null (default): the convention's, false for scikit-learn "
+                      "(a fraction), true for Keras (a percentage)", nullable=True),
         ),
-        summary="Absolute percentage error |y - x| / |y| (x100 by default, as Keras).",
+        summary="Absolute percentage error |y - x| / |y|, a fraction (scikit-learn); x100 with "
+        "percent or convention keras.",
         formula=r"\ell = s\,\frac{|y - x|}{\max(|y|, \epsilon)},\quad "
         r"s = 100 \text{ (percent) or } 1",
-        reference="Keras 3 keras.losses.MeanAbsolutePercentageError; "
-        "sklearn.metrics.mean_absolute_percentage_error",
+        reference="sklearn.metrics.mean_absolute_percentage_error; Keras 3 "
+        "keras.losses.MeanAbsolutePercentageError",
         sampler=_sample_mape,
         gradient_note=r"\partial\ell/\partial x = s\,\operatorname{sign}(x - y)/\max(|y|, "
         r"\epsilon); 0 at x = y (sign(0) = 0, PyTorch's L1 rule; JAX's abs gives -s/max(|y|, "
         r"\epsilon) there). The target is data (no gradient).",
-        notes="convention='keras' (default) reproduces Keras: a percentage, eps = 1e-7 (a target "
-        "of 0 gives 1e9 |x|), the per-sample loss is the mean over the last axis (a 1-D input is "
-        "one sample) and mean with sample_weight divides by the number of samples. "
-        "convention='sklearn' reproduces mean_absolute_percentage_error: a fraction, eps = "
-        "float64 machine epsilon (a target of 0 gives about 4.5e15 |x|), elementwise, and mean "
-        "with sample_weight is the weighted average (np.average; multioutput='uniform_average' "
-        "over (N, k) is the mean over all elements). Explicit eps and percent override the "
-        "convention's values.",
+        notes="No PyTorch or optax equivalent: the default is scikit-learn's, the elementwise "
+        "reading (a 1-D input is N samples) scikit-learn and the course notes share. "
+        "convention='sklearn' (default) reproduces mean_absolute_percentage_error: a fraction "
+        "(scikit-learn returns one; only Keras multiplies by 100), eps = float64 machine epsilon "
+        "(a target of 0 gives about 4.5e15 |x|), elementwise, and mean with sample_weight is "
+        "the weighted average (np.average; multioutput='uniform_average' over (N, k) is the mean "
+        "over all elements). convention='keras' reproduces Keras: a percentage, eps = 1e-7 (a "
+        "target of 0 gives 1e9 |x|), the per-sample loss is the mean over the last axis (a 1-D "
+        "input is one sample) and mean with sample_weight divides by the number of samples. "
+        "Explicit eps and percent override the convention's values. Until issue 19 the default "
+        "was Keras'.",
         examples=(
+            Example("scikit-learn (the default): a fraction, float64 eps",
+                    {"predictions": [2.5, 0.0, 2.0], "targets": [3.0, -0.5, 2.0]}),
             Example("Keras: percentages", {"predictions": [2.5, 0.0, 2.0],
-                                           "targets": [3.0, -0.5, 2.0]}),
-            Example("scikit-learn: a fraction, float64 eps",
-                    {"predictions": [2.5, 0.0, 2.0], "targets": [3.0, -0.5, 2.0]},
-                    {"convention": "sklearn"}),
+                                           "targets": [3.0, -0.5, 2.0]},
+                    {"convention": "keras"}),
         ),
         conventions=(
-            keras_convention("keras.losses.MeanAbsolutePercentageError",
-                             "a percentage (x100); eps = 1e-7"),
             Convention("sklearn", "sklearn.metrics.mean_absolute_percentage_error",
                        "a fraction (no x100); eps = 2.220446049250313e-16 (float64 machine "
-                       "epsilon); elementwise loss; mean with sample_weight is the weighted "
-                       "average (divides by the weights' sum)"),
+                       "epsilon); elementwise loss (a 1-D input is N samples); mean with "
+                       "sample_weight is the weighted average (divides by the weights' sum)"),
+            keras_convention("keras.losses.MeanAbsolutePercentageError",
+                             "a percentage (x100); eps = 1e-7"),
         ),
         **_COMMON,
     ),
@@ -328,42 +336,45 @@ SPECS: tuple[LossSpec, ...] = (
         fn=msle,
         params=(ParamSpec("eps", "float", None,
                           "values below eps are clipped to eps; null (default): the "
-                          "convention's, Keras 1e-7, scikit-learn no clipping",
+                          "convention's, scikit-learn no clipping, Keras 1e-7",
                           minimum=0.0, nullable=True),),
-        summary="Squared error of log(1 + value), values clipped below at eps (Keras).",
+        summary="Squared error of log(1 + value) (scikit-learn); values clipped below at eps "
+        "with eps or convention keras.",
         formula=r"\ell = \bigl(\log(1 + \max(x, \epsilon)) - \log(1 + \max(y, \epsilon))\bigr)^2",
-        reference="Keras 3 keras.losses.MeanSquaredLogarithmicError; "
-        "sklearn.metrics.mean_squared_log_error",
+        reference="sklearn.metrics.mean_squared_log_error; Keras 3 "
+        "keras.losses.MeanSquaredLogarithmicError",
         sampler=_sample_msle,
         gradient_note=r"\partial\ell/\partial x = 2\bigl(\log(1 + x) - \log(1 + \max(y, "
         r"\epsilon))\bigr)/(1 + x) where x \ge \epsilon; 0 where x < \epsilon (clipped). At "
         r"x = \epsilon the unclipped side is used (torch.clamp's rule; Keras on JAX splits "
-        "jnp.maximum ties 0.5/0.5). Without clipping (convention='sklearn'): "
+        "jnp.maximum ties 0.5/0.5). Without clipping (convention='sklearn', the default): "
         r"2(\log(1 + x) - \log(1 + y))/(1 + x) everywhere.",
-        notes="convention='keras' (default): values below eps (including negatives) are "
+        notes="No PyTorch or optax equivalent: the default is scikit-learn's, the elementwise "
+        "reading (a 1-D input is N samples) scikit-learn and the course notes share. "
+        "convention='sklearn' (default) reproduces mean_squared_log_error: log1p(v) without "
+        "clipping (values in (-1, 0) are allowed), values <= -1 are rejected with invalid_value "
+        "(scikit-learn raises ValueError), elementwise, and mean with sample_weight is the "
+        "weighted average. convention='keras': values below eps (including negatives) are "
         "silently clipped to eps = 1e-7, the per-sample loss is the mean over the last axis (a "
         "1-D input is one sample) and mean with sample_weight divides by the number of samples. "
         "log1p is used where Keras writes log(v + 1) (more accurate for tiny v; the difference "
         "is below 1e-16 absolute); Keras with its float32 floatx builds eps as a float32 "
-        "constant (1.0000000116860974e-07). convention='sklearn' reproduces "
-        "mean_squared_log_error: log1p(v) without clipping (values in (-1, 0) are allowed), "
-        "values <= -1 are rejected with invalid_value (scikit-learn raises ValueError), "
-        "elementwise, and mean with sample_weight is the weighted average. An explicit eps "
-        "clips in either convention.",
+        "constant (1.0000000116860974e-07). An explicit eps clips in either convention. Until "
+        "issue 19 the default was Keras'.",
         examples=(
-            Example("Keras defaults (the negative prediction is clipped to 1e-7)",
-                    {"predictions": [1.0, 2.0, -1.0], "targets": [1.5, 2.0, 0.5]}),
-            Example("scikit-learn (no clipping; values must be > -1)",
-                    {"predictions": [2.5, 0.0, 2.0, 8.0], "targets": [3.0, -0.5, 2.0, 7.0]},
-                    {"convention": "sklearn"}),
+            Example("scikit-learn (the default: no clipping; values must be > -1)",
+                    {"predictions": [2.5, 0.0, 2.0, 8.0], "targets": [3.0, -0.5, 2.0, 7.0]}),
+            Example("Keras (the negative prediction is clipped to 1e-7)",
+                    {"predictions": [1.0, 2.0, -1.0], "targets": [1.5, 2.0, 0.5]},
+                    {"convention": "keras"}),
         ),
         conventions=(
+            Convention("sklearn", "sklearn.metrics.mean_squared_log_error",
+                       "no clipping; values <= -1 rejected (invalid_value); elementwise loss (a "
+                       "1-D input is N samples); mean with sample_weight is the weighted average "
+                       "(divides by the weights' sum)"),
             keras_convention("keras.losses.MeanSquaredLogarithmicError",
                              "values below 1e-7 clipped to 1e-7"),
-            Convention("sklearn", "sklearn.metrics.mean_squared_log_error",
-                       "no clipping; values <= -1 rejected (invalid_value); elementwise loss; "
-                       "mean with sample_weight is the weighted average (divides by the weights' "
-                       "sum)"),
         ),
         **_COMMON,
     ),

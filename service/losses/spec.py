@@ -58,6 +58,13 @@ INPUT_KINDS: dict[str, str] = {
 
 InputDtype = Literal["float", "int", "index_or_float"]
 
+# What the catalog and the OpenAPI request models say about shapes besides each input's own
+# ``shape`` (which lists every shape the input accepts, its broadcasting included).
+BROADCASTING = (
+    "Each input takes exactly the shapes listed for it (its `shape`); inputs are never "
+    "broadcast against each other beyond that. sample_weight: one value >= 0 per sample (the "
+    "first axis of the unreduced loss), broadcast over that sample's other elements.")
+
 
 @dataclass(frozen=True)
 class InputSpec:
@@ -95,6 +102,32 @@ class ParamSpec:
     nullable: bool = False  # ``None`` (JSON null) is a valid value, meaning "not given"
     extra_allowed: tuple[Any, ...] = ()  # values outside the range that are still valid (alpha=-1)
 
+    def range_words(self) -> str:
+        """The valid range in words (``""`` when there is none), from the same fields as the
+        schema's bounds: e.g. ``">= 0"``, ``"in (0, 1]"``, ``"each element >= 0"``."""
+        lo, hi = self.minimum, self.maximum
+        if lo is None and hi is None:
+            return ""
+        if lo is not None and hi is not None:
+            words = (f"in {'(' if self.exclusive_minimum else '['}{lo:g}, "
+                     f"{hi:g}{')' if self.exclusive_maximum else ']'}")
+        elif lo is not None:
+            words = f"{'>' if self.exclusive_minimum else '>='} {lo:g}"
+        else:
+            words = f"{'<' if self.exclusive_maximum else '<='} {hi:g}"
+        words += "".join(f" or {e:g}" for e in self.extra_allowed)
+        if self.type == "float_array":
+            return f"each element {words}"
+        if self.type == "float_or_float_array":
+            return f"{words} for the number or each list element"
+        return words
+
+    @property
+    def documented(self) -> str:
+        """The description with the valid range in words (the catalog's and OpenAPI's)."""
+        words = self.range_words()
+        return f"{self.description} (valid: {words})" if words else self.description
+
     def json_schema(self) -> dict[str, Any]:
         """The parameter as a JSON Schema fragment."""
         schema: dict[str, Any]
@@ -119,18 +152,24 @@ class ParamSpec:
             schema.update(bounds)
         elif bounds and self.type == "float_array":
             schema["items"].update(bounds)
+        elif bounds:  # float_or_float_array: the number and each list element
+            for branch in schema["anyOf"]:
+                (branch["items"] if branch["type"] == "array" else branch).update(bounds)
         if self.extra_allowed:
             schema = {"anyOf": [schema, {"enum": list(self.extra_allowed)}]}
         if self.nullable:
             schema = {"anyOf": [schema, {"type": "null"}]}
         schema["default"] = self.default
-        schema["description"] = self.description
+        schema["description"] = self.documented
         return schema
 
 
 # Library conventions a loss can reproduce (``convention`` parameter). "cs231n" is the course
 # assignments' definition where it is none of the four libraries' (the multiclass SVM).
-CONVENTIONS: tuple[str, ...] = ("torch", "keras", "optax", "sklearn", "cs231n")
+# "elementwise" is the form optax, scikit-learn and the course notes share where none of them
+# alone is that majority (hinge: optax uses a 0 label as given, scikit-learn takes (n,) only;
+# squared_hinge, which only Keras has, takes hinge's default squared).
+CONVENTIONS: tuple[str, ...] = ("torch", "keras", "optax", "sklearn", "cs231n", "elementwise")
 
 
 @dataclass(frozen=True)

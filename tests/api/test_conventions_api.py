@@ -110,18 +110,45 @@ async def test_sklearn_msle_rejects_values_at_or_below_minus_one(client):
                                               "params": {"convention": "sklearn"}})
     problem = _problem(r, "invalid_value", ["body", "targets", 0])
     assert "> -1" in problem["detail"]
-    k = await client.post("/loss/msle", json={"predictions": [0.5, 1.0], "targets": [-1.0, 2.0]})
-    assert k.status_code == 200  # Keras (the default) clips to 1e-7
+    d = await client.post("/loss/msle", json={"predictions": [0.5, 1.0], "targets": [-1.0, 2.0]})
+    _problem(d, "invalid_value", ["body", "targets", 0])  # scikit-learn's is the default
+    k = await client.post("/loss/msle", json={"predictions": [0.5, 1.0], "targets": [-1.0, 2.0],
+                                              "params": {"convention": "keras"}})
+    assert k.status_code == 200  # Keras clips to 1e-7
     await _ok(client)
 
 
 async def test_mape_convention_and_nullable_params(client):
     body = {"predictions": [2.5, 0.0], "targets": [2.0, -0.5]}
-    k = await client.post("/loss/mape", json=body)
+    k = await client.post("/loss/mape", json={**body, "params": {"convention": "keras"}})
     assert k.status_code == 200 and abs(k.json()["value"] - 62.5) < 1e-9
     assert k.json()["params"] == {"eps": None, "percent": None, "convention": "keras"}
+    d = await client.post("/loss/mape", json=body)  # the default (issue 19): scikit-learn's
+    assert d.status_code == 200 and abs(d.json()["value"] - 0.625) < 1e-12
+    assert d.json()["params"] == {"eps": None, "percent": None, "convention": "sklearn"}
     s = await client.post("/loss/mape", json={**body, "params": {"convention": "sklearn"}})
     assert s.status_code == 200 and abs(s.json()["value"] - 0.625) < 1e-12
     e = await client.post("/loss/mape", json={**body, "params": {"convention": "sklearn",
                                                                  "eps": None, "percent": True}})
     assert e.status_code == 200 and abs(e.json()["value"] - 62.5) < 1e-9
+
+
+async def test_losses_torch_lacks_default_to_elementwise(client):
+    # issue 19: [0.3, -0.5, 2] is three samples under the default; one under convention keras
+    body = {"predictions": [0.3, -0.5, 2.0], "targets": [1.0, -1.0, 1.0], "reduction": "none"}
+    r = await client.post("/loss/hinge", json=body)
+    assert r.status_code == 200, r.text
+    assert r.json()["n_samples"] == 3 and r.json()["params"]["convention"] == "elementwise"
+    expected = [max(0.0, 1.0 - y * s) for s, y in zip(body["predictions"], body["targets"],
+                                                       strict=True)]
+    assert r.json()["value"] == pytest.approx(expected, rel=1e-15)
+    k = await client.post("/loss/hinge", json={**body, "params": {"convention": "keras"}})
+    assert k.json()["n_samples"] == 1
+    assert k.json()["value"] == pytest.approx(sum(expected) / 3, rel=1e-15)
+    for name, default in (("hinge", "elementwise"), ("squared_hinge", "elementwise"),
+                          ("mape", "sklearn"), ("msle", "sklearn")):
+        entry = (await client.get(f"/losses/{name}")).json()
+        assert entry["params"]["convention"]["default"] == default
+        assert [c["name"] for c in entry["conventions"] if c["default"]] == [default]
+        assert "keras" in entry["params"]["convention"]["enum"]
+    await _ok(client)

@@ -42,7 +42,7 @@ def keras_case(loss: str, cls: type, fn, x: list, y: list, note: str = "") -> di
     value = float(np.asarray(cls()(yt, yp)))  # default reduction: sum_over_batch_size
     return {"loss": loss, "library": "keras", "dtype": "float32",
             "call": f"keras.losses.{cls.__name__}()(targets, predictions)", "note": note,
-            "inputs": {"predictions": x, "targets": y}, "params": {},
+            "inputs": {"predictions": x, "targets": y}, "params": {"convention": "keras"},
             "per_sample": per_sample.tolist(), "value": value}
 
 

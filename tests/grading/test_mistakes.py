@@ -402,12 +402,14 @@ def test_every_code_is_tested_here():
 
 
 def test_hinge_on_01_labels_under_keras_row_means():
-    """hinge's default (Keras) convention averages each row: the diagnosis reduces the same way,
-    for the value, the per-sample values and the gradient, with reduction sum on (N, 3) scores."""
+    """hinge's keras convention (the default until issue 19) averages each row: the diagnosis
+    reduces the same way, for the value, the per-sample values and the gradient, with reduction
+    sum on (N, 3) scores."""
     rng = np.random.default_rng(16)
     s, y = rng.normal(size=(N, 3)), rng.integers(0, 2, size=(N, 3)).astype(float)
     y[0] = [0.0, 1.0, 1.0]  # both labels present
-    problem = Problem("hinge", {"predictions": s, "targets": y}, reduction="sum")
+    problem = Problem("hinge", {"predictions": s, "targets": y}, {"convention": "keras"},
+                      reduction="sum")
     raw = np.maximum(0.0, 1.0 - y * s)
     grad = -y * (1.0 - y * s > 0) / 3.0
     _, codes, _ = _grade(problem, {"value": raw.mean(axis=1).sum(),
@@ -418,6 +420,24 @@ def test_hinge_on_01_labels_under_keras_row_means():
     ok, codes, _ = _grade(problem, {"value": right.mean(axis=1).sum(),
                                     "per_sample": right.mean(axis=1),
                                     "gradient": -ys * (1.0 - ys * s > 0) / 3.0})
+    assert ok and codes == set()
+
+
+def test_hinge_on_01_labels_under_the_elementwise_default():
+    """hinge's default since issue 19 is elementwise: the diagnosis sums every score's hinge
+    for reduction sum, and each sample's per-sample value is its row mean."""
+    rng = np.random.default_rng(18)
+    s, y = rng.normal(size=(N, 3)), rng.integers(0, 2, size=(N, 3)).astype(float)
+    y[0] = [0.0, 1.0, 1.0]  # both labels present
+    problem = Problem("hinge", {"predictions": s, "targets": y}, reduction="sum")
+    raw = np.maximum(0.0, 1.0 - y * s)
+    _, codes, _ = _grade(problem, {"value": raw.sum(), "per_sample": raw.mean(axis=1),
+                                   "gradient": -y * (1.0 - y * s > 0)})
+    assert codes == {("hinge_labels_01", c) for c in ("value", "per_sample", "gradient")}
+    ys = 2 * y - 1
+    right = np.maximum(0.0, 1.0 - ys * s)
+    ok, codes, _ = _grade(problem, {"value": right.sum(), "per_sample": right.mean(axis=1),
+                                    "gradient": -ys * (1.0 - ys * s > 0)})
     assert ok and codes == set()
 
 

@@ -167,16 +167,16 @@ def test_multilabel_soft_margin_is_mean_over_classes_of_bce_with_logits():
 # --------------------------------------------------------------------------------------------
 
 
-def _torch_hinge(margin: float, squared: bool, zero_one: bool, reduction: str):
+def _torch_hinge(margin: float, squared: bool, zero_one: bool, reduction: str, keras: bool):
     """max(0, m - y s) (squared), with y = 2t - 1 for {0, 1} labels; relu'(0) = 0 at the kink;
-    then the default (keras) convention's mean over the last axis."""
+    elementwise (the default since issue 19), or then Keras' mean over the last axis."""
     torch = _torch()
 
     def fn(predictions, targets):
         y = 2.0 * targets - 1.0 if zero_one else targets
         h = torch.relu(margin - y * predictions)
         loss = h * h if squared else h
-        if loss.ndim:
+        if keras and loss.ndim:
             loss = loss.mean(dim=-1)
         return {"none": loss, "mean": loss.mean(), "sum": loss.sum()}[reduction]
 
@@ -188,15 +188,19 @@ def _torch_hinge(margin: float, squared: bool, zero_one: bool, reduction: str):
 @pytest.mark.parametrize("margin", [1.0, 0.0, 2.5])
 @pytest.mark.parametrize("zero_one", [False, True])
 @pytest.mark.parametrize("name", ["hinge", "squared_hinge"])
-def test_hinge_losses_match_reference(name, zero_one, margin, shape, reduction):
+@pytest.mark.parametrize("convention", [None, "keras"])  # None: the default, elementwise
+def test_hinge_losses_match_reference(name, convention, zero_one, margin, shape, reduction):
     rng = _rng(name, zero_one, margin, shape, reduction)
     pm = rng.choice([-1.0, 1.0], size=shape)
     s = rng.normal(size=shape) * 2.0
     if np.size(s) > 1:  # put one element exactly on the kink y s = m
         s.reshape(-1)[0] = pm.reshape(-1)[0] * margin
     y = (pm + 1.0) / 2.0 if zero_one else pm
-    ref = _torch_hinge(margin, name == "squared_hinge", zero_one, reduction)
-    _check_against(name, {"margin": margin}, {"predictions": s, "targets": y}, ref, reduction)
+    ref = _torch_hinge(margin, name == "squared_hinge", zero_one, reduction,
+                       keras=convention == "keras")
+    params = {"margin": margin} if convention is None else {"margin": margin,
+                                                            "convention": convention}
+    _check_against(name, params, {"predictions": s, "targets": y}, ref, reduction)
 
 
 def _keras_hinge_per_sample(y_true: np.ndarray, y_pred: np.ndarray, squared: bool) -> np.ndarray:
@@ -214,7 +218,8 @@ def test_hinge_losses_match_keras_formula(name, labels):
     rng = _rng("keras", name, labels)
     y = rng.choice(labels, size=(6, 4))
     s = rng.normal(size=(6, 4)) * 1.5
-    r = evaluate(name, {"predictions": s, "targets": y}, reduction="mean")
+    r = evaluate(name, {"predictions": s, "targets": y}, {"convention": "keras"},
+                 reduction="mean")
     expected = _keras_hinge_per_sample(y, s, squared=name == "squared_hinge")
     assert_close(r.per_sample, expected)
     assert_close(r.value, expected.mean())  # Keras sum_over_batch_size of the per-sample values
@@ -222,7 +227,7 @@ def test_hinge_losses_match_keras_formula(name, labels):
 
 def test_hinge_gradient_is_zero_at_the_kink():
     # y s = margin exactly: strict 1[m - y s > 0] gives 0 (torch relu's choice); (N, 1) inputs
-    # keep one value per score under the default (keras) convention's last-axis mean
+    # keep one value per score under the keras convention's last-axis mean too
     r = evaluate("hinge", {"predictions": [[1.0], [-1.0], [0.5], [2.0]],
                            "targets": [[1.0], [-1.0], [1.0], [-1.0]]},
                  reduction="sum", want_grad=True)
@@ -239,7 +244,7 @@ def test_hinge_all_zero_one_batch_is_mapped():
     b = evaluate("hinge", {"predictions": [[0.3], [-0.2], [1.7]],
                            "targets": [[1.0], [-1.0], [-1.0]]}, reduction="none")
     assert_close(a.value, b.value)
-    assert_close(a.value, [0.7, 0.8, 2.7])  # max(0, 1 - y s) by hand
+    assert_close(a.value, [[0.7], [0.8], [2.7]])  # max(0, 1 - y s) by hand, elementwise
     # an all-ones batch is valid in both conventions and means +1 either way
     c = evaluate("hinge", {"predictions": [0.3], "targets": [1.0]})
     assert_close(c.value, 0.7)

@@ -68,8 +68,8 @@ def test_conventions_offered():
         "binary_cross_entropy": ("torch", "keras", "sklearn"),
         "binary_cross_entropy_with_logits": ("torch", "keras", "optax"),
         "sigmoid_focal": ("torch", "optax", "keras"),
-        "hinge": ("keras", "optax", "sklearn"),
-        "squared_hinge": ("keras",),
+        "hinge": ("elementwise", "keras", "optax", "sklearn"),  # issue 19: elementwise default
+        "squared_hinge": ("elementwise", "keras"),
     }
     for name in offered:
         spec = get_loss(name)
@@ -484,7 +484,7 @@ def test_hinge_optax_uses_labels_as_given():
     assert_close(r.gradients["predictions"], [0.0, 0.0, -1.0, 0.0])
     # an all-{0, 1} batch is not mapped (Keras maps it by 2y - 1)
     k = evaluate("hinge", {"predictions": [[0.4, -2.0]], "targets": [[1.0, 0.0]]},
-                 reduction="none")
+                 {"convention": "keras"}, reduction="none")
     o = evaluate("hinge", {"predictions": [[0.4, -2.0]], "targets": [[1.0, 0.0]]},
                  {"convention": "optax"}, reduction="none")
     assert_close(k.value, [(0.6 + 0.0) / 2])
@@ -495,14 +495,16 @@ def test_hinge_optax_uses_labels_as_given():
 
 
 @pytest.mark.parametrize("name", ["hinge", "squared_hinge"])
-def test_hinge_keras_default_is_the_last_axis_mean(name):
+def test_hinge_keras_is_the_last_axis_mean(name):
+    # the default until issue 19; now opt-in, with the same numbers
     rng = _rng("keras-default", name)
     y = rng.choice([0.0, 1.0], size=(5, 3))
     s = rng.normal(size=(5, 3))
-    r = evaluate(name, {"predictions": s, "targets": y}, reduction="none")
+    keras = {"convention": "keras"}
+    r = evaluate(name, {"predictions": s, "targets": y}, keras, reduction="none")
     h = np.maximum(1.0 - (2 * y - 1) * s, 0.0)
     assert_close(r.value, (h if name == "hinge" else h * h).mean(axis=-1))
-    one = evaluate(name, {"predictions": s[0], "targets": y[0]}, reduction="none")
+    one = evaluate(name, {"predictions": s[0], "targets": y[0]}, keras, reduction="none")
     assert to_np(one.value).shape == ()  # a 1-D input is one sample
 
 

@@ -64,8 +64,8 @@ def test_conventions_listed():
         "l1": ["torch", "keras", "sklearn"],
         "huber": ["torch", "keras", "optax"],
         "log_cosh": ["optax", "keras"],
-        "mape": ["keras", "sklearn"],
-        "msle": ["keras", "sklearn"],
+        "mape": ["sklearn", "keras"],  # issue 19: scikit-learn's (elementwise) by default
+        "msle": ["sklearn", "keras"],
     }
     for name, names in expected.items():
         spec = get_loss(name)
@@ -354,21 +354,26 @@ def test_sklearn_msle_does_not_clip():
 
 def test_mape_convention_sets_the_defaults_of_eps_and_percent():
     inputs = {"predictions": [0.5, 2.5, -1.0], "targets": [0.0, 2.0, -4.0]}
-    keras = to_np(evaluate("mape", inputs, reduction="none").value)
+    keras = to_np(evaluate("mape", inputs, {"convention": "keras"}, reduction="none").value)
     assert_close(keras, 100.0 * np.mean([0.5 / 1e-7, 0.25, 0.75]))
     sk = to_np(evaluate("mape", inputs, {"convention": "sklearn"}, reduction="none").value)
     assert_close(sk, [0.5 / F64_EPS, 0.25, 0.75])
+    assert_close(evaluate("mape", inputs, reduction="none").value, sk, rtol=0, atol=0)
     # explicit values override the convention's
     assert_close(evaluate("mape", inputs, {"convention": "sklearn", "percent": True,
                                            "eps": 1e-7}, reduction="none").value,
                  [0.5e9, 25.0, 75.0])
-    assert_close(evaluate("mape", inputs, {"percent": False}, reduction="none").value,
+    assert_close(evaluate("mape", inputs, {"convention": "keras", "percent": False},
+                          reduction="none").value,
                  np.mean([0.5 / 1e-7, 0.25, 0.75]))
-    assert_close(evaluate("mape", inputs, {"eps": 0.5}, reduction="none").value,
+    assert_close(evaluate("mape", inputs, {"convention": "keras", "eps": 0.5},
+                          reduction="none").value,
                  100.0 * np.mean([1.0, 0.25, 0.75]))
+    assert_close(evaluate("mape", inputs, {"eps": 0.5}, reduction="none").value,
+                 [1.0, 0.25, 0.75])
     r = evaluate("mape", inputs, {"eps": None, "percent": None})
     assert r.params["eps"] is None and r.params["percent"] is None
-    assert r.params["convention"] == "keras"
+    assert r.params["convention"] == "sklearn"
 
 
 def test_msle_explicit_eps_clips_in_either_convention():
@@ -453,8 +458,11 @@ def test_keras_reduction_none_is_per_sample():
 def test_mape_keras_percent_vs_sklearn_fraction():
     # Keras: 100 * mean(|y - x| / max(|y|, 1e-7)); scikit-learn: the fraction, eps64
     inputs = {"predictions": [2.5, 0.0, 2.0], "targets": [3.0, -0.5, 2.0]}
-    assert_close(evaluate("mape", inputs).value, 100.0 * (0.5 / 3 + 1.0) / 3)
+    keras = {"convention": "keras"}
+    assert_close(evaluate("mape", inputs, keras).value, 100.0 * (0.5 / 3 + 1.0) / 3)
     assert_close(evaluate("mape", inputs, {"convention": "sklearn"}).value, (0.5 / 3 + 1.0) / 3)
+    assert_close(evaluate("mape", inputs).value, (0.5 / 3 + 1.0) / 3)  # the default (issue 19)
     zero = {"predictions": [0.5], "targets": [0.0]}
-    assert_close(evaluate("mape", zero).value, 0.5e9)
+    assert_close(evaluate("mape", zero, keras).value, 0.5e9)
     assert_close(evaluate("mape", zero, {"convention": "sklearn"}).value, 0.5 / F64_EPS)
+    assert_close(evaluate("mape", zero).value, 0.5 / F64_EPS)

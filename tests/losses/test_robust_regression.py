@@ -34,14 +34,15 @@ def _reduce(t, reduction: str):
 
 
 def _keras_convention(name: str, params: dict) -> bool:
-    """mape and msle default to Keras' convention: per-sample = the mean over the last axis."""
-    return name in ("mape", "msle") and params.get("convention", "keras") == "keras"
+    """mape and msle under convention keras: per-sample = the mean over the last axis (their
+    default, scikit-learn's, is elementwise since issue 19)."""
+    return name in ("mape", "msle") and params.get("convention") == "keras"
 
 
 def _torch_loss(name: str, params: dict, reduction: str):
     import torch
 
-    sklearn = params.get("convention") == "sklearn"
+    sklearn = params.get("convention", "sklearn") == "sklearn"  # the default
 
     def log_cosh(predictions, targets):  # optax: logaddexp(d, -d) - log 2
         d = predictions - targets
@@ -90,11 +91,15 @@ def _inputs(name: str, params: dict, shape: tuple, rng: np.random.Generator) -> 
     return {"predictions": x, "targets": y}
 
 
+KERAS = {"convention": "keras"}
 CASES = [
     ("log_cosh", {}), ("half_mse", {}),
-    ("mape", {}), ("mape", {"percent": False, "eps": F64_EPS}), ("mape", {"eps": 0.5}),
+    ("mape", KERAS), ("mape", {**KERAS, "percent": False, "eps": F64_EPS}),
+    ("mape", {**KERAS, "eps": 0.5}),
+    ("mape", {}), ("mape", {"percent": True}), ("mape", {"eps": 0.5}),
     ("mape", {"convention": "sklearn"}), ("mape", {"convention": "sklearn", "eps": 0.5}),
-    ("msle", {}), ("msle", {"eps": 0.0}), ("msle", {"eps": 0.7}),
+    ("msle", KERAS), ("msle", {**KERAS, "eps": 0.0}), ("msle", {**KERAS, "eps": 0.7}),
+    ("msle", {}), ("msle", {"eps": 0.7}),
     ("msle", {"convention": "sklearn"}), ("msle", {"convention": "sklearn", "eps": 0.0}),
     ("pinball", {}), ("pinball", {"alpha": 0.1}), ("pinball", {"alpha": 0.95}),
     ("pinball", {"alpha": 0.0}), ("pinball", {"alpha": 1.0}),
@@ -163,17 +168,22 @@ def test_matches_sklearn(name, params, sk_name, sk_kwargs, shape, weighted):
 
 def test_mape_percent_is_100_times_the_fraction():
     x, y = np.array([2.5, 0.0, 2.0, 8.0]), np.array([3.0, -0.5, 2.0, 7.0])
-    pct = evaluate("mape", {"predictions": x, "targets": y}, reduction="none")
-    frac = evaluate("mape", {"predictions": x, "targets": y}, {"percent": False},
-                    reduction="none")
-    assert_close(pct.value, 100.0 * to_np(frac.value))
+    for conv in ("sklearn", "keras"):
+        pct = evaluate("mape", {"predictions": x, "targets": y},
+                       {"convention": conv, "percent": True}, reduction="none")
+        frac = evaluate("mape", {"predictions": x, "targets": y},
+                        {"convention": conv, "percent": False}, reduction="none")
+        assert_close(pct.value, 100.0 * to_np(frac.value))
+    default = evaluate("mape", {"predictions": x, "targets": y}, reduction="none")
+    assert_close(default.value, np.abs(x - y) / np.abs(y))  # a fraction, elementwise
 
 
 def test_msle_sklearn_and_keras_differ_only_below_eps():
     # scikit-learn allows values in (-1, 0) (log1p of them); Keras (and this loss) clip to eps
     metrics = pytest.importorskip("sklearn.metrics")
     x, y = np.array([-0.5, 1.0, 2.0]), np.array([0.5, 1.0, 3.0])
-    ours = float(to_np(evaluate("msle", {"predictions": x, "targets": y}, {"eps": 0.0}).value))
+    ours = float(to_np(evaluate("msle", {"predictions": x, "targets": y},
+                                {"convention": "keras", "eps": 0.0}).value))
     assert ours != pytest.approx(metrics.mean_squared_log_error(y, x))
     clipped = np.maximum(x, 0.0)
     assert_close(ours, metrics.mean_squared_log_error(y, clipped))
@@ -261,23 +271,30 @@ def test_log_cosh_is_exact_near_zero():
 
 
 def test_mape_zero_target_is_finite_and_large():
-    # Keras: 100 |x| / 1e-7 = 1e9 |x|; scikit-learn: |x| / eps64 = 4.5e15 |x|
-    r = evaluate("mape", {"predictions": [0.5], "targets": [0.0]}, want_grad=True)
+    # Keras: 100 |x| / 1e-7 = 1e9 |x|; scikit-learn (the default): |x| / eps64 = 4.5e15 |x|
+    r = evaluate("mape", {"predictions": [0.5], "targets": [0.0]}, {"convention": "keras"},
+                 want_grad=True)
     assert_close(r.value, 0.5e9)
     assert_close(r.gradients["predictions"], [1e9])
     sk = evaluate("mape", {"predictions": [0.5], "targets": [0.0]},
-                  {"percent": False, "eps": F64_EPS})
+                  {"convention": "keras", "percent": False, "eps": F64_EPS})
     assert_close(sk.value, 0.5 / F64_EPS)
+    default = evaluate("mape", {"predictions": [0.5], "targets": [0.0]}, want_grad=True)
+    assert_close(default.value, 0.5 / F64_EPS)
+    assert_close(default.gradients["predictions"], [1.0 / F64_EPS])
 
 
-@pytest.mark.parametrize(("name", "x", "y"), [
-    ("msle", [1e300, -1e300, 1e-300, 0.0], [0.0, 1e300, 0.0, 1e-300]),
-    ("pinball", [1e300, -1e300, 1e-300, 0.0], [0.0, 0.0, 0.0, 1e-300]),
-    ("mape", [1e300, -1e300, 1e-300, 0.0], [1.0, 1.0, 1e-300, 1e300]),
-    ("half_mse", [1e150, -1e150, 1e-300, 0.0], [0.0, 0.0, 0.0, 1e-300]),
+@pytest.mark.parametrize(("name", "params", "x", "y"), [
+    ("msle", {"convention": "keras"}, [1e300, -1e300, 1e-300, 0.0], [0.0, 1e300, 0.0, 1e-300]),
+    ("msle", {}, [1e300, -1 + 1e-12, 1e-300, 0.0], [0.0, 1e300, -1 + 1e-12, 1e-300]),
+    ("pinball", {}, [1e300, -1e300, 1e-300, 0.0], [0.0, 0.0, 0.0, 1e-300]),
+    ("mape", {}, [1e300, -1e300, 1e-300, 0.0], [1.0, 1.0, 1e-300, 1e300]),
+    ("mape", {"convention": "keras"}, [1e300, -1e300, 1e-300, 0.0], [1.0, 1.0, 1e-300, 1e300]),
+    ("half_mse", {}, [1e150, -1e150, 1e-300, 0.0], [0.0, 0.0, 0.0, 1e-300]),
 ])
-def test_extreme_values_stay_finite(name, x, y):
-    r = evaluate(name, {"predictions": x, "targets": y}, reduction="none", want_grad=True)
+def test_extreme_values_stay_finite(name, params, x, y):
+    r = evaluate(name, {"predictions": x, "targets": y}, params, reduction="none",
+                 want_grad=True)
     assert np.all(np.isfinite(to_np(r.value)))
     assert np.all(np.isfinite(to_np(r.gradients["predictions"])))
 
@@ -285,12 +302,14 @@ def test_extreme_values_stay_finite(name, x, y):
 def test_kinks_use_the_zero_subgradient():
     # mape and pinball: gradient 0 at x == y (sign(0) = 0 / a subgradient in [-a, 1 - a])
     x, y = [1.0, 2.0, 0.0], [1.0, 1.0, 1.0]
-    m = evaluate("mape", {"predictions": x, "targets": y}, reduction="sum", want_grad=True)
-    # Keras (the default): a 1-D input is one sample, the mean of its three values
-    assert_close(m.gradients["predictions"], [0.0, 100.0 / 3, -100.0 / 3])
-    m = evaluate("mape", {"predictions": x, "targets": y}, {"convention": "sklearn"},
+    m = evaluate("mape", {"predictions": x, "targets": y}, {"convention": "keras"},
                  reduction="sum", want_grad=True)
-    assert to_np(m.gradients["predictions"]).tolist() == [0.0, 1.0, -1.0]
+    # Keras: a 1-D input is one sample, the mean of its three values
+    assert_close(m.gradients["predictions"], [0.0, 100.0 / 3, -100.0 / 3])
+    for params in ({"convention": "sklearn"}, {}):  # scikit-learn's is the default
+        m = evaluate("mape", {"predictions": x, "targets": y}, params, reduction="sum",
+                     want_grad=True)
+        assert to_np(m.gradients["predictions"]).tolist() == [0.0, 1.0, -1.0]
     p = evaluate("pinball", {"predictions": x, "targets": y}, {"alpha": 0.8}, reduction="sum",
                  want_grad=True)
     assert_close(p.gradients["predictions"], [0.0, 0.2, -0.8])
@@ -302,14 +321,16 @@ def test_msle_clipped_predictions_get_no_gradient():
     # (a column: Keras' mean over the last axis is then the elementwise loss)
     x = np.array([[-0.5], [1e-7], [0.0], [3.0]])
     y = np.array([[1.0], [1.0], [1.0], [1.0]])
-    r = evaluate("msle", {"predictions": x, "targets": y}, reduction="sum", want_grad=True)
+    r = evaluate("msle", {"predictions": x, "targets": y}, {"convention": "keras"},
+                 reduction="sum", want_grad=True)
     g = to_np(r.gradients["predictions"]).ravel()
     assert g[0] == 0.0 and g[2] == 0.0
     r_eps = math.log1p(1e-7) - math.log1p(1.0)
     assert_close(g[1], 2 * r_eps / (1 + 1e-7))
     assert_close(g[3], 2 * (math.log1p(3.0) - math.log1p(1.0)) / 4.0)
     # negative predictions all give the loss at eps
-    v = to_np(evaluate("msle", {"predictions": x, "targets": y}, reduction="none").value)
+    v = to_np(evaluate("msle", {"predictions": x, "targets": y}, {"convention": "keras"},
+                       reduction="none").value)
     assert v.shape == (4,) and v[0] == v[2] == pytest.approx(r_eps**2, rel=1e-15)
 
 

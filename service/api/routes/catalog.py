@@ -39,7 +39,11 @@ class LossEntry(BaseModel):
     family: str
     summary: str
     inputs: list[dict[str, Any]]
-    params: dict[str, dict[str, Any]] = Field(description="JSON Schema of each parameter")
+    shapes: str = Field(description="each input's accepted shapes, in words")
+    broadcasting: str = Field(description="what is broadcast (beyond each input's listed "
+                              "shapes, nothing)")
+    params: dict[str, dict[str, Any]] = Field(description="JSON Schema of each parameter, "
+                                              "its valid range in the bounds and in words")
     conventions: list[Convention] = Field(
         default_factory=list,
         description="the libraries whose numbers the loss reproduces (its `convention` "
