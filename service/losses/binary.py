@@ -45,7 +45,7 @@ SOFT_TARGETS = InputSpec("targets", "binary_labels", "(*), same shape as predict
 _WEIGHT_TEXT = ("a number, or a list of length 1 or of the last dimension, broadcast along the "
                 "last axis; multiplies the loss (it is not in the mean's denominator)")
 WEIGHT = ParamSpec("weight", "float_or_float_array", None, "rescaling weight: " + _WEIGHT_TEXT,
-                   minimum=0.0, nullable=True)
+                   minimum=0.0, nullable=True, warn_outside_range=True)
 LABEL_SMOOTHING = ParamSpec(
     "label_smoothing", "float", 0.0,
     "ls: targets become y (1 - ls) + ls / 2 (Keras' binary formula, toward 1/2; applied under "
@@ -53,7 +53,7 @@ LABEL_SMOOTHING = ParamSpec(
 POS_WEIGHT = ParamSpec("pos_weight", "float_or_float_array", None,
                        "weight of the positive (y) term: a number, or a list of length 1 or of "
                        "the last dimension (per class), broadcast along the last axis",
-                       minimum=0.0, nullable=True)
+                       minimum=0.0, nullable=True, warn_outside_range=True)
 
 LOG_CLAMP = -100.0  # PyTorch clamps each log of BCE at -100
 KERAS_EPS = 1e-7  # keras.backend.epsilon(): Keras clips probabilities to [1e-7, 1 - 1e-7]
@@ -139,7 +139,7 @@ def binary_cross_entropy(predictions: Array, targets: Array, *, weight: Any = No
     """
     xp = _pair(predictions, targets)
     _checks.probabilities(xp, predictions, "predictions")
-    _checks.probabilities(xp, targets, "targets")
+    _checks.probabilities(xp, targets, "targets", warn=True)
     w = _last_axis_param(xp, weight, tuple(predictions.shape), "weight")
     p, y = predictions, _smoothed(targets, label_smoothing)
     if convention == "torch":
@@ -194,7 +194,7 @@ def binary_cross_entropy_with_logits(predictions: Array, targets: Array, *, weig
       ``torch.nn.functional.binary_cross_entropy_with_logits``.
     """
     xp = _pair(predictions, targets)
-    _checks.probabilities(xp, targets, "targets")
+    _checks.probabilities(xp, targets, "targets", warn=True)
     shape = tuple(predictions.shape)
     w = _last_axis_param(xp, weight, shape, "weight")
     c = _last_axis_param(xp, pos_weight, shape, "pos_weight")
@@ -237,7 +237,7 @@ def multilabel_soft_margin(predictions: Array, targets: Array, *,
     """
     _checks.ndim_in(predictions, "predictions", (1, 2), "((C,) or (N, C))")
     xp = _pair(predictions, targets)
-    _checks.probabilities(xp, targets, "targets")
+    _checks.probabilities(xp, targets, "targets", warn=True)
     n_classes = predictions.shape[-1]
     if weight is not None:
         _checks.param_length(weight, "weight", n_classes, "class")
@@ -519,7 +519,7 @@ _OWN: tuple[LossSpec, ...] = (
                       "per-class labels in {0, 1} (soft labels in [0, 1] allowed)"),
         ),
         params=(ParamSpec("weight", "float_array", None, "one weight per class (length C)",
-                          minimum=0.0, nullable=True),),
+                          minimum=0.0, nullable=True, warn_outside_range=True),),
         summary="Multi-label soft margin loss: per-sample mean over classes of the logistic loss.",
         formula=r"\ell_n = -\frac{1}{C}\sum_c w_c\left[y_{nc}\log\sigma(x_{nc}) + "
         r"(1 - y_{nc})\log\sigma(-x_{nc})\right]",

@@ -85,7 +85,7 @@ def soft_margin(predictions: Array, targets: Array) -> LossOutput:
       ``torch.nn.SoftMarginLoss``.
     """
     xp = _pair(predictions, targets)
-    _checks.labels_in(xp, targets, "targets", (-1.0, 1.0))
+    _checks.labels_in(xp, targets, "targets", (-1.0, 1.0), warn=True)  # torch: any label
     z = -targets * predictions
     loss = softplus(xp, z)
     return LossOutput(loss, lambda cot: {"predictions": -targets * sigmoid(xp, z) * cot})

@@ -52,14 +52,15 @@ def poisson_nll(predictions: Array, targets: Array, *, log_input: bool = True,
     _checks.same_shape(predictions, targets, "predictions", "targets")
     xp = ns(predictions, targets)
     x, y = predictions, targets
-    _checks.in_range(xp, y, "targets", low=0.0, what="counts")
+    _checks.in_range(xp, y, "targets", low=0.0, what="counts", warn=True)  # torch: any target
     if log_input:
         _checks.exp_finite(xp, x, "predictions", "log-rates (log_input=true)")
         rate = xp.exp(x)
         loss = rate - y * x
         grad = rate - y
     else:
-        _checks.in_range(xp, x, "predictions", low=0.0, what="rates, since log_input is false")
+        _checks.in_range(xp, x, "predictions", low=0.0, what="rates, since log_input is false",
+                         warn=True)
         shifted = x + eps
         loss = x - y * xp.log(shifted)
         grad = 1.0 - y / shifted

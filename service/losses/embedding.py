@@ -56,8 +56,9 @@ def _lp_norm_grad(xp: Any, z: Array, d: Array, p: float) -> Array:
 
 
 def _sign_labels(xp: Any, targets: Array) -> Array:
-    """Checks targets in {-1, 1} and returns the mask ``targets == 1``."""
-    _checks.labels_in(xp, targets, "targets", SIGN_LABELS)
+    """Checks targets in {-1, 1} (a warning: torch computes on any label; strict validation
+    refuses) and returns the mask ``targets == 1``."""
+    _checks.labels_in(xp, targets, "targets", SIGN_LABELS, warn=True)
     return targets == 1.0
 
 
@@ -225,15 +226,17 @@ def cosine_embedding(input1: Array, input2: Array, targets: Array, *,
             ("targets",),
         )
     pos = _sign_labels(xp, targets)
+    neg = targets == -1.0  # torch: a label other than +-1 costs 0
     m1 = xp.sum(input1 * input1, axis=-1) + COSINE_EPS
     m2 = xp.sum(input2 * input2, axis=-1) + COSINE_EPS
     denom = xp.sqrt(m1 * m2)
     cos = xp.sum(input1 * input2, axis=-1) / denom
     h = cos - margin
-    loss = xp.where(pos, 1.0 - cos, xp.maximum(h, 0.0))
+    zero = xp.zeros_like(cos)
+    loss = xp.where(pos, 1.0 - cos, xp.where(neg, xp.maximum(h, 0.0), zero))
 
     def vjp(cot: Array) -> dict[str, Array]:
-        dcos = xp.where(pos, -1.0, as_float(xp, h >= 0.0, h)) * cot
+        dcos = xp.where(pos, -1.0, xp.where(neg, as_float(xp, h >= 0.0, h), zero)) * cot
         k, c, den = dcos[..., None], cos[..., None], denom[..., None]
         return {
             "input1": k * (input2 / den - c * input1 / m1[..., None]),
@@ -247,7 +250,8 @@ def hinge_embedding(predictions: Array, targets: Array, *, margin: float = 1.0) 
     """Hinge embedding loss.
 
     ``l = x`` if ``y = 1``, ``max(0, margin - x)`` if ``y = -1``; ``dl/dx = 1`` (y = 1),
-    ``-1[margin - x >= 0]`` (y = -1; PyTorch's ``clamp_min`` gives -1 at ``x == margin``).
+    ``-1[margin - x >= 0]`` (y = -1; PyTorch's ``clamp_min`` gives -1 at ``x == margin``). Any
+    other label (a warning) costs both terms, as in torch: ``x + max(0, margin - x)``.
 
     Args:
       predictions: [*] values, typically distances between pairs.
@@ -263,11 +267,14 @@ def hinge_embedding(predictions: Array, targets: Array, *, margin: float = 1.0) 
     xp = ns(predictions, targets)
     _checks.same_shape(predictions, targets, "predictions", "targets")
     pos = _sign_labels(xp, targets)
+    not_neg = targets != -1.0  # torch: where(y != 1, clamp, 0) + where(y != -1, x, 0)
     h = margin - predictions
-    loss = xp.where(pos, predictions, xp.maximum(h, 0.0))
+    zero = xp.zeros_like(predictions)
+    loss = xp.where(pos, zero, xp.maximum(h, 0.0)) + xp.where(not_neg, predictions, zero)
 
     def vjp(cot: Array) -> dict[str, Array]:
-        return {"predictions": xp.where(pos, 1.0, -as_float(xp, h >= 0.0, h)) * cot}
+        g = as_float(xp, not_neg, h) - xp.where(pos, zero, as_float(xp, h >= 0.0, h))
+        return {"predictions": g * cot}
 
     return LossOutput(loss, vjp)
 

@@ -284,7 +284,7 @@ SPECS: tuple[LossSpec, ...] = (
             ParamSpec("margin", "float", 1.0, "the margin"),
             ParamSpec("weight", "float_array", None,
                       "a non-negative weight per class (length C); w_{y_n} scales sample n; "
-                      "null for none", minimum=0.0, nullable=True),
+                      "null for none", minimum=0.0, nullable=True, warn_outside_range=True),
         ),
         formula=r"\ell_n = \frac{1}{C}\sum_{j \ne y_n} w_{y_n} "
         r"\max(0,\ \text{margin} - x_{n,y_n} + x_{n,j})^p",

@@ -36,9 +36,9 @@ def _ce_probabilities(xp: Any, x: Array, targets: Array, w: Array | None, ignore
             "ignore_index must be negative (or left at -100) with class-probability targets: "
             "there is no class index to ignore", ("params", "ignore_index"))
     t = targets if xp.isdtype(targets.dtype, "real floating") else xp.astype(targets, x.dtype)
-    _checks.probabilities(xp, t, "targets")
+    _checks.probabilities(xp, t, "targets", warn=True)  # torch computes on any targets
     t = to_last(xp, t)
-    _checks.rows_sum_to_one(xp, t, "targets")
+    _checks.rows_sum_to_one(xp, t, "targets", warn=True)
     c = int(t.shape[-1])
     if eps > 0.0:
         t = (1.0 - eps) * t + eps / c
@@ -145,7 +145,7 @@ def nll(predictions: Array, targets: Array, *, weight: Array | None = None,
     c = num_classes(x)
     w = class_vector(xp, weight, x, "weight", c)
     check_index_targets(xp, x, targets, ignore_index=ignore_index)
-    _checks.in_range(xp, x, "predictions", high=0.0, what="log-probabilities")
+    _checks.in_range(xp, x, "predictions", high=0.0, what="log-probabilities", warn=True)
     z = to_last(xp, x)
     valid = targets != ignore_index
     safe = xp.where(valid, targets, xp.zeros_like(targets))
@@ -251,7 +251,7 @@ def _weight(what: str) -> ParamSpec:
     return ParamSpec("weight", "float_array", None,
                      f"a non-negative weight per class (length C) multiplying {what}; "
                      "null for none",
-                     minimum=0.0, nullable=True)
+                     minimum=0.0, nullable=True, warn_outside_range=True)
 
 
 _IGNORE = ParamSpec("ignore_index", "int", -100,
