@@ -46,6 +46,20 @@ def same_shape(a: Array, b: Array, name_a: str, name_b: str) -> None:
         )
 
 
+def broadcast_shape(a: Array | tuple[int, ...], b: Array, name_a: str,
+                    name_b: str) -> tuple[int, ...]:
+    """The shape ``a`` (an array or a shape) and ``b`` broadcast to (NumPy's and PyTorch's
+    rules), or ShapeMismatch at ``name_b``: for the losses whose library broadcasts its inputs."""
+    sa, sb = tuple(a if isinstance(a, tuple) else a.shape), tuple(b.shape)
+    n = max(len(sa), len(sb))
+    pa, pb = (1,) * (n - len(sa)) + sa, (1,) * (n - len(sb)) + sb
+    if any(x != y and 1 not in (x, y) for x, y in zip(pa, pb, strict=True)):
+        raise errors.ShapeMismatch(
+            f"{name_b} has shape {fmt_shape(sb)}, which does not broadcast with {name_a}'s "
+            f"shape {fmt_shape(sa)}", (name_b,))
+    return tuple(max(x, y) if 0 not in (x, y) else 0 for x, y in zip(pa, pb, strict=True))
+
+
 def ndim_in(a: Array, name: str, allowed: Iterable[int], what: str = "") -> None:
     allowed = tuple(allowed)
     if a.ndim not in allowed:

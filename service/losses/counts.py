@@ -15,7 +15,7 @@ import math
 from typing import Any
 
 from . import _checks, errors
-from ._math import as_float, ns
+from ._math import as_float, ns, sum_to
 from .spec import Array, Example, InputSpec, LossOutput, LossSpec, ParamSpec
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -109,7 +109,7 @@ def gaussian_nll(predictions: Array, targets: Array, var: Array, *, full: bool =
 
     Args:
       predictions: [N, *] predicted means.
-      targets: [N, *] observations, same shape.
+      targets: [N, *] observations, the same shape or one that broadcasts with it (as torch).
       var: [N, *] variances >= 0; or [N, *] with one dimension of size 1 (shared along it); or
         [N, *] without the last dimension (one per row); or a scalar.
       full: add the constant ``0.5 log(2 pi)``.
@@ -122,7 +122,8 @@ def gaussian_nll(predictions: Array, targets: Array, var: Array, *, full: bool =
       Nix & Weigend (1994), Estimating the mean and variance of the target probability
       distribution; ``torch.nn.functional.gaussian_nll_loss``.
     """
-    _checks.same_shape(predictions, targets, "predictions", "targets")
+    # torch broadcasts the targets (``input - target``); var follows its own rules below
+    _checks.broadcast_shape(predictions, targets, "predictions", "targets")
     xp = ns(predictions, targets, var)
     pred_shape, var_shape = tuple(predictions.shape), tuple(var.shape)
     bshape = _var_broadcast_shape(pred_shape, var_shape)
@@ -141,17 +142,13 @@ def gaussian_nll(predictions: Array, targets: Array, var: Array, *, full: bool =
     loss = 0.5 * (xp.log(v) + d2_over_v)
     if full:
         loss = loss + _HALF_LOG_2PI
-    # axes along which var was broadcast: its gradient is summed over them
-    aligned = (1,) * (len(pred_shape) - len(bshape)) + bshape
-    axes = tuple(i for i, (b, p) in enumerate(zip(aligned, pred_shape, strict=True)) if b != p)
     g_x = d / v
     g_v = 0.5 * (1.0 - d2_over_v) / v
 
     def vjp(cot: Array) -> dict[str, Array]:
-        gv = g_v * cot
-        if axes:
-            gv = xp.sum(gv, axis=axes, keepdims=True)
-        return {"predictions": g_x * cot, "var": xp.reshape(gv, var_shape)}
+        # a broadcast input's gradient is the sum over the elements it covers
+        return {"predictions": sum_to(xp, g_x * cot, pred_shape),
+                "var": xp.reshape(sum_to(xp, g_v * cot, bshape), var_shape)}
 
     return LossOutput(loss, vjp)
 
@@ -184,7 +181,8 @@ _POISSON_INPUTS = (
 
 _GAUSSIAN_INPUTS = (
     InputSpec("predictions", "values", "(N, *)", "predicted means", differentiable=True),
-    InputSpec("targets", "values", "(N, *), same shape as predictions", "observed values"),
+    InputSpec("targets", "values", "(N, *), same shape as predictions or broadcastable with it",
+              "observed values"),
     InputSpec("var", "variances",
               "(N, *); or (N, *) with one dimension of size 1; or (N, *) without its last "
               "dimension; or a scalar",

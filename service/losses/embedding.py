@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import _checks, errors
-from ._math import as_float, ns
+from ._math import as_float, ns, sum_to
 from .spec import Array, Convention, Example, InputSpec, LossOutput, LossSpec, ParamSpec
 
 SIGN_LABELS = (1.0, -1.0)
@@ -167,28 +167,34 @@ def margin_ranking(input1: Array, input2: Array, targets: Array, *,
     (PyTorch's ``clamp_min`` passes the gradient at exactly 0), else 0.
 
     Args:
-      input1: [N] or [] scores of the first item.
-      input2: same shape, scores of the second item.
-      targets: same shape, 1 if input1 should rank higher, -1 if input2 should.
+      input1: [N] or [] scores of the first item (any shape, as in torch).
+      input2: scores of the second item, the same number of dimensions; broadcast with input1.
+      targets: the same number of dimensions, broadcast; 1 if input1 should rank higher, -1 if
+        input2 should (other labels are a warning).
       margin: required score gap.
 
     Returns:
-      LossOutput with loss [N] (or []).
+      LossOutput with loss of the three shapes broadcast ([N] or [] for equal shapes).
 
     References:
       ``torch.nn.functional.margin_ranking_loss``.
     """
     xp = ns(input1, input2, targets)
-    _checks.ndim_in(input1, "input1", (0, 1), "((N,) or ())")
-    _checks.same_shape(input1, input2, "input1", "input2")
-    _checks.same_shape(input1, targets, "input1", "targets")
+    for a, name in ((input2, "input2"), (targets, "targets")):
+        if a.ndim != input1.ndim:  # torch: "All input tensors should have same dimension"
+            raise errors.ShapeMismatch(
+                f"{name} has {a.ndim} dimensions but input1 has {input1.ndim}; the three inputs "
+                "must have the same number of dimensions (their sizes broadcast)", (name,))
+    pair = _checks.broadcast_shape(input1, input2, "input1", "input2")
+    _checks.broadcast_shape(pair, targets, "input1", "targets")
     _sign_labels(xp, targets)
     h = -targets * (input1 - input2) + margin
     loss = xp.maximum(h, 0.0)
 
     def vjp(cot: Array) -> dict[str, Array]:
         g = -targets * as_float(xp, h >= 0.0, h) * cot
-        return {"input1": g, "input2": -g}
+        return {"input1": sum_to(xp, g, tuple(input1.shape)),
+                "input2": sum_to(xp, -g, tuple(input2.shape))}
 
     return LossOutput(loss, vjp)
 
@@ -265,7 +271,7 @@ def hinge_embedding(predictions: Array, targets: Array, *, margin: float = 1.0) 
       ``torch.nn.functional.hinge_embedding_loss``.
     """
     xp = ns(predictions, targets)
-    _checks.same_shape(predictions, targets, "predictions", "targets")
+    _checks.broadcast_shape(predictions, targets, "predictions", "targets")  # as torch
     pos = _sign_labels(xp, targets)
     not_neg = targets != -1.0  # torch: where(y != 1, clamp, 0) + where(y != -1, x, 0)
     h = margin - predictions
@@ -274,7 +280,7 @@ def hinge_embedding(predictions: Array, targets: Array, *, margin: float = 1.0) 
 
     def vjp(cot: Array) -> dict[str, Array]:
         g = as_float(xp, not_neg, h) - xp.where(pos, zero, as_float(xp, h >= 0.0, h))
-        return {"predictions": g * cot}
+        return {"predictions": sum_to(xp, g * cot, tuple(predictions.shape))}
 
     return LossOutput(loss, vjp)
 
@@ -429,11 +435,14 @@ SPECS: tuple[LossSpec, ...] = (
         summary="Margin ranking loss: input1 should score higher than input2 (y = 1) or lower "
         "(y = -1) by a margin.",
         inputs=(
-            InputSpec("input1", "scores", "(N,) or ()", "scores of the first items",
+            InputSpec("input1", "scores", "(N,) or (); any shape (torch)",
+                      "scores of the first items",
                       differentiable=True),
-            InputSpec("input2", "scores", "(N,) or (), same shape as input1",
+            InputSpec("input2", "scores", "(N,) or (), same shape as input1 (or broadcastable "
+                      "with it, with as many dimensions)",
                       "scores of the second items", differentiable=True),
-            InputSpec("targets", "sign_labels", "(N,) or (), same shape as input1",
+            InputSpec("targets", "sign_labels", "(N,) or (), same shape as input1 (or "
+                      "broadcastable, with as many dimensions)",
                       "1 if input1 should rank higher, -1 if input2 should"),
         ),
         params=(ParamSpec("margin", "float", 0.0, "required score gap"),),
@@ -507,7 +516,8 @@ SPECS: tuple[LossSpec, ...] = (
             InputSpec("predictions", "values", "(*)",
                       "values to score, typically distances between the two items of a pair",
                       differentiable=True),
-            InputSpec("targets", "sign_labels", "(*), same shape as predictions",
+            InputSpec("targets", "sign_labels", "(*), same shape as predictions (or "
+                      "broadcastable with it)",
                       "1 for similar pairs, -1 for dissimilar pairs"),
         ),
         params=(ParamSpec("margin", "float", 1.0,
