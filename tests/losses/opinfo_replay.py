@@ -115,7 +115,9 @@ def to_service(op: str, sample: Any) -> Call:
         return _linear(call)
     names = _INPUTS.get(loss, _DEFAULT_INPUTS)
     # gradients compared: the inputs the service differentiates (targets: issue 19, item 3)
-    differentiable = {i.name for i in get_loss(loss).inputs if i.differentiable}
+    spec = get_loss(loss)
+    differentiable = {i.name for i in spec.inputs if i.differentiable}
+    known = {q.name for q in spec.params}
     for targ, sname in names.items():
         v = args[targ]
         if isinstance(v, torch.Tensor):
@@ -128,8 +130,8 @@ def to_service(op: str, sample: Any) -> Call:
             call.inputs[sname] = np.asarray(v)
     p = call.params
     for k, v in args.items():
-        if k in names or k in _IGNORED:
-            continue
+        if k in names or k in _IGNORED or (v is None and k not in known):
+            continue  # an argument left at None is one the service need not have
         if k in ("weight", "pos_weight"):
             p[k] = _weight(k, v, last_axis=loss.startswith("binary_cross_entropy"))
         elif k == "distance_function":
@@ -148,27 +150,18 @@ def _linear(call: Call) -> Call:
     """torch linear_cross_entropy(input (N, D), linear_weight (C, D), target, bias) is
     cross_entropy(input @ W.T + b): linear_softmax with W = linear_weight.T, reg 0."""
     a = call.args
-    x, w, t, b = a["input"], a["linear_weight"], a["target"], a.get("bias")
+    x, w, t, b = a["input"], a["linear_weight"], a["target"], a.get("linear_bias")
     if x.ndim != 2 or t.ndim != 1 or t.dtype.is_floating_point:
         raise Unexpressible("linear_cross_entropy beyond (N, D) input and (N,) index targets")
-    extra = {k: v for k, v in a.items() if k not in ("input", "linear_weight", "target", "bias",
-                                                     "reduction")}
-    if (a.get("weight") is not None or a.get("ignore_index", -100) != -100
-            or a.get("label_smoothing", 0.0) != 0.0):
+    if (a.get("weight") is not None or a.get("ignore_index") not in (None, -100)
+            or a.get("label_smoothing", 0.0) != 0.0 or bool((t < 0).any())):
         raise Unexpressible("linear_cross_entropy with class weight, ignore_index or smoothing")
-    if any(k not in ("weight", "ignore_index", "label_smoothing", "chunking_strategy")
-           for k in extra):
-        raise Unexpressible("linear_cross_entropy option", ", ".join(extra))
-    if call.reduction == "none":
-        raise Unexpressible("linear_cross_entropy reduction none (linear_softmax's none is "
-                            "per sample with reg folded in)")
-    if (t < 0).any():
-        raise Unexpressible("linear_cross_entropy ignore_index targets")
     call.inputs = {"W": _np(w).T.copy(), "X": _np(x), "targets": _np(t)}
     if b is not None:
         call.inputs["b"] = _np(b)
     call.params = {"reg": 0.0}
-    call.grad_inputs = {k: v for k, v in (("X", "input"), ("W", "linear_weight"), ("b", "bias"))
+    # the service differentiates W and b (X: issue 19, item 3)
+    call.grad_inputs = {k: v for k, v in (("W", "linear_weight"), ("b", "linear_bias"))
                         if isinstance(a.get(v), torch.Tensor) and a[v].requires_grad}
     return call
 
