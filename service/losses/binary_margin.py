@@ -213,7 +213,8 @@ SPECS: tuple[LossSpec, ...] = (
         notes="Equals binary_cross_entropy_with_logits on the labels (y + 1)/2. Computed as "
         "softplus(-y x), so it is finite and exact at any finite score; PyTorch evaluates "
         "log(1 + exp(-y x)) naively and returns inf at x = -1000, y = 1 (we return 1000). "
-        "Targets are validated to be in {-1, 1} (PyTorch does not check them).",
+        "Targets outside {-1, 1} are computed as PyTorch does (any value multiplies), with a "
+        "warning 'invalid_label' (validate: strict refuses them).",
         torch_equivalent="torch.nn.functional.soft_margin_loss",
         sampler=_sample_soft_margin,
         examples=(Example("scores against {-1, 1} labels",

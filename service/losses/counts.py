@@ -216,8 +216,9 @@ SPECS: tuple[LossSpec, ...] = (
         sampler=_sample_poisson,
         gradient_note=r"\partial\ell/\partial x = e^{x} - y (log_input) or "
         r"1 - y/(x + \epsilon) (rates); the Stirling term does not depend on x. Smooth: no kink.",
-        notes="Targets must be >= 0 and, with log_input=false, predictions must be >= 0 "
-        "(PyTorch checks neither and returns NaN for x + eps < 0). With log_input=true a "
+        notes="Negative targets and, with log_input=false, negative predictions are computed as "
+        "PyTorch does (NaN for x + eps < 0), with a warning 'invalid_value' (validate: strict "
+        "refuses them). With log_input=true a "
         "log-rate whose exp overflows the dtype (x > 709.78 in float64, > 88.72 in float32) is "
         "rejected with invalid_value (PyTorch returns inf). The Stirling term is added only where "
         "y > 1, as PyTorch does (it approximates log y!, which is 0 at y in {0, 1}). Keras "
@@ -258,10 +259,10 @@ SPECS: tuple[LossSpec, ...] = (
         notes="var shapes follow PyTorch: the predictions' shape; that shape with exactly one "
         "dimension of size 1 (e.g. (N, 1), or (1, C)); that shape without its last dimension "
         "(unsqueezed to (..., 1)); or a scalar (PyTorch's float var). Anything else is "
-        "shape_mismatch at ('var',). targets must have the predictions' shape (PyTorch 2.13 "
-        "broadcasts them silently; this service does not). var < 0 is invalid_value at the "
+        "shape_mismatch at ('var',). targets broadcast with the predictions, as in PyTorch "
+        "(a broadcast predictions' gradient is summed). var < 0 is invalid_value at the "
         "element (PyTorch raises ValueError); var = 0 is clamped to eps. The unreduced loss has "
-        "the predictions' shape and mean divides by its element count. Can be negative "
+        "the broadcast shape and mean divides by its element count. Can be negative "
         "(log v < 0 for small variances).",
         torch_equivalent="torch.nn.functional.gaussian_nll_loss",
         nonnegative=False,

@@ -249,9 +249,10 @@ SPECS: tuple[LossSpec, ...] = (
         "the sum by size(0) (for a 1-D input of C probabilities that is C, as in PyTorch). "
         "Pointwise terms can be negative (nonnegative is false), but their sum over a full "
         "distribution is >= 0. A target of exactly 0 contributes 0 (xlogy). PyTorch checks "
-        "neither input: it returns NaN for p < 0 and silently accepts predictions > 0; we "
-        "reject predictions > 0 (invalid_value), targets outside [0, 1] "
-        "(probability_out_of_range) and, with log_target, targets > 0 (invalid_value).",
+        "neither input: it returns NaN for p < 0 and accepts predictions > 0; so does the "
+        "service, with a warning for predictions > 0 (invalid_value), targets outside [0, 1] "
+        "(probability_out_of_range) and, with log_target, targets > 0 (invalid_value); "
+        "validate: strict refuses them.",
         torch_equivalent="torch.nn.functional.kl_div",
         nonnegative=False,
         sampler=_sample,

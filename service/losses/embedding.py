@@ -6,7 +6,8 @@ on vectors (triplet_margin, cosine_embedding: ``(N,)``, or ``()`` for unbatched 
 inputs), one per element for margin_ranking and hinge_embedding. Hinge-type kinks follow
 PyTorch, which clamps with ``clamp_min``: the gradient passes where the clamped term is exactly 0
 (see each ``gradient_note``).
-Labels must be exactly -1 or 1; PyTorch silently accepts other values.
+Labels should be -1 or 1; PyTorch silently accepts other values, and so does the service, with a
+warning (strict validation refuses them).
 """
 
 from __future__ import annotations
@@ -450,9 +451,9 @@ SPECS: tuple[LossSpec, ...] = (
         reference="torch.nn.functional.margin_ranking_loss (torch.nn.MarginRankingLoss)",
         gradient_note=r"\partial\ell/\partial x_1 = -y\,s = -\partial\ell/\partial x_2, "
         r"s = 1[-y(x_1 - x_2) + m \ge 0]. " + MARGIN_KINK,
-        notes="Inputs must have equal shapes (N,) or () (PyTorch requires equal dimensions and "
-        "broadcasts sizes; we never broadcast). targets must be exactly 1 or -1 (PyTorch uses "
-        "any value as a multiplier; we reject others with invalid_label). Verified against "
+        notes="As PyTorch: the three inputs have the same number of dimensions and broadcast "
+        "their sizes (usually all (N,) or ()). targets other than 1 or -1 multiply as in "
+        "PyTorch, with a warning 'invalid_label' (validate: strict refuses them). Verified against "
         "torch 2.13: at a term of exactly 0 the gradient is -y, not 0.",
         torch_equivalent="torch.nn.functional.margin_ranking_loss",
         sampler=_sample_ranking,
@@ -494,8 +495,8 @@ SPECS: tuple[LossSpec, ...] = (
         notes="PyTorch's exact epsilon: 1e-12 added to each squared norm inside the square "
         "root, so a zero vector gives cos = 0 (loss 1 for y = 1) with finite but very large "
         "gradients, as PyTorch (optax's default eps = 0 gives NaN; Keras clamps the norm at "
-        "1e-7). targets must be exactly 1 or -1: PyTorch returns 0 for any other label, we "
-        "reject it (invalid_label).",
+        "1e-7). A target other than 1 or -1 costs 0, as in PyTorch, with a warning "
+        "'invalid_label' (validate: strict refuses it).",
         torch_equivalent="torch.nn.functional.cosine_embedding_loss",
         sampler=_sample_cosine,
         examples=(
@@ -527,10 +528,10 @@ SPECS: tuple[LossSpec, ...] = (
         "related to the contrastive loss of Hadsell, Chopra & LeCun (2006)",
         gradient_note=r"\partial\ell/\partial x = 1 (y = 1), -1[m - x \ge 0] (y = -1). "
         + MARGIN_KINK + " So the gradient at x == margin, y = -1 is -1.",
-        notes="targets must be exactly 1 or -1: PyTorch computes both terms for any other "
-        "label (y = 0 gives x + max(0, m - x)); we reject it (invalid_label). The loss is "
-        "negative where y = 1 and x < 0 (nonnegative is false). Shapes must be equal (no "
-        "broadcasting).",
+        notes="A target other than 1 or -1 costs both terms, as in PyTorch (y = 0 gives "
+        "x + max(0, m - x)), with a warning 'invalid_label' (validate: strict refuses it). The "
+        "loss is negative where y = 1 and x < 0 (nonnegative is false). targets broadcast "
+        "with predictions, as in PyTorch.",
         torch_equivalent="torch.nn.functional.hinge_embedding_loss",
         nonnegative=False,
         sampler=_sample_hinge,

@@ -300,7 +300,8 @@ SPECS: tuple[LossSpec, ...] = (
             _P,
             ParamSpec("margin", "float", 1.0, "the margin"),
             ParamSpec("weight", "float_array", None,
-                      "a non-negative weight per class (length C); w_{y_n} scales sample n; "
+                      "a weight per class (length C; a negative one is a warning); w_{y_n} "
+                      "scales sample n; "
                       "null for none", minimum=0.0, nullable=True, warn_outside_range=True),
         ),
         formula=r"\ell_n = \frac{1}{C}\sum_{j \ne y_n} w_{y_n} "
@@ -313,7 +314,9 @@ SPECS: tuple[LossSpec, ...] = (
         "has gradient 0 (PyTorch's choice).",
         notes="Equals multiclass_hinge / C (without weights). 'mean' divides by N, not by the "
         "weights (unlike cross_entropy). PyTorch silently skips NaN scores; NaN is refused "
-        "here. Class weights must be >= 0 (PyTorch accepts negative ones).",
+        "here. Negative class weights are used as in PyTorch, with a warning "
+        "'invalid_param' (validate: strict refuses them). A 0-d score is one class, and a "
+        "(C,) score with a (1,) target a batch of one, as in PyTorch.",
         torch_equivalent="torch.nn.functional.multi_margin_loss",
         sampler=_sample_multi_margin,
         examples=(

@@ -25,23 +25,12 @@ from .errors import Loc, LossError
 
 VALIDATE_MODES: tuple[str, ...] = ("lenient", "strict")
 
-# Every code a warning can carry, with when (docs/errors.md lists them, from service/error_codes).
-WARNING_CODES: dict[str, str] = {
-    "probability_out_of_range": "probability targets outside [0, 1] (cross_entropy, "
-                                "binary_cross_entropy, binary_cross_entropy_with_logits, "
-                                "multilabel_soft_margin, kl_div); torch computes its formula on "
-                                "them",
-    "probability_rows_not_normalized": "cross_entropy probability targets whose rows do not sum "
-                                       "to 1; torch computes -sum(t * log_softmax(x)) as given",
-    "invalid_label": "labels outside the set the loss expects (soft_margin, margin_ranking, "
-                     "hinge_embedding, cosine_embedding: {-1, 1}); torch's formula applies to "
-                     "any value",
-    "invalid_value": "positive log-probabilities (nll predictions, kl_div predictions or "
-                     "log-targets); torch computes on them",
-    "invalid_param": "a negative class weight or pos_weight (nll, cross_entropy, multi_margin, "
-                     "binary_cross_entropy, binary_cross_entropy_with_logits, "
-                     "multilabel_soft_margin); torch computes with it",
-}
+# Every code a warning can carry: the code strict validation raises. docs/errors.md describes
+# each (service/error_codes.py, WARNING_CODES; a test holds the two lists equal).
+WARNING_CODES: frozenset[str] = frozenset({
+    "probability_out_of_range", "probability_rows_not_normalized", "invalid_label",
+    "invalid_value", "invalid_param",
+})
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ import numpy as np
 from service.losses import get_loss
 
 torch = __import__("pytest").importorskip("torch")
+__import__("pytest").importorskip("expecttest")  # torch.testing._internal imports it
 F = torch.nn.functional
 
 # torch OpInfo name (without "nn.functional.") -> this service's loss
