@@ -101,6 +101,12 @@ class Settings(BaseSettings):
     graceful_timeout_s: float = Field(
         30.0, ge=0, description="on SIGTERM, how long in-flight requests may take to finish"
     )
+    validation: Literal["lenient", "strict"] = Field(
+        "lenient", description="default of a /loss or /gradient request's `validate`: lenient "
+        "computes the library's number on suspicious inputs (negative class weights, probability "
+        "rows that do not sum to 1, labels off {-1, 1}...) and lists them in `warnings`; strict "
+        "refuses them (422), as the grader always does",
+    )
     metrics_dir: Path | None = Field(
         None, description="directory for Prometheus multiprocess metrics (set automatically "
         "when workers > 1; PROMETHEUS_MULTIPROC_DIR also works)",

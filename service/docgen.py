@@ -46,8 +46,8 @@ def losses_page() -> str:
 
 
 def errors_page() -> str:
-    """``docs/errors.md``: every error code, by status."""
-    from .error_codes import ERROR_CODES
+    """``docs/errors.md``: every error code, by status, then every warning code."""
+    from .error_codes import ERROR_CODES, WARNING_CODES
 
     def order(status: int | None) -> int:
         return 1000 if status is None else status
@@ -79,6 +79,19 @@ def errors_page() -> str:
         f"{codes} codes. A code answered with two statuses is listed under each.",
         "",
         *rows,
+        "",
+        "## Warnings",
+        "",
+        "A 200 `/loss` or `/gradient` response lists, in `warnings: [{\"code\", \"loc\", "
+        "\"detail\"}]` (absent when empty), each input PyTorch computes on although it looks "
+        "like a mistake; the value is torch's. `\"validate\": \"strict\"` in the request (or "
+        "`LOSS_SERVICE_VALIDATION=strict`) answers each with the 422 of the same code and "
+        "location instead, as `/compare` and the autograder always do: "
+        "[api.md, Warnings and validate](api.md#warnings-and-validate).",
+        "",
+        "| code | warned when |",
+        "| --- | --- |",
+        *[f"| `{w.code}` | {w.when.replace('|', chr(92) + '|')} |" for w in WARNING_CODES],
         "",
     ])
 

@@ -35,7 +35,7 @@ def _count(inputs: Mapping[str, Any]) -> int:
 def _on_device(backend_name: str, name: str, inputs: Mapping[str, Any], params: Any,
                reduction: str | None, sample_weight: Any, dtype: str,
                want_grad: bool, want_per_sample: bool,
-               acceleration: accel.Acceleration | None) -> Evaluation:
+               acceleration: accel.Acceleration | None, validate: str) -> Evaluation:
     backend = get_backend(backend_name)
     host = {k: np.asarray(v) for k, v in inputs.items() if v is not None}
     if sample_weight is not None:
@@ -44,7 +44,7 @@ def _on_device(backend_name: str, name: str, inputs: Mapping[str, Any], params: 
     sw = dev.pop("__sample_weight__", None)
     ev = evaluate(name, dev, params, reduction=reduction, sample_weight=sw, dtype=dtype,
                   want_grad=want_grad, want_per_sample=want_per_sample,
-                  acceleration=acceleration)
+                  acceleration=acceleration, validate=validate)
     results = {"value": ev.value}
     if ev.per_sample is not None:
         results["per_sample"] = ev.per_sample
@@ -61,10 +61,13 @@ def run(name: str, inputs: Mapping[str, Any], params: Mapping[str, Any] | None =
         want_grad: bool = False, backend: str = "numpy", worker: DeviceWorker | None = None,
         gpu_min_elements: int = DEFAULT_GPU_MIN_ELEMENTS,
         want_per_sample: bool = True,
-        acceleration: accel.Acceleration | None = None) -> EngineResult:
+        acceleration: accel.Acceleration | None = None,
+        validate: str = "strict") -> EngineResult:
     """Evaluate loss ``name`` on ``backend`` (``auto``, ``numpy`` or ``cupy``);
     ``want_per_sample=False`` leaves the per-sample breakdown out (``per_sample`` None);
-    ``acceleration`` as :func:`service.losses.evaluate`'s (None: the process's).
+    ``acceleration`` and ``validate`` as :func:`service.losses.evaluate`'s (None: the
+    process's; "strict": suspicious inputs are refused, as the grader wants; "lenient": they
+    are computed, with the result's ``warnings``).
 
     Raises :class:`service.backends.BackendUnavailable` when a named backend cannot be used, and
     :class:`service.backends.worker.QueueFull` when the device queue is full.
@@ -73,9 +76,9 @@ def run(name: str, inputs: Mapping[str, Any], params: Mapping[str, Any] | None =
     if chosen == "numpy":
         ev = evaluate(name, inputs, params, reduction=reduction, sample_weight=sample_weight,
                       dtype=dtype, want_grad=want_grad, want_per_sample=want_per_sample,
-                      acceleration=acceleration)
+                      acceleration=acceleration, validate=validate)
         return EngineResult(evaluation=ev, backend=chosen)
     args = (chosen, name, inputs, params, reduction, sample_weight, dtype, want_grad,
-            want_per_sample, acceleration)
+            want_per_sample, acceleration, validate)
     ev = worker.run(_on_device, *args) if worker is not None else _on_device(*args)
     return EngineResult(evaluation=ev, backend=chosen)

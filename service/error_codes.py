@@ -159,5 +159,41 @@ ERROR_CODES: tuple[ErrorCode, ...] = (
               "response that is not problem+json under this code)"),
 )
 
+
+@dataclass(frozen=True)
+class WarningCode:
+    code: str  # also an error code: the 422 that `"validate": "strict"` answers with instead
+    when: str
+
+
+# The warnings of a 200 /loss or /gradient response (``"warnings": [{"code", "loc", "detail"}]``):
+# inputs PyTorch computes on that look like mistakes (validate "lenient", the default). The core
+# raises them through service/losses/warn.py; tests/api/test_warnings.py holds the lists equal.
+WARNING_CODES: tuple[WarningCode, ...] = (
+    WarningCode("invalid_param",
+                "a negative class weight or `pos_weight` (`nll`, `cross_entropy`, "
+                "`multi_margin`, `binary_cross_entropy`, `binary_cross_entropy_with_logits`, "
+                "`multilabel_soft_margin`); torch weighs by it (a mean may then divide by a "
+                "negative or zero sum, as torch's does)"),
+    WarningCode("probability_out_of_range",
+                "targets outside [0, 1] where they are probabilities (`cross_entropy` "
+                "probability targets, `binary_cross_entropy_with_logits`, "
+                "`multilabel_soft_margin`, `kl_div`; torch's `binary_cross_entropy` refuses "
+                "them, and so does the service); "
+                "torch's formula is applied to them as given (a negative `kl_div` target "
+                "gives NaN, as in torch)"),
+    WarningCode("probability_rows_not_normalized",
+                "`cross_entropy` probability targets whose rows do not sum to 1; torch "
+                "computes `-sum(w t log_softmax(x))` and its gradient as given"),
+    WarningCode("invalid_label",
+                "labels off {-1, 1} (`soft_margin`, `margin_ranking`, `hinge_embedding`, "
+                "`cosine_embedding`); torch's formula applies: `hinge_embedding` costs both "
+                "terms, `cosine_embedding` 0"),
+    WarningCode("invalid_value",
+                "positive log-probabilities (`nll` and `kl_div` predictions, `kl_div` "
+                "log-targets), negative `poisson_nll` counts or rates (log_input false); torch "
+                "computes on them"),
+)
+
 CODES: frozenset[str] = frozenset(e.code for e in ERROR_CODES)
 TITLES: dict[str, str] = {e.code: e.title for e in ERROR_CODES if e.title}

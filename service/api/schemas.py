@@ -104,6 +104,13 @@ ENCODING_DESCRIPTION = (
     "Inference-Header-Content-Length bytes) has tensor objects with `binary_data_size`, their "
     "little-endian bytes following the header in the order it names them. Default: `json`, "
     "`binary` for an application/octet-stream request")
+Validate = Literal["lenient", "strict"]
+VALIDATE_DESCRIPTION = (
+    "lenient: inputs PyTorch computes on although they look like mistakes (negative class "
+    "weights, probability rows that do not sum to 1, positive log-probabilities, labels off "
+    "{-1, 1} or [0, 1]) get the library's number and a `warnings` entry each; strict: each is a "
+    "422 with the same code and location. Default: the server's `LOSS_SERVICE_VALIDATION` "
+    "(lenient)")
 Omittable = Literal["per_sample", "gradient"]
 OMIT_DESCRIPTION = (
     "response fields to leave out: `per_sample` (the per-sample breakdown is then not computed; "
@@ -283,6 +290,8 @@ def request_model(spec: LossSpec) -> type[BaseModel]:
                        "setting")),
         encoding=(Encoding, Field("json", description=ENCODING_DESCRIPTION)),
         omit=(list[Omittable], Field(default_factory=list, description=OMIT_DESCRIPTION)),
+        validation=(Validate | None, Field(None, alias="validate",
+                                           description=VALIDATE_DESCRIPTION)),
     )
     return create_model(
         f"{_camel(spec.name)}Request",
@@ -308,6 +317,19 @@ class GenericRequest(BaseModel):
     backend: Literal[BACKEND_CHOICES] | None = None
     encoding: Encoding = Field("json", description=ENCODING_DESCRIPTION)
     omit: list[Omittable] = Field(default_factory=list, description=OMIT_DESCRIPTION)
+    validation: Validate | None = Field(None, alias="validate", description=VALIDATE_DESCRIPTION)
+
+
+class WarningOut(BaseModel):
+    """An input the loss was computed on that looks like a mistake (``validate: strict`` refuses
+    it with a 422 of the same code and location)."""
+
+    code: str = Field(description="the code strict validation answers with (docs/errors.md, "
+                      "Warnings)")
+    loc: list[str | int] = Field(description="the first offending value, as an error's "
+                                 "`loc`: [\"body\", \"targets\", 3] or "
+                                 "[\"body\", \"params\", \"weight\", 1]")
+    detail: str
 
 
 class LossResponse(BaseModel):
@@ -324,6 +346,9 @@ class LossResponse(BaseModel):
     params: dict[str, Any] = Field(description="effective parameters, defaults included")
     dtype: str
     backend: str
+    warnings: list[WarningOut] | None = Field(
+        None, description="inputs computed on as the library computes them although they look "
+        "like mistakes (`validate: lenient`); absent when there are none")
 
 
 class GradientResponse(LossResponse):

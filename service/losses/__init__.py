@@ -10,8 +10,10 @@ from .errors import LossError
 from .evaluate import Evaluation, evaluate
 from .registry import ALIASES, LOSSES, SPECS, canonical_name, get_loss
 from .spec import Example, InputSpec, LossOutput, LossSpec, ParamSpec
+from .warn import VALIDATE_MODES, LossWarning
 
 __all__ = [
-    "ALIASES", "LOSSES", "SPECS", "Evaluation", "Example", "InputSpec", "LossError", "LossOutput",
-    "LossSpec", "ParamSpec", "canonical_name", "evaluate", "get_loss",
+    "ALIASES", "LOSSES", "SPECS", "VALIDATE_MODES", "Evaluation", "Example", "InputSpec",
+    "LossError", "LossOutput", "LossSpec", "LossWarning", "ParamSpec", "canonical_name",
+    "evaluate", "get_loss",
 ]

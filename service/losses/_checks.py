@@ -1,7 +1,9 @@
 """One-line checks a kernel runs before computing: shapes, domains, labels.
 
 Each raises a :class:`~service.losses.errors.LossError` whose ``loc`` names the input and, for a
-bad element, its index (``("targets", 3)`` or ``("predictions", 2, 0)``).
+bad element, its index (``("targets", 3)`` or ``("predictions", 2, 0)``). The value checks take
+``warn=True`` where the library computes on such values anyway: the error is then reported through
+:func:`service.losses.warn.suspicious` (a warning, or raised under strict validation).
 """
 
 from __future__ import annotations
@@ -12,6 +14,14 @@ from typing import Any
 
 from . import errors
 from .spec import Array
+from .warn import suspicious
+
+
+def _report(error: errors.LossError, warn: bool) -> None:
+    if warn:
+        suspicious(error)
+    else:
+        raise error
 
 
 def first_index(xp: Any, mask: Array) -> tuple[int, ...]:
@@ -34,6 +44,20 @@ def same_shape(a: Array, b: Array, name_a: str, name_b: str) -> None:
             f"{fmt_shape(a.shape)}; they must be equal",
             (name_b,),
         )
+
+
+def broadcast_shape(a: Array | tuple[int, ...], b: Array, name_a: str,
+                    name_b: str) -> tuple[int, ...]:
+    """The shape ``a`` (an array or a shape) and ``b`` broadcast to (NumPy's and PyTorch's
+    rules), or ShapeMismatch at ``name_b``: for the losses whose library broadcasts its inputs."""
+    sa, sb = tuple(a if isinstance(a, tuple) else a.shape), tuple(b.shape)
+    n = max(len(sa), len(sb))
+    pa, pb = (1,) * (n - len(sa)) + sa, (1,) * (n - len(sb)) + sb
+    if any(x != y and 1 not in (x, y) for x, y in zip(pa, pb, strict=True)):
+        raise errors.ShapeMismatch(
+            f"{name_b} has shape {fmt_shape(sb)}, which does not broadcast with {name_a}'s "
+            f"shape {fmt_shape(sa)}", (name_b,))
+    return tuple(max(x, y) if 0 not in (x, y) else 0 for x, y in zip(pa, pb, strict=True))
 
 
 def ndim_in(a: Array, name: str, allowed: Iterable[int], what: str = "") -> None:
@@ -68,17 +92,18 @@ def class_indices(xp: Any, targets: Array, num_classes: int, name: str = "target
         )
 
 
-def probabilities(xp: Any, p: Array, name: str) -> None:
+def probabilities(xp: Any, p: Array, name: str, *, warn: bool = False) -> None:
     """Every value in [0, 1]."""
     bad = (p < 0) | (p > 1)
     if bool(xp.any(bad)):
         idx = first_index(xp, bad)
-        raise errors.ProbabilityOutOfRange(
+        _report(errors.ProbabilityOutOfRange(
             f"{name} must hold probabilities in [0, 1]; found {float(p[idx])}", (name, *idx)
-        )
+        ), warn)
 
 
-def labels_in(xp: Any, y: Array, name: str, allowed: tuple[float, ...]) -> None:
+def labels_in(xp: Any, y: Array, name: str, allowed: tuple[float, ...], *,
+              warn: bool = False) -> None:
     """Every value is one of ``allowed`` (e.g. (-1, 1))."""
     ok = xp.zeros(y.shape, dtype=xp.bool)
     for v in allowed:  # a loop over the 2-3 allowed label values, not over samples
@@ -86,13 +111,14 @@ def labels_in(xp: Any, y: Array, name: str, allowed: tuple[float, ...]) -> None:
     if not bool(xp.all(ok)):
         idx = first_index(xp, ~ok)
         allowed_txt = ", ".join(f"{v:g}" for v in allowed)
-        raise errors.InvalidLabel(
+        _report(errors.InvalidLabel(
             f"{name} must be in {{{allowed_txt}}}; found {float(y[idx]):g}", (name, *idx)
-        )
+        ), warn)
 
 
 def in_range(xp: Any, a: Array, name: str, *, low: float | None = None,
-             high: float | None = None, low_open: bool = False, what: str = "") -> None:
+             high: float | None = None, low_open: bool = False, what: str = "",
+             warn: bool = False) -> None:
     """Every value within [low, high] (or (low, high] with ``low_open``)."""
     bad = xp.zeros(a.shape, dtype=xp.bool)
     if low is not None:
@@ -104,10 +130,10 @@ def in_range(xp: Any, a: Array, name: str, *, low: float | None = None,
         lo = "" if low is None else (f"> {low:g}" if low_open else f">= {low:g}")
         hi = "" if high is None else f"<= {high:g}"
         rule = " and ".join(s for s in (lo, hi) if s)
-        raise errors.InvalidValue(
+        _report(errors.InvalidValue(
             f"{name}{(' (' + what + ')') if what else ''} must be {rule}; found {float(a[idx]):g}",
             (name, *idx),
-        )
+        ), warn)
 
 
 def param_length(value: Array, name: str, expected: int, what: str) -> None:
@@ -149,7 +175,7 @@ def exp_finite(xp: Any, x: Array, name: str, what: str) -> None:
         )
 
 
-def rows_sum_to_one(xp: Any, t_last: Array, name: str) -> None:
+def rows_sum_to_one(xp: Any, t_last: Array, name: str, *, warn: bool = False) -> None:
     """Each row (class axis last) sums to 1 within ``max(sqrt(eps), 4 C eps)`` of the dtype."""
     c = int(t_last.shape[-1])
     eps = float(xp.finfo(t_last.dtype).eps)
@@ -158,8 +184,8 @@ def rows_sum_to_one(xp: Any, t_last: Array, name: str) -> None:
     bad = xp.abs(sums - 1.0) > tol
     if bool(xp.any(bad)):
         idx = first_index(xp, bad)
-        raise errors.ProbabilityRowsNotNormalized(
+        _report(errors.ProbabilityRowsNotNormalized(
             f"{name}: class probabilities must sum to 1 over the class axis (tolerance {tol:.2g});"
             f" the row at {list(idx)} sums to {float(sums[idx]):.17g}",
             (name, *idx),
-        )
+        ), warn)

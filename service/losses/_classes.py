@@ -8,11 +8,12 @@ back, so one code path serves every shape.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from . import _checks, errors
 from ._math import one_hot
-from .spec import Array
+from .spec import Array, LossOutput
 
 
 def num_classes(x: Array) -> int:
@@ -85,3 +86,15 @@ def log_softmax_log1p(xp: Any, x: Array) -> Array:
     top = one_hot(xp, xp.argmax(x, axis=-1), int(x.shape[-1]), x.dtype)
     rest = xp.sum(xp.exp(x - m) * (1.0 - top), axis=-1, keepdims=True)
     return (x - m) - xp.log1p(rest)
+
+
+def reshaped_grad(xp: Any, out: LossOutput, shape: tuple[int, ...]) -> LossOutput:
+    """``out`` with its ``predictions`` gradient in ``shape`` (the input was reshaped)."""
+    vjp = out.vjp
+    assert vjp is not None
+
+    def reshaped(cot: Array) -> dict[str, Array]:
+        g = vjp(cot)
+        return {**g, "predictions": xp.reshape(g["predictions"], shape)}
+
+    return replace(out, vjp=reshaped)

@@ -92,3 +92,14 @@ def as_float(xp: Any, mask: Array, like: Array) -> Array:
 def sign(xp: Any, x: Array) -> Array:
     """sign(x) with sign(0) = 0 (PyTorch's subgradient of |x| at 0)."""
     return xp.sign(x)
+
+
+def sum_to(xp: Any, g: Array, shape: tuple[int, ...]) -> Array:
+    """``g`` summed over the axes along which an array of ``shape`` was broadcast to ``g``'s
+    shape (the gradient of a broadcast input), reshaped to ``shape``."""
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, s in enumerate(shape) if s == 1 and g.shape[lead + i] != 1)
+    if axes:
+        g = xp.sum(g, axis=axes, keepdims=True)
+    return xp.reshape(g, shape)

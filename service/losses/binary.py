@@ -45,7 +45,7 @@ SOFT_TARGETS = InputSpec("targets", "binary_labels", "(*), same shape as predict
 _WEIGHT_TEXT = ("a number, or a list of length 1 or of the last dimension, broadcast along the "
                 "last axis; multiplies the loss (it is not in the mean's denominator)")
 WEIGHT = ParamSpec("weight", "float_or_float_array", None, "rescaling weight: " + _WEIGHT_TEXT,
-                   minimum=0.0, nullable=True)
+                   minimum=0.0, nullable=True, warn_outside_range=True)
 LABEL_SMOOTHING = ParamSpec(
     "label_smoothing", "float", 0.0,
     "ls: targets become y (1 - ls) + ls / 2 (Keras' binary formula, toward 1/2; applied under "
@@ -53,7 +53,7 @@ LABEL_SMOOTHING = ParamSpec(
 POS_WEIGHT = ParamSpec("pos_weight", "float_or_float_array", None,
                        "weight of the positive (y) term: a number, or a list of length 1 or of "
                        "the last dimension (per class), broadcast along the last axis",
-                       minimum=0.0, nullable=True)
+                       minimum=0.0, nullable=True, warn_outside_range=True)
 
 LOG_CLAMP = -100.0  # PyTorch clamps each log of BCE at -100
 KERAS_EPS = 1e-7  # keras.backend.epsilon(): Keras clips probabilities to [1e-7, 1 - 1e-7]
@@ -139,7 +139,7 @@ def binary_cross_entropy(predictions: Array, targets: Array, *, weight: Any = No
     """
     xp = _pair(predictions, targets)
     _checks.probabilities(xp, predictions, "predictions")
-    _checks.probabilities(xp, targets, "targets")
+    _checks.probabilities(xp, targets, "targets")  # torch refuses them too
     w = _last_axis_param(xp, weight, tuple(predictions.shape), "weight")
     p, y = predictions, _smoothed(targets, label_smoothing)
     if convention == "torch":
@@ -194,7 +194,7 @@ def binary_cross_entropy_with_logits(predictions: Array, targets: Array, *, weig
       ``torch.nn.functional.binary_cross_entropy_with_logits``.
     """
     xp = _pair(predictions, targets)
-    _checks.probabilities(xp, targets, "targets")
+    _checks.probabilities(xp, targets, "targets", warn=True)
     shape = tuple(predictions.shape)
     w = _last_axis_param(xp, weight, shape, "weight")
     c = _last_axis_param(xp, pos_weight, shape, "pos_weight")
@@ -237,7 +237,7 @@ def multilabel_soft_margin(predictions: Array, targets: Array, *,
     """
     _checks.ndim_in(predictions, "predictions", (1, 2), "((C,) or (N, C))")
     xp = _pair(predictions, targets)
-    _checks.probabilities(xp, targets, "targets")
+    _checks.probabilities(xp, targets, "targets", warn=True)
     n_classes = predictions.shape[-1]
     if weight is not None:
         _checks.param_length(weight, "weight", n_classes, "class")
@@ -432,7 +432,7 @@ _OWN: tuple[LossSpec, ...] = (
         "along the last axis (PyTorch accepts any broadcastable tensor; a length-1 list also "
         "works for a 0-d input, where PyTorch raises); it multiplies the loss under every "
         "convention (Keras and sklearn have no such weight; use sample_weight for theirs); "
-        "negative weights are rejected (PyTorch accepts them). label_smoothing is Keras' binary "
+        "negative weights get a warning (PyTorch accepts them). label_smoothing is Keras' binary "
         "formula, y (1 - ls) + ls / 2, applied before the loss under every convention (PyTorch's "
         "BCE has no smoothing).",
         conventions=(
@@ -479,10 +479,11 @@ _OWN: tuple[LossSpec, ...] = (
         gradient_note=r"\partial\ell/\partial x = w\left[(1 - y)\sigma(x) - c\,y\,\sigma(-x)\right]"
         r" (= w[(c y + 1 - y)\sigma(x) - c y]); c = pos_weight",
         notes="Computed as w[c y softplus(-x) + (1 - y) softplus(x)], so logits of +-1000 give "
-        "exact finite values (equal to PyTorch's). Targets are validated to lie in [0, 1] "
-        "(PyTorch accepts any real target). weight and pos_weight are numbers or lists broadcast "
-        "along the last axis (PyTorch accepts any broadcastable tensor); negative values are "
-        "rejected. mean divides by the element count. All three conventions give the same "
+        "exact finite values (equal to PyTorch's). Targets outside [0, 1] and negative weight "
+        "or pos_weight values are computed as PyTorch does, with a warning (validate: strict "
+        "refuses them). weight and pos_weight are numbers or lists broadcast along the last "
+        "axis (PyTorch accepts any broadcastable tensor). mean divides by the element count. "
+        "All three conventions give the same "
         "elementwise values; keras adds its mean over the last axis. weight and pos_weight are "
         "PyTorch's parameters; they are accepted under every convention (Keras and optax have "
         "no such parameters, so they reproduce those libraries only when absent).",
@@ -519,7 +520,7 @@ _OWN: tuple[LossSpec, ...] = (
                       "per-class labels in {0, 1} (soft labels in [0, 1] allowed)"),
         ),
         params=(ParamSpec("weight", "float_array", None, "one weight per class (length C)",
-                          minimum=0.0, nullable=True),),
+                          minimum=0.0, nullable=True, warn_outside_range=True),),
         summary="Multi-label soft margin loss: per-sample mean over classes of the logistic loss.",
         formula=r"\ell_n = -\frac{1}{C}\sum_c w_c\left[y_{nc}\log\sigma(x_{nc}) + "
         r"(1 - y_{nc})\log\sigma(-x_{nc})\right]",
@@ -529,7 +530,8 @@ _OWN: tuple[LossSpec, ...] = (
         notes="The unreduced loss has one value per sample (shape (N,), or () for a 1-D input), "
         "so mean averages over samples. Equals the per-sample mean over classes of "
         "binary_cross_entropy_with_logits with weight. Inputs are restricted to the documented "
-        "(N, C) / (C,) shapes; negative weights are rejected.",
+        "(N, C) / (C,) shapes; negative weights and targets outside [0, 1] get a warning, as "
+        "PyTorch computes on them (validate: strict refuses them).",
         torch_equivalent="torch.nn.functional.multilabel_soft_margin_loss",
         sampler=_sample_multilabel,
         examples=(Example("two samples, three labels",

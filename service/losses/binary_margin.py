@@ -88,7 +88,7 @@ def soft_margin(predictions: Array, targets: Array) -> LossOutput:
       ``torch.nn.SoftMarginLoss``.
     """
     xp = _pair(predictions, targets)
-    _checks.labels_in(xp, targets, "targets", (-1.0, 1.0))
+    _checks.labels_in(xp, targets, "targets", (-1.0, 1.0), warn=True)  # torch: any label
     z = -targets * predictions
     loss = softplus(xp, z)
     return LossOutput(loss, lambda cot: {"predictions": -targets * sigmoid(xp, z) * cot})
@@ -218,7 +218,8 @@ SPECS: tuple[LossSpec, ...] = (
         notes="Equals binary_cross_entropy_with_logits on the labels (y + 1)/2. Computed as "
         "softplus(-y x), so it is finite and exact at any finite score; PyTorch evaluates "
         "log(1 + exp(-y x)) naively and returns inf at x = -1000, y = 1 (we return 1000). "
-        "Targets are validated to be in {-1, 1} (PyTorch does not check them).",
+        "Targets outside {-1, 1} are computed as PyTorch does (any value multiplies), with a "
+        "warning 'invalid_label' (validate: strict refuses them).",
         torch_equivalent="torch.nn.functional.soft_margin_loss",
         sampler=_sample_soft_margin,
         examples=(Example("scores against {-1, 1} labels",

@@ -15,7 +15,7 @@ import math
 from typing import Any
 
 from . import _checks, errors
-from ._math import as_float, ns
+from ._math import as_float, ns, sum_to
 from .spec import Array, Example, InputSpec, LossOutput, LossSpec, ParamSpec
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -52,14 +52,15 @@ def poisson_nll(predictions: Array, targets: Array, *, log_input: bool = True,
     _checks.same_shape(predictions, targets, "predictions", "targets")
     xp = ns(predictions, targets)
     x, y = predictions, targets
-    _checks.in_range(xp, y, "targets", low=0.0, what="counts")
+    _checks.in_range(xp, y, "targets", low=0.0, what="counts", warn=True)  # torch: any target
     if log_input:
         _checks.exp_finite(xp, x, "predictions", "log-rates (log_input=true)")
         rate = xp.exp(x)
         loss = rate - y * x
         grad = rate - y
     else:
-        _checks.in_range(xp, x, "predictions", low=0.0, what="rates, since log_input is false")
+        _checks.in_range(xp, x, "predictions", low=0.0, what="rates, since log_input is false",
+                         warn=True)
         shifted = x + eps
         loss = x - y * xp.log(shifted)
         grad = 1.0 - y / shifted
@@ -108,7 +109,7 @@ def gaussian_nll(predictions: Array, targets: Array, var: Array, *, full: bool =
 
     Args:
       predictions: [N, *] predicted means.
-      targets: [N, *] observations, same shape.
+      targets: [N, *] observations, the same shape or one that broadcasts with it (as torch).
       var: [N, *] variances >= 0; or [N, *] with one dimension of size 1 (shared along it); or
         [N, *] without the last dimension (one per row); or a scalar.
       full: add the constant ``0.5 log(2 pi)``.
@@ -121,7 +122,8 @@ def gaussian_nll(predictions: Array, targets: Array, var: Array, *, full: bool =
       Nix & Weigend (1994), Estimating the mean and variance of the target probability
       distribution; ``torch.nn.functional.gaussian_nll_loss``.
     """
-    _checks.same_shape(predictions, targets, "predictions", "targets")
+    # torch broadcasts the targets (``input - target``); var follows its own rules below
+    _checks.broadcast_shape(predictions, targets, "predictions", "targets")
     xp = ns(predictions, targets, var)
     pred_shape, var_shape = tuple(predictions.shape), tuple(var.shape)
     bshape = _var_broadcast_shape(pred_shape, var_shape)
@@ -140,17 +142,13 @@ def gaussian_nll(predictions: Array, targets: Array, var: Array, *, full: bool =
     loss = 0.5 * (xp.log(v) + d2_over_v)
     if full:
         loss = loss + _HALF_LOG_2PI
-    # axes along which var was broadcast: its gradient is summed over them
-    aligned = (1,) * (len(pred_shape) - len(bshape)) + bshape
-    axes = tuple(i for i, (b, p) in enumerate(zip(aligned, pred_shape, strict=True)) if b != p)
     g_x = d / v
     g_v = 0.5 * (1.0 - d2_over_v) / v
 
     def vjp(cot: Array) -> dict[str, Array]:
-        gv = g_v * cot
-        if axes:
-            gv = xp.sum(gv, axis=axes, keepdims=True)
-        return {"predictions": g_x * cot, "var": xp.reshape(gv, var_shape)}
+        # a broadcast input's gradient is the sum over the elements it covers
+        return {"predictions": sum_to(xp, g_x * cot, pred_shape),
+                "var": xp.reshape(sum_to(xp, g_v * cot, bshape), var_shape)}
 
     return LossOutput(loss, vjp)
 
@@ -183,7 +181,8 @@ _POISSON_INPUTS = (
 
 _GAUSSIAN_INPUTS = (
     InputSpec("predictions", "values", "(N, *)", "predicted means", differentiable=True),
-    InputSpec("targets", "values", "(N, *), same shape as predictions", "observed values"),
+    InputSpec("targets", "values", "(N, *), same shape as predictions or broadcastable with it",
+              "observed values"),
     InputSpec("var", "variances",
               "(N, *); or (N, *) with one dimension of size 1; or (N, *) without its last "
               "dimension; or a scalar",
@@ -217,8 +216,9 @@ SPECS: tuple[LossSpec, ...] = (
         sampler=_sample_poisson,
         gradient_note=r"\partial\ell/\partial x = e^{x} - y (log_input) or "
         r"1 - y/(x + \epsilon) (rates); the Stirling term does not depend on x. Smooth: no kink.",
-        notes="Targets must be >= 0 and, with log_input=false, predictions must be >= 0 "
-        "(PyTorch checks neither and returns NaN for x + eps < 0). With log_input=true a "
+        notes="Negative targets and, with log_input=false, negative predictions are computed as "
+        "PyTorch does (NaN for x + eps < 0), with a warning 'invalid_value' (validate: strict "
+        "refuses them). With log_input=true a "
         "log-rate whose exp overflows the dtype (x > 709.78 in float64, > 88.72 in float32) is "
         "rejected with invalid_value (PyTorch returns inf). The Stirling term is added only where "
         "y > 1, as PyTorch does (it approximates log y!, which is 0 at y in {0, 1}). Keras "
@@ -259,10 +259,10 @@ SPECS: tuple[LossSpec, ...] = (
         notes="var shapes follow PyTorch: the predictions' shape; that shape with exactly one "
         "dimension of size 1 (e.g. (N, 1), or (1, C)); that shape without its last dimension "
         "(unsqueezed to (..., 1)); or a scalar (PyTorch's float var). Anything else is "
-        "shape_mismatch at ('var',). targets must have the predictions' shape (PyTorch 2.13 "
-        "broadcasts them silently; this service does not). var < 0 is invalid_value at the "
+        "shape_mismatch at ('var',). targets broadcast with the predictions, as in PyTorch "
+        "(a broadcast predictions' gradient is summed). var < 0 is invalid_value at the "
         "element (PyTorch raises ValueError); var = 0 is clamped to eps. The unreduced loss has "
-        "the predictions' shape and mean divides by its element count. Can be negative "
+        "the broadcast shape and mean divides by its element count. Can be negative "
         "(log v < 0 for small variances).",
         torch_equivalent="torch.nn.functional.gaussian_nll_loss",
         nonnegative=False,

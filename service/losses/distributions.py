@@ -67,14 +67,17 @@ def kl_div(predictions: Array, targets: Array, *, log_target: bool = False,
         if log_target:
             return kl_div_with_log_targets(predictions, targets)
     _checks.same_shape(predictions, targets, "predictions", "targets")
-    _checks.in_range(xp, predictions, "predictions", high=0.0, what="log-probabilities")
+    # the libraries compute on any values: positive log-probabilities and targets off [0, 1] are
+    # warnings (strict validation refuses them); a negative target's xlogy is NaN, as in torch
+    _checks.in_range(xp, predictions, "predictions", high=0.0, what="log-probabilities",
+                     warn=True)
     if log_target:
         _checks.in_range(xp, targets, "targets", high=0.0,
-                         what="log-probabilities, since log_target is true")
+                         what="log-probabilities, since log_target is true", warn=True)
         p = xp.exp(targets)
         loss = p * (targets - predictions)
     else:
-        _checks.probabilities(xp, targets, "targets")
+        _checks.probabilities(xp, targets, "targets", warn=True)
         p = targets
         loss = xlogy(xp, targets, targets) - targets * predictions
     if convention == "optax":
@@ -246,9 +249,10 @@ SPECS: tuple[LossSpec, ...] = (
         "the sum by size(0) (for a 1-D input of C probabilities that is C, as in PyTorch). "
         "Pointwise terms can be negative (nonnegative is false), but their sum over a full "
         "distribution is >= 0. A target of exactly 0 contributes 0 (xlogy). PyTorch checks "
-        "neither input: it returns NaN for p < 0 and silently accepts predictions > 0; we "
-        "reject predictions > 0 (invalid_value), targets outside [0, 1] "
-        "(probability_out_of_range) and, with log_target, targets > 0 (invalid_value).",
+        "neither input: it returns NaN for p < 0 and accepts predictions > 0; so does the "
+        "service, with a warning for predictions > 0 (invalid_value), targets outside [0, 1] "
+        "(probability_out_of_range) and, with log_target, targets > 0 (invalid_value); "
+        "validate: strict refuses them.",
         torch_equivalent="torch.nn.functional.kl_div",
         nonnegative=False,
         sampler=_sample,

@@ -6,7 +6,8 @@ on vectors (triplet_margin, cosine_embedding: ``(N,)``, or ``()`` for unbatched 
 inputs), one per element for margin_ranking and hinge_embedding. Hinge-type kinks follow
 PyTorch, which clamps with ``clamp_min``: the gradient passes where the clamped term is exactly 0
 (see each ``gradient_note``).
-Labels must be exactly -1 or 1; PyTorch silently accepts other values.
+Labels should be -1 or 1; PyTorch silently accepts other values, and so does the service, with a
+warning (strict validation refuses them).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import _checks, errors
-from ._math import as_float, ns
+from ._math import as_float, ns, sum_to
 from .spec import Array, Convention, Example, InputSpec, LossOutput, LossSpec, ParamSpec
 
 SIGN_LABELS = (1.0, -1.0)
@@ -56,8 +57,9 @@ def _lp_norm_grad(xp: Any, z: Array, d: Array, p: float) -> Array:
 
 
 def _sign_labels(xp: Any, targets: Array) -> Array:
-    """Checks targets in {-1, 1} and returns the mask ``targets == 1``."""
-    _checks.labels_in(xp, targets, "targets", SIGN_LABELS)
+    """Checks targets in {-1, 1} (a warning: torch computes on any label; strict validation
+    refuses) and returns the mask ``targets == 1``."""
+    _checks.labels_in(xp, targets, "targets", SIGN_LABELS, warn=True)
     return targets == 1.0
 
 
@@ -166,28 +168,34 @@ def margin_ranking(input1: Array, input2: Array, targets: Array, *,
     (PyTorch's ``clamp_min`` passes the gradient at exactly 0), else 0.
 
     Args:
-      input1: [N] or [] scores of the first item.
-      input2: same shape, scores of the second item.
-      targets: same shape, 1 if input1 should rank higher, -1 if input2 should.
+      input1: [N] or [] scores of the first item (any shape, as in torch).
+      input2: scores of the second item, the same number of dimensions; broadcast with input1.
+      targets: the same number of dimensions, broadcast; 1 if input1 should rank higher, -1 if
+        input2 should (other labels are a warning).
       margin: required score gap.
 
     Returns:
-      LossOutput with loss [N] (or []).
+      LossOutput with loss of the three shapes broadcast ([N] or [] for equal shapes).
 
     References:
       ``torch.nn.functional.margin_ranking_loss``.
     """
     xp = ns(input1, input2, targets)
-    _checks.ndim_in(input1, "input1", (0, 1), "((N,) or ())")
-    _checks.same_shape(input1, input2, "input1", "input2")
-    _checks.same_shape(input1, targets, "input1", "targets")
+    for a, name in ((input2, "input2"), (targets, "targets")):
+        if a.ndim != input1.ndim:  # torch: "All input tensors should have same dimension"
+            raise errors.ShapeMismatch(
+                f"{name} has {a.ndim} dimensions but input1 has {input1.ndim}; the three inputs "
+                "must have the same number of dimensions (their sizes broadcast)", (name,))
+    pair = _checks.broadcast_shape(input1, input2, "input1", "input2")
+    _checks.broadcast_shape(pair, targets, "input1", "targets")
     _sign_labels(xp, targets)
     h = -targets * (input1 - input2) + margin
     loss = xp.maximum(h, 0.0)
 
     def vjp(cot: Array) -> dict[str, Array]:
         g = -targets * as_float(xp, h >= 0.0, h) * cot
-        return {"input1": g, "input2": -g}
+        return {"input1": sum_to(xp, g, tuple(input1.shape)),
+                "input2": sum_to(xp, -g, tuple(input2.shape))}
 
     return LossOutput(loss, vjp)
 
@@ -225,15 +233,17 @@ def cosine_embedding(input1: Array, input2: Array, targets: Array, *,
             ("targets",),
         )
     pos = _sign_labels(xp, targets)
+    neg = targets == -1.0  # torch: a label other than +-1 costs 0
     m1 = xp.sum(input1 * input1, axis=-1) + COSINE_EPS
     m2 = xp.sum(input2 * input2, axis=-1) + COSINE_EPS
     denom = xp.sqrt(m1 * m2)
     cos = xp.sum(input1 * input2, axis=-1) / denom
     h = cos - margin
-    loss = xp.where(pos, 1.0 - cos, xp.maximum(h, 0.0))
+    zero = xp.zeros_like(cos)
+    loss = xp.where(pos, 1.0 - cos, xp.where(neg, xp.maximum(h, 0.0), zero))
 
     def vjp(cot: Array) -> dict[str, Array]:
-        dcos = xp.where(pos, -1.0, as_float(xp, h >= 0.0, h)) * cot
+        dcos = xp.where(pos, -1.0, xp.where(neg, as_float(xp, h >= 0.0, h), zero)) * cot
         k, c, den = dcos[..., None], cos[..., None], denom[..., None]
         return {
             "input1": k * (input2 / den - c * input1 / m1[..., None]),
@@ -247,7 +257,8 @@ def hinge_embedding(predictions: Array, targets: Array, *, margin: float = 1.0) 
     """Hinge embedding loss.
 
     ``l = x`` if ``y = 1``, ``max(0, margin - x)`` if ``y = -1``; ``dl/dx = 1`` (y = 1),
-    ``-1[margin - x >= 0]`` (y = -1; PyTorch's ``clamp_min`` gives -1 at ``x == margin``).
+    ``-1[margin - x >= 0]`` (y = -1; PyTorch's ``clamp_min`` gives -1 at ``x == margin``). Any
+    other label (a warning) costs both terms, as in torch: ``x + max(0, margin - x)``.
 
     Args:
       predictions: [*] values, typically distances between pairs.
@@ -261,13 +272,16 @@ def hinge_embedding(predictions: Array, targets: Array, *, margin: float = 1.0) 
       ``torch.nn.functional.hinge_embedding_loss``.
     """
     xp = ns(predictions, targets)
-    _checks.same_shape(predictions, targets, "predictions", "targets")
+    _checks.broadcast_shape(predictions, targets, "predictions", "targets")  # as torch
     pos = _sign_labels(xp, targets)
+    not_neg = targets != -1.0  # torch: where(y != 1, clamp, 0) + where(y != -1, x, 0)
     h = margin - predictions
-    loss = xp.where(pos, predictions, xp.maximum(h, 0.0))
+    zero = xp.zeros_like(predictions)
+    loss = xp.where(pos, zero, xp.maximum(h, 0.0)) + xp.where(not_neg, predictions, zero)
 
     def vjp(cot: Array) -> dict[str, Array]:
-        return {"predictions": xp.where(pos, 1.0, -as_float(xp, h >= 0.0, h)) * cot}
+        g = as_float(xp, not_neg, h) - xp.where(pos, zero, as_float(xp, h >= 0.0, h))
+        return {"predictions": sum_to(xp, g * cot, tuple(predictions.shape))}
 
     return LossOutput(loss, vjp)
 
@@ -422,11 +436,14 @@ SPECS: tuple[LossSpec, ...] = (
         summary="Margin ranking loss: input1 should score higher than input2 (y = 1) or lower "
         "(y = -1) by a margin.",
         inputs=(
-            InputSpec("input1", "scores", "(N,) or ()", "scores of the first items",
+            InputSpec("input1", "scores", "(N,) or (); any shape (torch)",
+                      "scores of the first items",
                       differentiable=True),
-            InputSpec("input2", "scores", "(N,) or (), same shape as input1",
+            InputSpec("input2", "scores", "(N,) or (), same shape as input1 (or broadcastable "
+                      "with it, with as many dimensions)",
                       "scores of the second items", differentiable=True),
-            InputSpec("targets", "sign_labels", "(N,) or (), same shape as input1",
+            InputSpec("targets", "sign_labels", "(N,) or (), same shape as input1 (or "
+                      "broadcastable, with as many dimensions)",
                       "1 if input1 should rank higher, -1 if input2 should"),
         ),
         params=(ParamSpec("margin", "float", 0.0, "required score gap"),),
@@ -434,9 +451,9 @@ SPECS: tuple[LossSpec, ...] = (
         reference="torch.nn.functional.margin_ranking_loss (torch.nn.MarginRankingLoss)",
         gradient_note=r"\partial\ell/\partial x_1 = -y\,s = -\partial\ell/\partial x_2, "
         r"s = 1[-y(x_1 - x_2) + m \ge 0]. " + MARGIN_KINK,
-        notes="Inputs must have equal shapes (N,) or () (PyTorch requires equal dimensions and "
-        "broadcasts sizes; we never broadcast). targets must be exactly 1 or -1 (PyTorch uses "
-        "any value as a multiplier; we reject others with invalid_label). Verified against "
+        notes="As PyTorch: the three inputs have the same number of dimensions and broadcast "
+        "their sizes (usually all (N,) or ()). targets other than 1 or -1 multiply as in "
+        "PyTorch, with a warning 'invalid_label' (validate: strict refuses them). Verified against "
         "torch 2.13: at a term of exactly 0 the gradient is -y, not 0.",
         torch_equivalent="torch.nn.functional.margin_ranking_loss",
         sampler=_sample_ranking,
@@ -478,8 +495,8 @@ SPECS: tuple[LossSpec, ...] = (
         notes="PyTorch's exact epsilon: 1e-12 added to each squared norm inside the square "
         "root, so a zero vector gives cos = 0 (loss 1 for y = 1) with finite but very large "
         "gradients, as PyTorch (optax's default eps = 0 gives NaN; Keras clamps the norm at "
-        "1e-7). targets must be exactly 1 or -1: PyTorch returns 0 for any other label, we "
-        "reject it (invalid_label).",
+        "1e-7). A target other than 1 or -1 costs 0, as in PyTorch, with a warning "
+        "'invalid_label' (validate: strict refuses it).",
         torch_equivalent="torch.nn.functional.cosine_embedding_loss",
         sampler=_sample_cosine,
         examples=(
@@ -500,7 +517,8 @@ SPECS: tuple[LossSpec, ...] = (
             InputSpec("predictions", "values", "(*)",
                       "values to score, typically distances between the two items of a pair",
                       differentiable=True),
-            InputSpec("targets", "sign_labels", "(*), same shape as predictions",
+            InputSpec("targets", "sign_labels", "(*), same shape as predictions (or "
+                      "broadcastable with it)",
                       "1 for similar pairs, -1 for dissimilar pairs"),
         ),
         params=(ParamSpec("margin", "float", 1.0,
@@ -510,10 +528,10 @@ SPECS: tuple[LossSpec, ...] = (
         "related to the contrastive loss of Hadsell, Chopra & LeCun (2006)",
         gradient_note=r"\partial\ell/\partial x = 1 (y = 1), -1[m - x \ge 0] (y = -1). "
         + MARGIN_KINK + " So the gradient at x == margin, y = -1 is -1.",
-        notes="targets must be exactly 1 or -1: PyTorch computes both terms for any other "
-        "label (y = 0 gives x + max(0, m - x)); we reject it (invalid_label). The loss is "
-        "negative where y = 1 and x < 0 (nonnegative is false). Shapes must be equal (no "
-        "broadcasting).",
+        notes="A target other than 1 or -1 costs both terms, as in PyTorch (y = 0 gives "
+        "x + max(0, m - x)), with a warning 'invalid_label' (validate: strict refuses it). The "
+        "loss is negative where y = 1 and x < 0 (nonnegative is false). targets broadcast "
+        "with predictions, as in PyTorch.",
         torch_equivalent="torch.nn.functional.hinge_embedding_loss",
         nonnegative=False,
         sampler=_sample_hinge,

@@ -19,7 +19,7 @@ import numpy as np
 from array_api_compat import array_namespace, is_array_api_obj
 
 from ..casting import CastError, cast
-from . import _checks, accel, errors
+from . import _checks, accel, errors, warn
 from .evaluation import Evaluation
 from .params import validate_params
 from .reduce import reduce_loss
@@ -148,17 +148,30 @@ def evaluate(
     want_grad: bool = False,
     want_per_sample: bool = True,
     acceleration: accel.Acceleration | None = None,
+    validate: str = "strict",
 ) -> Evaluation:
     """Evaluate loss ``name`` (or an alias) on ``inputs``; see the module docstring.
     ``want_per_sample=False``: the result's ``per_sample`` is None (the kernels then skip the
     rows' sums; the value is the same either way). ``acceleration``: what may run besides the
     reference for this call (:data:`service.losses.accel.OFF`: the reference alone); None: the
-    process's (:func:`service.losses.accel.configure`)."""
+    process's (:func:`service.losses.accel.configure`). ``validate``: "strict" refuses inputs
+    that look like mistakes although the library computes on them (a negative class weight,
+    probability rows that do not sum to 1...); "lenient" computes the library's number and
+    lists each in the result's ``warnings`` (:mod:`service.losses.warn`)."""
     if acceleration is not None:
         with accel.using(acceleration):
             return evaluate(name, inputs, params, reduction=reduction,
                             sample_weight=sample_weight, dtype=dtype, want_grad=want_grad,
-                            want_per_sample=want_per_sample)
+                            want_per_sample=want_per_sample, validate=validate)
+    with warn.collecting(validate) as warnings:
+        ev = _evaluate(name, inputs, params, reduction, sample_weight, dtype, want_grad,
+                       want_per_sample)
+    return replace(ev, warnings=tuple(warnings)) if warnings else ev
+
+
+def _evaluate(name: str, inputs: Mapping[str, Any], params: Mapping[str, Any] | None,
+              reduction: str | None, sample_weight: Any, dtype: str, want_grad: bool,
+              want_per_sample: bool) -> Evaluation:
     spec = get_loss(name)
     reduction = spec.default_reduction if reduction is None else reduction
     if reduction not in spec.reductions:

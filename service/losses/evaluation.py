@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .spec import Array
+from .warn import LossWarning
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,8 @@ class Evaluation:
     dtype: str
     gradients: dict[str, Array] | None = None  # input name -> gradient of the reduced value
     samples: int = -1  # N where per_sample is None
+    # inputs computed on that look like mistakes (validate="lenient"); strict raises them
+    warnings: tuple[LossWarning, ...] = ()
 
     @property
     def n_samples(self) -> int:

@@ -13,7 +13,13 @@ from typing import Any
 import numpy as np
 
 from . import _checks, errors
-from ._classes import check_index_targets, check_predictions, class_vector, num_classes
+from ._classes import (
+    check_index_targets,
+    check_predictions,
+    class_vector,
+    num_classes,
+    reshaped_grad,
+)
 from ._math import as_float, gather_last, ns, one_hot
 from ._sampling import kink_tolerance, redraw_rows
 from .spec import Array, Convention, Example, InputSpec, LossOutput, LossSpec, ParamSpec
@@ -48,25 +54,33 @@ def multi_margin(predictions: Array, targets: Array, *, p: int = 1, margin: floa
     argument; a term of exactly 0 contributes nothing (strict ``> 0``, as PyTorch).
 
     Args:
-      predictions: [C] or [N, C] class scores.
+      predictions: [C] or [N, C] class scores; as in torch, a 0-d score is [1] (C = 1), and
+        [C] with a [1] target is a batch of one.
       targets: [] or [N] integer class indices.
       p: 1 or 2.
       margin: the margin.
-      weight: [C] non-negative class weights (``w_{y_n}`` scales sample n), or None.
+      weight: [C] class weights (``w_{y_n}`` scales sample n; negative ones are a warning), or
+        None.
 
     Returns:
-      LossOutput with loss [] or [N].
+      LossOutput with loss [] or [N] (the target's shape).
 
     References:
       ``torch.nn.functional.multi_margin_loss``; Weston and Watkins (1999), Support Vector
       Machines for Multi-Class Pattern Recognition.
     """
     xp = ns(predictions, targets)
+    shape = tuple(predictions.shape)
+    if predictions.ndim == 0:  # torch: one score, C = 1
+        predictions = xp.reshape(predictions, (1,))
+    if predictions.ndim == 1 and tuple(targets.shape) == (1,):  # torch: a batch of one
+        predictions = predictions[None, :]
     check_predictions(predictions, max_ndim=2)
     check_index_targets(xp, predictions, targets)
     c = num_classes(predictions)
     w = class_vector(xp, weight, predictions, "weight", c)
-    return _weston_watkins(xp, predictions, targets, float(margin), int(p), w, 1.0 / c)
+    out = _weston_watkins(xp, predictions, targets, float(margin), int(p), w, 1.0 / c)
+    return out if tuple(predictions.shape) == shape else reshaped_grad(xp, out, shape)
 
 
 def multiclass_hinge(predictions: Array, targets: Array, *, margin: float = 1.0,
@@ -180,9 +194,9 @@ def multilabel_margin(predictions: Array, targets: Array) -> LossOutput:
     ``(N, C, C)`` array ``1 - x_k + x_i`` weighted by ``cnt_k [i not in Y]``.
 
     Args:
-      predictions: [C] or [N, C] class scores.
+      predictions: [C] or [N, C] class scores (a 0-d score is [1], as in torch).
       targets: [C] or [N, C] integer class indices, padded on the right with -1 (entries after
-        the first -1 are ignored, but must still be in [-1, C)).
+        the first -1 are ignored, but must still be in [-1, C)); [] or [1] for a 0-d score.
 
     Returns:
       LossOutput with loss [] or [N].
@@ -191,6 +205,9 @@ def multilabel_margin(predictions: Array, targets: Array) -> LossOutput:
       ``torch.nn.MultiLabelMarginLoss``; Weston and Watkins (1999) (pairwise ranking hinge).
     """
     xp = ns(predictions, targets)
+    if predictions.ndim == 0 and targets.ndim <= 1 and targets.size == 1:  # torch: C = 1
+        out = multilabel_margin(xp.reshape(predictions, (1,)), xp.reshape(targets, (1,)))
+        return reshaped_grad(xp, out, ())
     check_predictions(predictions, max_ndim=2)
     _checks.same_shape(predictions, targets, "predictions", "targets")
     if not xp.isdtype(targets.dtype, "integral"):
@@ -283,8 +300,9 @@ SPECS: tuple[LossSpec, ...] = (
             _P,
             ParamSpec("margin", "float", 1.0, "the margin"),
             ParamSpec("weight", "float_array", None,
-                      "a non-negative weight per class (length C); w_{y_n} scales sample n; "
-                      "null for none", minimum=0.0, nullable=True),
+                      "a weight per class (length C; a negative one is a warning); w_{y_n} "
+                      "scales sample n; "
+                      "null for none", minimum=0.0, nullable=True, warn_outside_range=True),
         ),
         formula=r"\ell_n = \frac{1}{C}\sum_{j \ne y_n} w_{y_n} "
         r"\max(0,\ \text{margin} - x_{n,y_n} + x_{n,j})^p",
@@ -296,7 +314,9 @@ SPECS: tuple[LossSpec, ...] = (
         "has gradient 0 (PyTorch's choice).",
         notes="Equals multiclass_hinge / C (without weights). 'mean' divides by N, not by the "
         "weights (unlike cross_entropy). PyTorch silently skips NaN scores; NaN is refused "
-        "here. Class weights must be >= 0 (PyTorch accepts negative ones).",
+        "here. Negative class weights are used as in PyTorch, with a warning "
+        "'invalid_param' (validate: strict refuses them). A 0-d score is one class, and a "
+        "(C,) score with a (1,) target a batch of one, as in PyTorch.",
         torch_equivalent="torch.nn.functional.multi_margin_loss",
         sampler=_sample_multi_margin,
         examples=(

@@ -36,9 +36,9 @@ def _ce_probabilities(xp: Any, x: Array, targets: Array, w: Array | None, ignore
             "ignore_index must be negative (or left at -100) with class-probability targets: "
             "there is no class index to ignore", ("params", "ignore_index"))
     t = targets if xp.isdtype(targets.dtype, "real floating") else xp.astype(targets, x.dtype)
-    _checks.probabilities(xp, t, "targets")
+    _checks.probabilities(xp, t, "targets", warn=True)  # torch computes on any targets
     t = to_last(xp, t)
-    _checks.rows_sum_to_one(xp, t, "targets")
+    _checks.rows_sum_to_one(xp, t, "targets", warn=True)
     c = int(t.shape[-1])
     if eps > 0.0:
         t = (1.0 - eps) * t + eps / c
@@ -128,7 +128,7 @@ def nll(predictions: Array, targets: Array, *, weight: Array | None = None,
     ``w_{y_n}`` over non-ignored targets. Gradient ``-w_{y_n}`` at ``[n, y_n]``, 0 elsewhere.
 
     Args:
-      predictions: [C], [N, C] or [N, C, d1..dK] log-probabilities (all <= 0).
+      predictions: [C], [N, C] or [N, C, d1..dK] log-probabilities (> 0: a warning).
       targets: [], [N] or [N, d1..dK] integer class indices.
       weight: [C] non-negative class weights, or None.
       ignore_index: target value whose loss is 0 and that is left out of the mean.
@@ -145,7 +145,7 @@ def nll(predictions: Array, targets: Array, *, weight: Array | None = None,
     c = num_classes(x)
     w = class_vector(xp, weight, x, "weight", c)
     check_index_targets(xp, x, targets, ignore_index=ignore_index)
-    _checks.in_range(xp, x, "predictions", high=0.0, what="log-probabilities")
+    _checks.in_range(xp, x, "predictions", high=0.0, what="log-probabilities", warn=True)
     z = to_last(xp, x)
     valid = targets != ignore_index
     safe = xp.where(valid, targets, xp.zeros_like(targets))
@@ -249,9 +249,10 @@ _INDEX = InputSpec("targets", "class_indices", "(), (N,) or (N, d1, ..., dK)",
 
 def _weight(what: str) -> ParamSpec:
     return ParamSpec("weight", "float_array", None,
-                     f"a non-negative weight per class (length C) multiplying {what}; "
+                     f"a weight per class (length C) multiplying {what} (a negative one is a "
+                     "warning, as PyTorch accepts it); "
                      "null for none",
-                     minimum=0.0, nullable=True)
+                     minimum=0.0, nullable=True, warn_outside_range=True)
 
 
 _IGNORE = ParamSpec("ignore_index", "int", -100,
@@ -294,11 +295,11 @@ SPECS: tuple[LossSpec, ...] = (
         r"0 for ignored targets; probability targets: p_n \sum_c w_c t'_{n,c} - w \odot t'_n. "
         "Smooth everywhere (no kink).",
         notes=_MEAN_NOTE + "Probability targets (any target of the predictions' shape) divide "
-        "'mean' by N*d1*...*dK, never by the weights. Deviations from PyTorch, all refusals: "
-        "probability targets must lie in [0, 1] and rows must sum to 1 (PyTorch accepts any "
-        "floats; Keras renormalises); integer targets of the predictions' shape are treated as "
-        "one-hot probability rows (PyTorch raises); class weights must be >= 0 (PyTorch accepts "
-        "negative ones). ignore_index >= 0 with probability targets is an error, as in PyTorch. "
+        "'mean' by N*d1*...*dK, never by the weights. Probability targets outside [0, 1] or "
+        "rows that do not sum to 1, and negative class weights, are computed as PyTorch does, "
+        "with a warning each (validate: strict refuses them; Keras renormalises rows). Integer "
+        "targets of the predictions' shape are treated as one-hot probability rows (PyTorch "
+        "raises). ignore_index >= 0 with probability targets is an error, as in PyTorch. "
         "Keras CategoricalCrossentropy clips probabilities; this loss takes logits.",
         torch_equivalent="torch.nn.functional.cross_entropy",
         shift_invariant=True,
@@ -332,11 +333,11 @@ SPECS: tuple[LossSpec, ...] = (
         reference="torch.nn.functional.nll_loss",
         gradient_note=r"\partial\ell_n/\partial x_{n,c} = -w_{y_n} [c = y_n]; 0 for ignored "
         "targets (linear, no kink)",
-        notes=_MEAN_NOTE + "Predictions must be <= 0 (error 'invalid_value' with the element's "
-        "location): PyTorch reads only the target column and accepts any value, so a positive "
-        "input (usually probabilities or logits passed by mistake) silently gives a negative "
-        "loss; refusing it keeps the loss a true negative log-likelihood (>= 0). nll(log_softmax"
-        "(x)) equals cross_entropy(x). Class weights must be >= 0 (PyTorch accepts negative).",
+        notes=_MEAN_NOTE + "Predictions > 0 get a warning 'invalid_value' at the first such "
+        "element (validate: strict refuses them): PyTorch reads only the target column and "
+        "accepts any value, so a positive input (usually probabilities or logits passed by "
+        "mistake) gives a negative loss. Negative class weights: a warning 'invalid_param'. "
+        "nll(log_softmax(x)) equals cross_entropy(x).",
         torch_equivalent="torch.nn.functional.nll_loss",
         sampler=_sample_nll,
         examples=(

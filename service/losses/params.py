@@ -8,6 +8,7 @@ from typing import Any
 
 from . import errors
 from .spec import LossSpec, ParamSpec
+from .warn import suspicious
 
 
 def _is_number(v: Any) -> bool:
@@ -28,9 +29,11 @@ def _check_range(p: ParamSpec, v: float, loc: tuple[str | int, ...]) -> None:
         if p.maximum is not None:
             parts.append(f"{'<' if p.exclusive_maximum else '<='} {p.maximum:g}")
         extra = "".join(f" or {e:g}" for e in p.extra_allowed)
-        raise errors.InvalidParam(
-            f"{p.name} must be {' and '.join(parts)}{extra}; got {v:g}", loc
-        )
+        error = errors.InvalidParam(f"{p.name} must be {' and '.join(parts)}{extra}; got {v:g}",
+                                    loc)
+        if not p.warn_outside_range:
+            raise error
+        suspicious(error)  # the library computes with it: a warning (strict: the error)
 
 
 def _float_list(p: ParamSpec, v: Any) -> list[float]:

@@ -101,6 +101,9 @@ class ParamSpec:
     choices: tuple[Any, ...] = ()
     nullable: bool = False  # ``None`` (JSON null) is a valid value, meaning "not given"
     extra_allowed: tuple[Any, ...] = ()  # values outside the range that are still valid (alpha=-1)
+    # the range is what is expected, not what the library requires: a value outside it is a
+    # warning (strict validation: an error), and the JSON Schema states no bound
+    warn_outside_range: bool = False
 
     def range_words(self) -> str:
         """The valid range in words (``""`` when there is none), from the same fields as the
@@ -148,6 +151,8 @@ class ParamSpec:
             bounds["exclusiveMinimum" if self.exclusive_minimum else "minimum"] = self.minimum
         if self.maximum is not None:
             bounds["exclusiveMaximum" if self.exclusive_maximum else "maximum"] = self.maximum
+        if self.warn_outside_range:
+            bounds = {}
         if bounds and self.type in ("float", "int"):
             schema.update(bounds)
         elif bounds and self.type == "float_array":

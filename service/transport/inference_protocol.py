@@ -14,6 +14,7 @@ message).
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +35,8 @@ from .request import GC_PAUSE_BYTES, LossCall, Received, attach_binary, decode_d
 VERSION = "1"  # each model has one version
 PLATFORM = "loss-service"
 TO_DATATYPE = {dtype: name for name, dtype in DATATYPES.items()}
-NATIVE_PARAMETERS = ("reduction", "dtype", "backend")  # request fields, not the loss's params
+# request fields, not the loss's params
+NATIVE_PARAMETERS = ("reduction", "dtype", "backend", "validate")
 # Triton's request parameters: binary_data_output is honoured, the others mean nothing here
 TRITON_PARAMETERS = frozenset({"binary_data_output", "sequence_id", "sequence_start",
                                "sequence_end", "priority", "timeout"})
@@ -265,7 +267,12 @@ def encode_outputs(ev: Evaluation, requested: Requested, backend: str,
         "model_name": ev.loss, "model_version": VERSION,
         **({} if requested.id is None else {"id": requested.id}),
         "parameters": {"reduction": ev.reduction, "dtype": ev.dtype, "backend": backend,
-                       "n_samples": ev.n_samples},
+                       "n_samples": ev.n_samples,
+                       # the protocol's parameters are scalars: the list as a JSON string, each
+                       # loc as the core reports it (the input's name first)
+                       **({} if not ev.warnings else {"warnings": json.dumps(
+                           [{"code": w.code, "loc": list(w.loc), "detail": w.detail}
+                            for w in ev.warnings])})},
         "outputs": outputs,
     }
     return serialize(body, splices, binary=any(requested.outputs.values()))

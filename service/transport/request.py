@@ -348,6 +348,7 @@ class LossCall:
     omit: frozenset[str]
     n_elements: int
     body_bytes: int  # the size of the body it came in
+    validate: str | None = None  # "lenient" or "strict"; None: the server's setting
 
     def locate(self, loc: Loc) -> list[Any]:
         return map_loc(loc, self.where, top=COMMON_INPUTS)
@@ -383,6 +384,7 @@ def decode_document(obj: Any, check_bools: bool, spec: LossSpec, model: type[Bas
     call = LossCall(spec, want_grad, arrays, sw, dec.where, req.params.model_dump(),
                     req.reduction, req.dtype, req.backend,
                     req.encoding if "encoding" in req.model_fields_set else default_encoding,
-                    frozenset(req.omit), dec.limit - dec.budget, body_bytes)
+                    frozenset(req.omit), dec.limit - dec.budget, body_bytes,
+                    getattr(req, "validation", None))
     stats["encoding"] = call.encoding
     return call

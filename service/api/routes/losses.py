@@ -97,7 +97,8 @@ def compute(call: LossCall, settings: Settings, stats: dict[str, Any],
                             sample_weight=call.sample_weight, dtype=call.dtype,
                             want_grad=call.want_grad, backend=call.backend or settings.backend,
                             worker=worker, gpu_min_elements=settings.gpu_min_elements,
-                            want_per_sample="per_sample" not in call.omit)
+                            want_per_sample="per_sample" not in call.omit,
+                            validate=call.validate or settings.validation)
     except LossError as exc:
         raise from_loss_error(exc, call.locate(exc.loc)) from None
     except BackendUnavailable as exc:
@@ -134,6 +135,9 @@ def loss_body(call: LossCall, settings: Settings, stats: dict[str, Any],
         "dtype": ev.dtype,
         "backend": stats["backend"],
     }
+    if ev.warnings:
+        body["warnings"] = [{"code": w.code, "loc": call.locate(w.loc), "detail": w.detail}
+                            for w in ev.warnings]
     if call.want_grad:
         grads = ev.gradients or {}
         body["gradients"] = {k: encode_array(g, enc, splices=splices) for k, g in grads.items()}

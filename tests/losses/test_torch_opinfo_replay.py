@@ -1,0 +1,193 @@
+"""Replay of PyTorch's own loss OpInfos (``op_db``) through the core and the HTTP API (issue 19).
+
+For every ``nn.functional`` loss OpInfo, over a few seeds: each ``reference_inputs`` sample in
+float64 is mapped onto this service's loss (:mod:`tests.losses.opinfo_replay`) and must give
+torch's value (the unreduced array for reduction none), per-sample values and gradients of the
+service's differentiable inputs (of the sum, for none) to 1e-7 relative, under
+``validate="lenient"`` (the API's default); every ``error_inputs`` call must be refused with a
+``LossError``. Samples this service cannot express, or refuses although torch computes them, are
+listed below with the reason: a sample outside these tables fails the test, and so does a table
+row that no sample hits any more. Counts per loss are printed (``pytest -s``). Marked slow: about
+40 s on one core.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Any
+
+import numpy as np
+import pytest
+
+from service.losses import LossError, accel, evaluate
+
+from .opinfo_replay import Unexpressible, loss_opinfos, samples, to_service, torch_result
+
+pytestmark = [pytest.mark.torch, pytest.mark.slow]  # about 40 s on one core
+
+SEEDS = (0, 1, 2)
+RTOL, ATOL = 1e-7, 1e-10
+
+# (loss, what, why): torch calls the service cannot express (a reason, matched to Unexpressible)
+UNEXPRESSIBLE: tuple[tuple[str, str, str], ...] = (
+    ("linear_cross_entropy", r"linear_cross_entropy beyond \(N, D\)",
+     "linear_softmax takes (N, D) inputs and (N,) index targets only (issue 19, item 5)"),
+    ("linear_cross_entropy", r"linear_cross_entropy with class weight",
+     "linear_softmax has no class weight, ignore_index or label smoothing (issue 19, item 5)"),
+    ("binary_cross_entropy", r"weight of shape",
+     "weight is a number or one value per last-axis entry; torch's (5, 5) weight broadcasts "
+     "over every axis (a parameter is a flat list)"),
+    ("binary_cross_entropy_with_logits", r"(weight|pos_weight) of shape",
+     "the same for weight / pos_weight of shapes (1, 5) and (5, 5)"),
+    ("multilabel_soft_margin_loss", r"weight of shape",
+     "class weight of shape (5, 5): the service takes one weight per class"),
+    ("multi_margin_loss", r"weight of shape|0-d class weight",
+     "error inputs with a weight of the wrong shape: a parameter is a flat list"),
+    ("triplet_margin_with_distance_loss", r"custom distance_function",
+     "a Python callable cannot be sent; the service's distance is one of l2, squared_l2, cosine"),
+)
+
+# samples torch computes that the service still refuses
+REFUSED: tuple[tuple[str, str, str, str], ...] = (  # (loss, code, message, why)
+    ("hinge_embedding_loss", "nonfinite_input", r"non-finite value",
+     "the service refuses NaN and infinities in any input (torch propagates them)"),
+    ("margin_ranking_loss", "nonfinite_input", r"non-finite value",
+     "the service refuses NaN and infinities in any input (torch propagates them)"),
+)
+
+
+def _op_name(opinfo: Any) -> str:
+    return opinfo.name.removeprefix("nn.functional.")
+
+
+def _id(opinfo: Any) -> str:
+    return _op_name(opinfo) + (f".{opinfo.variant_test_name}" if opinfo.variant_test_name
+                               else "")
+
+
+def _unexpressible_row(op: str, message: str) -> tuple[str, ...] | None:
+    return next((r for r in UNEXPRESSIBLE if r[0] == op and re.search(r[1], message)), None)
+
+
+def _refused_row(op: str, code: str, message: str) -> tuple[str, ...] | None:
+    return next((r for r in REFUSED if r[0] == op and r[1] == code and re.search(r[2], message)),
+                None)
+
+
+def _close(actual: Any, expected: np.ndarray) -> bool:
+    a = np.asarray(actual, dtype=np.float64)
+    return a.shape == expected.shape and bool(np.allclose(a, expected, rtol=RTOL, atol=ATOL,
+                                                          equal_nan=True))
+
+
+def _per_sample(out: np.ndarray) -> np.ndarray:
+    return out.reshape(1) if out.ndim == 0 else out.reshape(out.shape[0], -1).mean(axis=1)
+
+
+def check(call: Any, ev: Any, value: np.ndarray, grads: dict[str, np.ndarray]) -> list[str]:
+    """What differs between the service's evaluation ``ev`` and torch's."""
+    bad = []
+    if not _close(ev.value, value):
+        bad.append(f"value {np.asarray(ev.value)!r} != torch {value!r}")
+    if call.reduction == "none" and not _close(ev.per_sample, _per_sample(value)):
+        bad.append("per_sample")
+    for name, g in grads.items():
+        if not _close((ev.gradients or {}).get(name), g):
+            bad.append(f"gradient {name}")
+    return bad
+
+
+def replay(opinfo: Any) -> tuple[Counter[str], list[str], set[tuple[str, ...]]]:
+    """Counts, failures and the table rows hit, for one OpInfo over SEEDS."""
+    op, counts, failures, hit = _op_name(opinfo), Counter[str](), [], set()
+    for seed in SEEDS:
+        for i, sample in enumerate(samples(opinfo, seed, "reference")):
+            where = f"{_id(opinfo)} seed {seed} sample {i}"
+            try:
+                call = to_service(op, sample)
+            except Unexpressible as exc:
+                row = _unexpressible_row(op, str(exc))
+                counts["unexpressible"] += 1
+                if row is None:
+                    failures.append(f"{where}: not in UNEXPRESSIBLE: {exc}")
+                hit.add(row or ())
+                continue
+            try:
+                value, grads = torch_result(call)
+            except Exception:
+                counts["torch_refused"] += 1
+                continue
+            counts["computed"] += 1
+            try:
+                ev = evaluate(call.loss, call.inputs, call.params, reduction=call.reduction,
+                              want_grad=bool(call.grad_inputs), validate="lenient",
+                              acceleration=accel.OFF)
+            except LossError as exc:
+                counts["refused_by_us"] += 1
+                row = _refused_row(op, exc.code, exc.message)
+                if row is None:
+                    failures.append(f"{where}: torch computes it, refused: {exc!r}")
+                hit.add(row or ())
+                continue
+            diff = check(call, ev, value, grads)
+            counts["matched" if not diff else "mismatched"] += 1
+            if diff:
+                failures.append(f"{where}: {'; '.join(diff)}")
+        for i, err in enumerate(samples(opinfo, seed, "error")):
+            where = f"{_id(opinfo)} seed {seed} error input {i} ({err.error_regex!r})"
+            try:
+                call = to_service(op, err.sample_input)
+            except Unexpressible as exc:
+                counts["error_unexpressible"] += 1
+                row = _unexpressible_row(op, str(exc))
+                if row is None:
+                    failures.append(f"{where}: not in UNEXPRESSIBLE: {exc}")
+                hit.add(row or ())
+                continue
+            except TypeError:  # a call torch's signature itself refuses
+                counts["error_refused"] += 1
+                continue
+            try:
+                evaluate(call.loss, call.inputs, call.params, reduction=call.reduction,
+                         want_grad=bool(call.grad_inputs), validate="lenient",
+                         acceleration=accel.OFF)
+            except LossError:
+                counts["error_refused"] += 1
+            else:
+                counts["error_accepted"] += 1
+                failures.append(f"{where}: torch refuses it, the service computed it")
+    return counts, failures, hit
+
+
+OPINFOS = loss_opinfos()
+
+
+@pytest.mark.parametrize("opinfo", OPINFOS, ids=_id)
+def test_opinfo_replay(opinfo: Any) -> None:
+    counts, failures, _ = replay(opinfo)
+    print(f"{_id(opinfo)}: " + ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
+    assert not failures, "\n".join(failures[:20]) + f"\n({len(failures)} in all)"
+    assert counts["computed"] + counts["unexpressible"] > 0
+
+
+def test_every_loss_opinfo_is_replayed() -> None:
+    import torch.nn.functional as F
+
+    names = {_op_name(o) for o in OPINFOS}
+    from .opinfo_replay import LOSS_OF
+
+    assert names == set(LOSS_OF), set(LOSS_OF) ^ names
+    assert all(hasattr(F, n) for n in names)
+
+
+@pytest.mark.parametrize("table", ["UNEXPRESSIBLE", "REFUSED"])
+def test_every_table_row_is_still_needed(table: str) -> None:
+    rows = globals()[table]
+    ops = {r[0] for r in rows}
+    hit: set[tuple[str, ...]] = set()
+    for opinfo in OPINFOS:
+        if _op_name(opinfo) in ops:
+            hit |= replay(opinfo)[2]
+    stale = [r for r in rows if r not in hit]
+    assert not stale, f"rows no sample needs any more (remove them): {stale}"
