@@ -183,8 +183,8 @@ def _param_type(p: ParamSpec) -> Any:
         bounds["gt" if p.exclusive_minimum else "ge"] = p.minimum
     if p.maximum is not None:
         bounds["lt" if p.exclusive_maximum else "le"] = p.maximum
-    if not bounds:
-        return _typed(p, bounds)
+    if not bounds or p.warn_outside_range:  # (outside the range: a warning, not a 422)
+        return _typed(p, {})
     return Annotated[_typed(p, {}), WithJsonSchema(TypeAdapter(_typed(p, bounds)).json_schema())]
 
 

@@ -129,6 +129,8 @@ class ParamSpec:
     def documented(self) -> str:
         """The description with the valid range in words (the catalog's and OpenAPI's)."""
         words = self.range_words()
+        if words and self.warn_outside_range:
+            return f"{self.description} (expected: {words}; other values get a warning)"
         return f"{self.description} (valid: {words})" if words else self.description
 
     def json_schema(self) -> dict[str, Any]:

@@ -304,7 +304,8 @@ def test_gaussian_nll_zero_var_is_clamped_not_rejected():
 
 
 @pytest.mark.parametrize(("inputs", "params", "code", "loc"), [
-    ({"predictions": [[1.0, 2.0]], "targets": [1.0, 2.0], "var": [[1.0, 1.0]]}, {},
+    # (targets broadcast against predictions as in torch: (2,) with (1, 2) is computed)
+    ({"predictions": [[1.0, 2.0]], "targets": [1.0, 2.0, 3.0], "var": [[1.0, 1.0]]}, {},
      "shape_mismatch", ("targets",)),
     ({"predictions": [1.0], "targets": [1.0], "var": [1.0]}, {"eps": 0.0}, "invalid_param",
      ("params", "eps")),

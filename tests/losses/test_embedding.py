@@ -253,11 +253,14 @@ def test_margin_ranking_errors():
             None, "invalid_label", ("targets", 2))
     _raises("margin_ranking", {"input1": ok, "input2": ok[:2], "targets": ok},
             None, "shape_mismatch", ("input2",))
-    _raises("margin_ranking", {"input1": ok, "input2": ok, "targets": np.ones((3, 1))},
+    # ((3, 1) targets broadcast against (3,) inputs as in torch; (4,) do not)
+    _raises("margin_ranking", {"input1": ok, "input2": ok, "targets": np.ones(4)},
             None, "shape_mismatch", ("targets",))
-    two_d = np.ones((2, 2))
-    _raises("margin_ranking", {"input1": two_d, "input2": two_d, "targets": two_d},
-            None, "invalid_shape", ("input1",))
+    # 2-D inputs were refused; torch computes them elementwise, and so do we now
+    rng = np.random.default_rng(3)
+    two_d = {"input1": rng.normal(size=(2, 3)), "input2": rng.normal(size=(2, 3)),
+             "targets": rng.choice([-1.0, 1.0], size=(2, 3))}
+    _check_against_torch("margin_ranking", two_d, {"margin": 0.2}, "mean")
     _raises("margin_ranking", {"input1": ok, "input2": ok, "targets": np.ones(3)},
             {"margin": math.nan}, "invalid_param", ("params", "margin"))
 
@@ -386,7 +389,8 @@ def test_hinge_embedding_errors():
     y[1, 0] = 0.0  # torch would add both terms for y = 0; we reject it
     _raises("hinge_embedding", {"predictions": x, "targets": y}, None, "invalid_label",
             ("targets", 1, 0))
-    _raises("hinge_embedding", {"predictions": x, "targets": np.ones(3)}, None,
+    # ((3,) targets broadcast against (2, 3) predictions as in torch; (4,) do not)
+    _raises("hinge_embedding", {"predictions": x, "targets": np.ones(4)}, None,
             "shape_mismatch", ("targets",))
 
 
