@@ -16,8 +16,6 @@ element, exactly as the error does, so a strict request's 422 has the warning's 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -54,17 +52,25 @@ def check_mode(validate: str) -> None:
                            f"{validate!r}", ("validate",))
 
 
-@contextmanager
-def collecting(validate: str) -> Iterator[list[LossWarning]]:
+class collecting:  # noqa: N801 (used as a function: ``with collecting(validate) as warnings``)
     """Run the block with ``validate`` ("lenient": warnings are collected into the list it
-    yields; "strict": :func:`suspicious` raises)."""
-    check_mode(validate)
-    warnings: list[LossWarning] = []
-    token = _sink.set(warnings if validate == "lenient" else None)
-    try:
-        yield warnings
-    finally:
-        _sink.reset(token)
+    yields; "strict": :func:`suspicious` raises). A class rather than a
+    ``@contextmanager`` generator: it runs on every evaluation, and the generator's enter and exit
+    cost 1.1 us of a 10 us evaluation of 1e3 values (``bench versus f3e3285 core``)."""
+
+    __slots__ = ("_lenient", "_token", "warnings")
+
+    def __init__(self, validate: str):
+        check_mode(validate)
+        self._lenient = validate == "lenient"
+
+    def __enter__(self) -> list[LossWarning]:
+        self.warnings: list[LossWarning] = []
+        self._token = _sink.set(self.warnings if self._lenient else None)
+        return self.warnings
+
+    def __exit__(self, *exc: object) -> None:
+        _sink.reset(self._token)
 
 
 def lenient() -> bool:
