@@ -355,6 +355,31 @@ class RetryPolicy:
         return self.delay(attempt, parse_retry_after(response.headers.get("retry-after")))
 
 
+class _Direct:
+    """A POST handed straight to the client's own transport (:mod:`service.client_transport`),
+    past ``httpx.Client.send`` (URL merging, cookies, auth and redirect handling, event hooks:
+    none of which these calls use), which cost about 100 us of a call's 350 us of fixed cost
+    (``python -m bench client``, 1e3 values). The request is the one the client would build: its
+    URL merged once per path, the client's headers, the timeouts as extensions."""
+
+    def __init__(self, http: httpx.Client | httpx.AsyncClient, wire: Any):
+        self.wire = wire
+        self.http = http
+        self.urls: dict[str, httpx.URL] = {}
+        self.timeout = http.timeout.as_dict()
+
+    def request(self, path: str, *, content: Any, headers: dict[str, str]) -> httpx.Request:
+        url = self.urls.get(path)
+        if url is None:
+            base = self.http.base_url
+            url = self.urls[path] = base.copy_with(
+                raw_path=base.raw_path + httpx.URL(path).raw_path.lstrip(b"/"))
+        merged = self.http.headers.copy()
+        merged.update(headers)
+        return httpx.Request("POST", url, content=content, headers=merged,
+                             extensions={"timeout": self.timeout})
+
+
 class LossClient:
     """Synchronous client. Use as a context manager, or call :meth:`close`. ``retries``,
     ``backoff`` and ``max_wait`` make its :class:`RetryPolicy`."""
@@ -369,6 +394,8 @@ class LossClient:
             transport = WireTransport(KEEPALIVE_S)  # (https: httpx's own, with its TLS settings)
         self._http = httpx.Client(base_url=base_url, timeout=timeout, limits=_LIMITS,
                                   headers={**_HEADERS, **(headers or {})}, transport=transport)
+        self._direct = _Direct(self._http, transport if isinstance(transport, WireTransport)
+                               else None)
 
     def __enter__(self) -> LossClient:
         return self
@@ -384,7 +411,11 @@ class LossClient:
         attempt = 0
         while True:
             try:
-                response = self._http.request(method, path, **kwargs)
+                if self._direct.wire is not None and method == "POST":
+                    request = self._direct.request(path, **kwargs)
+                    response = self._direct.wire.handle_request(request)
+                else:
+                    response = self._http.request(method, path, **kwargs)
             except RETRY_EXCEPTIONS:
                 if (wait := self.retry.wait(attempt, None)) is None:
                     raise
@@ -482,6 +513,8 @@ class AsyncLossClient:
         self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout, limits=_LIMITS,
                                        headers={**_HEADERS, **(headers or {})},
                                        transport=transport)
+        self._direct = _Direct(self._http, transport if isinstance(transport, AsyncWireTransport)
+                               else None)
 
     async def __aenter__(self) -> AsyncLossClient:
         return self
@@ -496,7 +529,11 @@ class AsyncLossClient:
         attempt = 0
         while True:
             try:
-                response = await self._http.request(method, path, **kwargs)
+                if self._direct.wire is not None and method == "POST":
+                    response = await self._direct.wire.handle_async_request(
+                        self._direct.request(path, **kwargs))
+                else:
+                    response = await self._http.request(method, path, **kwargs)
             except RETRY_EXCEPTIONS:
                 if (wait := self.retry.wait(attempt, None)) is None:
                     raise

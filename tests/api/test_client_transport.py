@@ -25,6 +25,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = 0.3  # an idle keep-alive connection is closed by the server after this
     peers: ClassVar[list[int]] = []
+    seen: ClassVar[list[tuple[str, dict[str, str]]]] = []  # (path, headers) of each POST
 
     def log_message(self, *args: object) -> None:
         pass
@@ -56,6 +57,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         self.peers.append(self.client_address[1])
+        self.seen.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
         body = self._body()
         self._answer(orjson.dumps({"n": len(body), "sha": hashlib.sha256(body).hexdigest()}))
 
@@ -67,6 +69,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def url() -> Iterator[str]:
     _Handler.peers = []
+    _Handler.seen = []
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -142,3 +145,23 @@ async def test_the_async_transport_does_the_same(url):
             await client.get(f"http://127.0.0.1:{free_port()}/healthz")
     async with AsyncLossClient("http://127.0.0.1:1") as c:
         assert isinstance(c._http._transport, AsyncWireTransport)
+
+
+@pytest.mark.anyio
+async def test_the_clients_direct_post_is_the_request_httpx_would_send(url):
+    # the clients hand a POST straight to their transport (past httpx.Client.send): the same
+    # path under the base URL's prefix, the same headers, the client's timeouts
+    body = {"predictions": [1.0]}
+    with LossClient(f"{url}/prefix", headers={"x-api-key": "k1"}, timeout=7) as c:
+        c._post("/gradient/mse", body)
+        c._http.post("/gradient/mse", content=orjson.dumps(body))  # httpx's own way
+        assert c._direct.request("/x", content=b"", headers={}).extensions["timeout"] == {
+            "connect": 7, "read": 7, "write": 7, "pool": 7}
+    async with AsyncLossClient(f"{url}/prefix/", headers={"x-api-key": "k1"}) as a:
+        await a._post("/gradient/mse", body)
+    (direct, d_headers), (plain, p_headers), (adirect, a_headers) = _Handler.seen
+    assert direct == plain == adirect == "/prefix/gradient/mse"
+    assert d_headers.keys() == p_headers.keys() == a_headers.keys()
+    assert d_headers["x-api-key"] == a_headers["x-api-key"] == "k1"
+    assert d_headers["content-type"] == "application/json"
+    assert d_headers["host"] == p_headers["host"]
