@@ -1,8 +1,10 @@
 """A typed Python client for the service (httpx; sync and async), NumPy arrays in and out.
 
 Both clients talk to ``http://`` URLs through :mod:`service.client_transport` (``http.client``
-and asyncio streams under httpx: bodies sent in parts, answers read in one piece); large answers
-are parsed in place (:func:`service.transport.json_in.parse_response`).
+and the event loop's sockets under httpx: bodies sent in parts, answers read in one piece); large
+answers are parsed in place (:func:`service.transport.json_in.parse_response`). Bodies and answers
+are built and read in :mod:`service.client_bodies`, the errors live in
+:mod:`service.client_errors`; everything is importable from here.
 
     from service.client import LossClient
 
@@ -33,273 +35,49 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import numpy as np
-import orjson
 
-from .api.problems import ProblemError
-from .casting import cast
+from .client_bodies import (
+    _HEADERS,
+    COMMON,
+    LossResult,
+    _AsyncParts,
+    _check,
+    _Parts,
+    _request,
+    build_request,
+    parse_result,
+    request_parts,
+)
 from .client_compare import GradeReport, grade_request, losses_request, parse_grade
+from .client_errors import (
+    RETRY_STATUSES,
+    AuthenticationError,
+    BadRequestError,
+    InvalidInputError,
+    LossServiceError,
+    NotFoundError,
+    PayloadTooLargeError,
+    ServerError,
+    UnavailableError,
+    error_for,
+    parse_retry_after,
+)
 from .client_transport import AsyncWireTransport, WireTransport
-from .transport import binary as binary_body
-from .transport import json_in
-from .transport.json_out import Piece, Splices, encode_array, wire_to_array
+from .transport.json_out import Splices
+
+__all__ = [  # the client's API, wherever it is defined
+    "COMMON", "DEFAULT_URL", "RETRY_STATUSES", "AsyncLossClient", "AuthenticationError",
+    "BadRequestError", "GradeReport", "InvalidInputError", "LossClient", "LossResult",
+    "LossServiceError", "NotFoundError", "PayloadTooLargeError", "RetryPolicy", "ServerError",
+    "UnavailableError", "_request", "build_request", "error_for", "parse_result",
+    "parse_retry_after", "request_parts",
+]
 
 DEFAULT_URL = "http://127.0.0.1:8000"
-COMMON = ("predictions", "targets")
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """``Retry-After`` in seconds (RFC 9110: delay-seconds or an HTTP-date); None when absent or
-    unreadable. A date in the past is 0."""
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
-class LossServiceError(Exception):
-    """An error response; ``problem`` is the RFC 9457 body (code, detail, errors).
-
-    ``loc`` is the first error's location (``["body", "targets"]``) or None, ``request_id`` the
-    request's id (the body's, else the ``X-Request-ID`` header), ``retry_after`` the response's
-    ``Retry-After`` in seconds or None. The subclasses below say the class of problem."""
-
-    def __init__(self, status: int, problem: dict[str, Any],
-                 headers: Mapping[str, str] | None = None):
-        headers = headers or {}
-        self.status = status
-        self.problem = problem
-        self.code: str = problem.get("code", "http_error")
-        self.errors: list[dict[str, Any]] = problem.get("errors", [])
-        first = self.errors[0] if self.errors and isinstance(self.errors[0], dict) else {}
-        self.loc: list[str | int] | None = first.get("loc")
-        self.request_id: str | None = problem.get("request_id") or headers.get("x-request-id")
-        self.retry_after: float | None = parse_retry_after(headers.get("retry-after"))
-        super().__init__(f"{status} {self.code}: {problem.get('detail', '')}")
-
-    @property
-    def retryable(self) -> bool:
-        """Whether the clients repeat a request answered this way (503 and 429)."""
-        return self.status in RETRY_STATUSES
-
-
-class BadRequestError(LossServiceError):
-    """400, 405, 408, 415 and any other 4xx not below: the request itself is malformed (not
-    JSON, an empty or truncated body, a wrong method or content type)."""
-
-
-class AuthenticationError(LossServiceError):
-    """401 (or 403): no valid API key."""
-
-
-class NotFoundError(LossServiceError):
-    """404: no such loss (``problem["suggestions"]`` lists the closest names) or route."""
-
-
-class PayloadTooLargeError(LossServiceError):
-    """413: the body or its element count is over the server's limit."""
-
-
-class InvalidInputError(LossServiceError):
-    """422: a field, parameter, array or value the loss cannot take; see ``code`` and ``loc``."""
-
-
-class UnavailableError(LossServiceError):
-    """503 or 429: busy, out of time or memory, or not ready; the clients retried it already."""
-
-
-class ServerError(LossServiceError):
-    """500 (or another 5xx): a bug on the server, logged there under ``request_id``."""
-
-
-RETRY_STATUSES = frozenset({429, 503})
-_ERROR_CLASSES: dict[int, type[LossServiceError]] = {
-    401: AuthenticationError, 403: AuthenticationError, 404: NotFoundError,
-    413: PayloadTooLargeError, 422: InvalidInputError, 429: UnavailableError,
-    503: UnavailableError,
-}
-
-
-def error_for(status: int, problem: dict[str, Any],
-              headers: Mapping[str, str] | None = None) -> LossServiceError:
-    """The :class:`LossServiceError` subclass for an error response."""
-    cls = _ERROR_CLASSES.get(status) or (ServerError if status >= 500 else BadRequestError)
-    return cls(status, problem, headers)
-
-
-@dataclass(frozen=True)
-class LossResult:
-    """A /loss or /gradient response with arrays decoded to NumPy. ``raw`` is the parsed
-    document; in an answer of 1 MiB or more its b64 texts are views of the received bytes
-    (:class:`service.transport.arrays.B64Text`), not ``str``."""
-
-    loss: str
-    value: float | np.ndarray
-    reduction: str
-    per_sample: np.ndarray | None  # None when the call passed per_sample=False
-    n_samples: int
-    params: dict[str, Any]
-    dtype: str
-    backend: str
-    gradients: dict[str, np.ndarray] = field(default_factory=dict)
-    raw: dict[str, Any] = field(default_factory=dict, repr=False)
-
-    @property
-    def gradient(self) -> np.ndarray | None:
-        """The gradient with respect to ``predictions`` (None where the loss has no such input)."""
-        return self.gradients.get("predictions")
-
-
-def _wire(value: Any, threshold: int, binary: bool = False,
-          splices: Splices | None = None) -> tuple[Any, bool]:
-    """An input for the request body; True when it went as b64 (or, ``binary``, as a NumPy
-    array that :func:`service.transport.binary.pack` sends as bytes). With ``splices``, a b64
-    text is held there (see :func:`request_parts`)."""
-    if isinstance(value, dict):  # already a tensor object
-        return value, "b64" in value
-    a = np.asarray(value)
-    if a.dtype.kind == "b" or a.dtype.kind not in "iuf":
-        return value, False  # let the server report what is wrong with it
-    if binary:
-        return a, True
-    if a.size > threshold:
-        if a.dtype.kind in "iu":  # (a uint64 beyond int64: CastError, never wrapped)
-            a = cast(a, np.int64)
-        return encode_array(a, "b64", splices=splices), True
-    return (a.tolist() if isinstance(value, np.ndarray) else value), False
-
-
-def build_request(predictions: Any = None, targets: Any = None, *,
-                  inputs: dict[str, Any] | None = None, params: dict[str, Any] | None = None,
-                  reduction: str | None = None, sample_weight: Any = None,
-                  dtype: str | None = None, encoding: str | None = None,
-                  b64_threshold: int = 4096, per_sample: bool = True,
-                  splices: Splices | None = None) -> dict[str, Any]:
-    """The JSON body for /loss and /gradient. It omits the response's ``gradient`` (a copy of
-    ``gradients.predictions``, which is what :class:`LossResult` reads) and, with
-    ``per_sample=False``, the per-sample breakdown. With ``encoding="binary"`` the arrays stay
-    NumPy arrays, for :func:`service.transport.binary.pack`. With ``splices``, b64 texts are
-    held there and the body has placeholders: send it with :func:`request_parts`."""
-    body: dict[str, Any] = {}
-    big = False
-    binary = encoding == "binary"
-    for name, value in (("predictions", predictions), ("targets", targets)):
-        if value is not None:
-            body[name], b = _wire(value, b64_threshold, binary, splices)
-            big |= b
-    if inputs:
-        body["inputs"] = {}
-        for name, value in inputs.items():
-            body["inputs"][name], b = _wire(value, b64_threshold, binary, splices)
-            big |= b
-    if params:
-        body["params"] = {k: (v.tolist() if isinstance(v, np.ndarray) else v)
-                          for k, v in params.items()}
-    if reduction is not None:
-        body["reduction"] = reduction
-    if sample_weight is not None:
-        body["sample_weight"], b = _wire(sample_weight, b64_threshold, binary, splices)
-        big |= b
-    if dtype is not None:
-        body["dtype"] = dtype
-    body["encoding"] = encoding or ("b64" if big else "json")
-    body["omit"] = ["gradient"] if per_sample else ["gradient", "per_sample"]
-    return body
-
-
-def parse_result(data: dict[str, Any]) -> LossResult:
-    value = data["value"]
-    if not isinstance(value, np.ndarray):  # (binary responses carry arrays already)
-        value = float(wire_to_array(value)) if not isinstance(value, list | dict) else \
-            wire_to_array(value)
-    grads = {k: wire_to_array(v) for k, v in (data.get("gradients") or {}).items()}
-    return LossResult(loss=data["loss"], value=value, reduction=data["reduction"],
-                      per_sample=None if data.get("per_sample") is None
-                      else wire_to_array(data["per_sample"]), n_samples=data["n_samples"],
-                      params=data["params"], dtype=data["dtype"], backend=data["backend"],
-                      gradients=grads, raw=data)
-
-
-def _check(response: httpx.Response) -> dict[str, Any]:
-    media = response.headers.get("content-type", "").split(";")[0].strip()
-    if response.status_code < 400 and media == binary_body.MEDIA_TYPE:
-        return binary_body.unpack(response.content,
-                                  int(response.headers[binary_body.HEADER_LENGTH]))
-    try:
-        content = response.content
-        # a large answer's b64 arrays are decoded from the body itself, never copied into a str
-        data = (json_in.parse_response(content) if response.status_code < 400
-                else orjson.loads(content)) if content else {}
-    except (orjson.JSONDecodeError, ProblemError):
-        data = {"code": "http_error", "detail": response.text[:500]}
-    if response.status_code >= 400:
-        raise error_for(response.status_code, data, response.headers)
-    return data
-
-
-_HEADERS = {"content-type": "application/json", "accept": "application/json"}
-
-
-def request_parts(body: dict[str, Any], splices: Splices | None = None
-                  ) -> tuple[list[Piece], dict[str, str]]:
-    """The request's bytes, as parts to send in turn (a large array's bytes or b64 text are
-    sent from where they are, never joined into a copy of the whole body), and its headers
-    beyond the client's defaults (``Content-Length`` included): a binary body for
-    ``"encoding": "binary"``, else JSON (with the texts ``splices`` holds spliced in)."""
-    if body.get("encoding") != "binary":
-        document = orjson.dumps(body)
-        parts: list[Piece] = splices.splice(document) if splices is not None else [document]
-        headers = {}
-    else:
-        parts, length = binary_body.pack(body)
-        headers = {"content-type": binary_body.MEDIA_TYPE,
-                   "accept": f"{binary_body.MEDIA_TYPE}, application/json",
-                   binary_body.HEADER_LENGTH: str(length)}
-    size = sum(p.nbytes if isinstance(p, memoryview) else len(p) for p in parts)
-    return parts, {**headers, "content-length": str(size)}
-
-
-def _request(body: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
-    """The request's bytes (joined) and its headers (see :func:`request_parts`)."""
-    parts, headers = request_parts(body)
-    return b"".join(parts), headers
-
-
-class _Parts:
-    """A body sent as its parts in turn (httpx: an iterable with a ``Content-Length`` is sent
-    as it is, not chunked); iterable again for a retry."""
-
-    def __init__(self, parts: list[Piece]):
-        self.parts = parts
-
-    def __iter__(self) -> Iterator[Piece]:
-        return iter(self.parts)
-
-
-class _AsyncParts:
-    """:class:`_Parts` for the async client (httpx wants an async iterable there)."""
-
-    def __init__(self, parts: list[Piece]):
-        self.parts = parts
-
-    async def __aiter__(self) -> AsyncIterator[Piece]:
-        for part in self.parts:
-            yield part
 
 
 # Pooled connections are dropped after this many idle seconds: below the server's keep-alive
