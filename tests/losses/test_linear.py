@@ -304,7 +304,7 @@ _OK = {"W": np.zeros((2, 3)), "X": np.ones((4, 2)), "targets": np.array([0, 1, 2
 @pytest.mark.parametrize("name", ["linear_svm", "linear_softmax"])
 @pytest.mark.parametrize(("change", "params", "code", "loc"), [
     ({"W": np.zeros(3)}, {}, "invalid_shape", ("W",)),
-    ({"X": np.ones(2)}, {}, "invalid_shape", ("X",)),
+    ({"X": np.ones((4, 2, 1))}, {}, "invalid_shape", ("X",)),
     ({"X": np.ones((4, 3))}, {}, "shape_mismatch", ("X",)),
     ({"targets": np.array([0, 1, 2])}, {}, "shape_mismatch", ("targets",)),
     ({"targets": np.array([[0, 1, 2, 0]])}, {}, "shape_mismatch", ("targets",)),
@@ -322,6 +322,13 @@ def test_errors_with_location(name, change, params, code, loc):
         evaluate(name, {**_OK, **change}, params)
     assert exc.value.code == code
     assert exc.value.loc == loc
+
+
+def test_svm_takes_no_unbatched_x():
+    # linear_softmax takes an unbatched (D,) sample (PyTorch's linear_cross_entropy); the SVM not
+    with pytest.raises(LossError) as exc:
+        evaluate("linear_svm", {**_OK, "X": np.ones(2), "targets": np.array(1)})
+    assert exc.value.code == "invalid_shape" and exc.value.loc == ("X",)
 
 
 def test_svm_margin_must_be_nonnegative():
