@@ -364,7 +364,10 @@ SPECS: tuple[LossSpec, ...] = (
         "scores' shape; rows not summing to 1 or values outside [0, 1] are warnings, strict "
         "refuses them), an unbatched X (D,) and K-dimensional W (D, C, d1, ..., dK) behave as "
         "in cross_entropy and PyTorch; ignore_index >= 0 with probability targets is an error "
-        "(PyTorch refuses any explicit ignore_index there; the default -100 is accepted). "
+        "(PyTorch refuses any explicit ignore_index there; the default -100 is accepted). As "
+        "in cross_entropy, and unlike PyTorch, integer targets of the scores' shape are read "
+        "as one-hot probability rows (PyTorch raises), and a 'mean' with every target ignored "
+        "is error 'undefined_mean' (PyTorch: NaN). "
         "PyTorch's options (LinearCrossEntropyOptions: chunking over the batch to save memory) "
         "changes how, not what, it computes, and has no counterpart here. PyTorch's "
         "weight_decay adds the penalty in the optimiser instead.",
