@@ -257,6 +257,9 @@ def _weight(what: str) -> ParamSpec:
 
 _IGNORE = ParamSpec("ignore_index", "int", -100,
                     "class-index target value whose loss is 0 and that is left out of the mean")
+_SMOOTHING = ParamSpec("label_smoothing", "float", 0.0,
+                       "eps: the target becomes (1 - eps) target + eps / C", minimum=0.0,
+                       maximum=1.0)
 _MEAN_NOTE = ("Index targets: 'mean' divides by the sum of the target-class weights of the "
               "non-ignored targets (the count of non-ignored targets without weights), as "
               "PyTorch; with every target ignored the mean is undefined (error 'undefined_mean', "
@@ -280,9 +283,7 @@ SPECS: tuple[LossSpec, ...] = (
         params=(
             _weight("each class's term"),
             _IGNORE,
-            ParamSpec("label_smoothing", "float", 0.0,
-                      "eps: the target becomes (1 - eps) target + eps / C", minimum=0.0,
-                      maximum=1.0),
+            _SMOOTHING,
         ),
         formula=r"\ell_n = -\sum_c w_c\, q_{n,c} \log \frac{e^{x_{n,c}}}{\sum_k e^{x_{n,k}}},\ "
         r"q_n = (1-\varepsilon)\,\mathrm{onehot}(y_n)\ \text{(or } t_n\text{)} + \varepsilon/C"

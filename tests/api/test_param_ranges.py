@@ -159,7 +159,10 @@ async def test_a_list_element_out_of_range_is_located(client, case):
 async def test_outside_an_expected_range_is_a_located_warning(client, case):
     spec, p = case
     # one entry per element of the last axis (per class): the length the loss computes with
-    width = np.shape(example_body(spec)["predictions"])[-1]
+    # (a linear loss's classes: the second axis of its weights W (D, C))
+    body = example_body(spec)
+    w = body.get("inputs", {}).get("W")
+    width = np.shape(w)[1] if w is not None else np.shape(body["predictions"])[-1]
     values = [_inside(p)] * width
     values[2] = _outside(p)
     r = await client.post(f"/loss/{spec.name}", json=_body(spec, {p.name: values}))

@@ -148,19 +148,26 @@ def to_service(op: str, sample: Any) -> Call:
 
 
 def _linear(call: Call) -> Call:
-    """torch linear_cross_entropy(input (N, D), linear_weight (C, D), target, bias) is
-    cross_entropy(input @ W.T + b): linear_softmax with W = linear_weight.T, reg 0."""
+    """torch linear_cross_entropy(input, linear_weight, target, linear_bias=, weight=,
+    ignore_index=, label_smoothing=) is cross_entropy(linear(input, linear_weight, linear_bias),
+    target, ...): linear_softmax with W = linear_weight with its last (feature) axis moved first
+    ((D, C) or (D, C, d1..dK)), reg 0, the other arguments as parameters of the same names.
+    ``options`` (LinearCrossEntropyOptions) only chooses torch's chunked implementation (batch
+    chunks, accumulation dtype), not the function: it is not sent."""
     a = call.args
     x, w, t, b = a["input"], a["linear_weight"], a["target"], a.get("linear_bias")
-    if x.ndim != 2 or t.ndim != 1 or t.dtype.is_floating_point:
-        raise Unexpressible("linear_cross_entropy beyond (N, D) input and (N,) index targets")
-    if (a.get("weight") is not None or a.get("ignore_index") not in (None, -100)
-            or a.get("label_smoothing", 0.0) != 0.0 or bool((t < 0).any())):
-        raise Unexpressible("linear_cross_entropy with class weight, ignore_index or smoothing")
-    call.inputs = {"W": _np(w).T.copy(), "X": _np(x), "targets": _np(t)}
+    wn = _np(w)
+    call.inputs = {"W": np.moveaxis(wn, -1, 0).copy() if wn.ndim else wn, "X": _np(x),
+                   "targets": _np(t)}
     if b is not None:
         call.inputs["b"] = _np(b)
     call.params = {"reg": 0.0}
+    if a.get("weight") is not None:
+        call.params["weight"] = _weight("weight", a["weight"])
+    if a.get("ignore_index") is not None:
+        call.params["ignore_index"] = int(a["ignore_index"])
+    if a.get("label_smoothing", 0.0) != 0.0:
+        call.params["label_smoothing"] = float(a["label_smoothing"])
     # the service differentiates W and b (X: issue 19, item 3)
     call.grad_inputs = {k: v for k, v in (("W", "linear_weight"), ("b", "linear_bias"))
                         if isinstance(a.get(v), torch.Tensor) and a[v].requires_grad}
@@ -180,8 +187,8 @@ def torch_result(call: Call) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         gs = torch.autograd.grad(out.sum(), [t for _, t in wrt], allow_unused=True)
         for (s, t), g in zip(wrt, gs, strict=True):
             grads[s] = _np(g) if g is not None else np.zeros(tuple(t.shape))
-            if s == "W":
-                grads[s] = grads[s].T
+            if s == "W":  # linear_softmax's W: linear_weight with its last axis first
+                grads[s] = np.moveaxis(grads[s], -1, 0)
     return _np(out), grads
 
 

@@ -31,10 +31,6 @@ RTOL, ATOL = 1e-7, 1e-10
 
 # (loss, what, why): torch calls the service cannot express (a reason, matched to Unexpressible)
 UNEXPRESSIBLE: tuple[tuple[str, str, str], ...] = (
-    ("linear_cross_entropy", r"linear_cross_entropy beyond \(N, D\)",
-     "linear_softmax takes (N, D) inputs and (N,) index targets only (issue 19, item 5)"),
-    ("linear_cross_entropy", r"linear_cross_entropy with class weight",
-     "linear_softmax has no class weight, ignore_index or label smoothing (issue 19, item 5)"),
     ("binary_cross_entropy", r"weight of shape",
      "weight is a number or one value per last-axis entry; torch's (5, 5) weight broadcasts "
      "over every axis (a parameter is a flat list)"),
