@@ -98,7 +98,8 @@ def compute(call: LossCall, settings: Settings, stats: dict[str, Any],
                             want_grad=call.want_grad, backend=call.backend or settings.backend,
                             worker=worker, gpu_min_elements=settings.gpu_min_elements,
                             want_per_sample="per_sample" not in call.omit,
-                            validate=call.validate or settings.validation)
+                            validate=call.validate or settings.validation,
+                            wrt=call.wrt)
     except LossError as exc:
         raise from_loss_error(exc, call.locate(exc.loc)) from None
     except BackendUnavailable as exc:
