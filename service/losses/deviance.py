@@ -26,7 +26,8 @@ _KERAS_EPS = 1e-7  # keras.backend.epsilon()
 def poisson(predictions: Array, targets: Array) -> LossOutput:
     """Poisson loss of Keras: the Poisson negative log-likelihood without ``log y!``.
 
-    ``l = x - y log(x + 1e-7)``; ``dl/dx = 1 - y / (x + 1e-7)``.
+    ``l = x - y log(x + 1e-7)``; ``dl/dx = 1 - y / (x + 1e-7)``; targets (on request):
+    ``dl/dy = -log(x + 1e-7)`` (PyTorch's poisson_nll_loss(log_input=False, eps=1e-7)'s).
 
     Args:
       predictions: [*] predicted rates ``x >= 0``.
@@ -43,9 +44,11 @@ def poisson(predictions: Array, targets: Array) -> LossOutput:
     _checks.in_range(xp, predictions, "predictions", low=0.0, what="rates")
     _checks.in_range(xp, targets, "targets", low=0.0, what="counts")
     shifted = predictions + _KERAS_EPS
-    loss = predictions - targets * xp.log(shifted)
+    log_rate = xp.log(shifted)
+    loss = predictions - targets * log_rate
     g = 1.0 - targets / shifted
-    return LossOutput(loss, lambda cot: {"predictions": g * cot})
+    return LossOutput(loss, lambda cot: {"predictions": g * cot},
+                      {"targets": lambda cot: -log_rate * cot})
 
 
 def _check_power(power: float) -> None:
@@ -217,7 +220,8 @@ SPECS: tuple[LossSpec, ...] = (
             InputSpec("predictions", "rates", "(*)", "predicted rates x >= 0",
                       differentiable=True),
             InputSpec("targets", "counts", "(*), same shape as predictions",
-                      "observed counts y >= 0 (non-integer values are accepted)"),
+                      "observed counts y >= 0 (non-integer values are accepted)",
+                      grad_on_request=True),
         ),
         formula=r"\ell = x - y\,\log(x + 10^{-7})",
         reference="Keras 3 keras.losses.Poisson",
