@@ -382,7 +382,7 @@ class GradientResponse(LossResponse):
     gradient: ArrayOut | None = Field(None, description="the gradient for `predictions`, "
                                       "where the loss has that input (a copy of "
                                       "`gradients.predictions`; absent when the request "
-                                      "omits it)")
+                                      "omits it, or when its `wrt` leaves predictions out)")
 
 
 REQUEST_MODELS: dict[str, type[BaseModel]] = {name: request_model(s) for name, s in LOSSES.items()}
