@@ -13,7 +13,9 @@ sample's data loss plus the whole penalty), so that
   ``L_i`` plus ``R`` (the weights never scale the penalty under ``mean``).
 
 Gradients are of the reduced value: ``dW = X^T (c * dL/dS) + (sum_i c_i) dR/dW`` for the cotangent
-``c``, so ``mean`` gives the assignment's ``dW``.
+``c``, so ``mean`` gives the assignment's ``dW``. The features' gradient, when a request's ``wrt``
+names ``X`` (PyTorch's linear_cross_entropy differentiates its input): ``dX = (c * dL/dS) W^T``
+(the penalty does not depend on X).
 """
 
 from __future__ import annotations
@@ -76,7 +78,10 @@ def _output(xp: Any, W: Array, X: Array, b: Array | None, data: Array, d_scores:
             grads["b"] = xp.sum(ds, axis=0)
         return grads
 
-    return LossOutput(loss, vjp)
+    def x_vjp(cot: Array) -> Array:
+        return xp.matmul(d_scores * cot[:, None], xp.permute_dims(W, (1, 0)))
+
+    return LossOutput(loss, vjp, {"X": x_vjp})
 
 
 def linear_svm(W: Array, X: Array, targets: Array, b: Array | None = None, *,
@@ -168,7 +173,7 @@ _INPUTS = (
     InputSpec("W", "values", "(D, C)", "weights: one column of D coefficients per class",
               differentiable=True),
     InputSpec("X", "embeddings", "(N, D)", "features, one row per sample (append a column of "
-              "ones for cs231n's bias trick)"),
+              "ones for cs231n's bias trick)", grad_on_request=True),
     InputSpec("targets", "class_indices", "(N,)", "integer class indices in [0, C)",
               dtype="int"),
     InputSpec("b", "values", "(C,)", "optional bias per class, added to every row of X W; "

@@ -169,8 +169,9 @@ def _linear(call: Call) -> Call:
     if b is not None:
         call.inputs["b"] = _np(b)
     call.params = {"reg": 0.0}
-    # the service differentiates W and b (X: issue 19, item 3)
-    call.grad_inputs = {k: v for k, v in (("W", "linear_weight"), ("b", "linear_bias"))
+    # the service differentiates W and b, and X on request (wrt, issue 19, item 3)
+    call.grad_inputs = {k: v for k, v in (("W", "linear_weight"), ("b", "linear_bias"),
+                                          ("X", "input"))
                         if isinstance(a.get(v), torch.Tensor) and a[v].requires_grad}
     return call
 

@@ -103,6 +103,16 @@ def _msle(rng: np.random.Generator, shape: tuple[int, ...]) -> dict[str, np.ndar
             "targets": rng.uniform(0.1, 4.0, size=shape)}
 
 
+def _linear(rng: np.random.Generator, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
+    n, d, c = shape
+    return {"W": rng.normal(size=(d, c)), "X": rng.normal(size=(n, d)) * 2.0,
+            "targets": rng.integers(0, c, size=n), "b": rng.normal(size=c)}
+
+
+def _linear_torch(ts: dict[str, Any], reduction: str) -> Any:
+    return F.cross_entropy(ts["X"] @ ts["W"] + ts["b"], ts["targets"], reduction=reduction)
+
+
 def _t(name: str, fn: Callable[..., Any], *names: str, **kw: Any) -> Callable[..., Any]:
     """``fn(*tensors[names], reduction=r, **kw)``; list-valued kw become tensors."""
     def call(ts: dict[str, Any], reduction: str) -> Any:
@@ -163,6 +173,9 @@ TORCH_CASES: tuple[Case, ...] = (
          shapes=((4, 3), (2, 3, 5))),
     Case("cross_entropy-probs-plain", "cross_entropy", _ce_probs,
          torch_fn=_t("ce", F.cross_entropy, *PT), shapes=((4, 3),)),
+    # torch.nn.functional.linear_cross_entropy is cross_entropy(X W + b)
+    Case("linear_softmax", "linear_softmax", _linear, torch_fn=_linear_torch,
+         shapes=((5, 4, 3), (1, 2, 6))),
 )
 
 # losses PyTorch does not have (or conventions it does not have): finite differences only
@@ -181,6 +194,8 @@ OTHER_CASES: tuple[Case, ...] = (
     Case("kl_div-optax", "kl_div", _kl, {"convention": "optax"}),
     Case("kl_div-optax-log", "kl_div", _kl_log, {"convention": "optax", "log_target": True}),
     Case("kl_div_with_log_targets", "kl_div_with_log_targets", _kl_log),
+    Case("linear_softmax-reg", "linear_softmax", _linear, {"reg": 0.3}, shapes=((5, 4, 3),)),
+    Case("linear_svm", "linear_svm", _linear, {"reg": 0.3}, shapes=((5, 4, 3),)),
 )
 
 ALL_CASES = TORCH_CASES + OTHER_CASES
@@ -203,7 +218,8 @@ def test_every_requestable_pair_is_tested():
 def _torch_grads(case: Case, inputs: dict[str, np.ndarray], reduction: str,
                  wrt: list[str]) -> dict[str, np.ndarray]:
     assert case.torch_fn is not None
-    ts = {k: torch.tensor(v, dtype=torch.float64, requires_grad=k in wrt)
+    ts = {k: torch.tensor(v) if v.dtype.kind == "i" else
+          torch.tensor(v, dtype=torch.float64, requires_grad=k in wrt)
           for k, v in inputs.items()}
     with warnings.catch_warnings():  # kl_div's mean: "will be changed"
         warnings.simplefilter("ignore")
