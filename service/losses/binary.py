@@ -370,7 +370,7 @@ def likelihood(predictions: Array, targets: Array) -> LossOutput:
     """Negative "maximum likelihood" score of the predicted probabilities (seed 002).
 
     ``l = -(y p + (1 - y)(1 - p))``: minus the probability given to the observed label;
-    ``dl/dp = 1 - 2y``. The loss lies in [-1, 0].
+    ``dl/dp = 1 - 2y``; targets (on request): ``dl/dy = 1 - 2p``. The loss lies in [-1, 0].
 
     Args:
       predictions: [*] probabilities p in [0, 1].
@@ -387,7 +387,8 @@ def likelihood(predictions: Array, targets: Array) -> LossOutput:
     _checks.probabilities(xp, targets, "targets")
     p, y = predictions, targets
     loss = -(y * p + (1.0 - y) * (1.0 - p))
-    return LossOutput(loss, lambda cot: {"predictions": (1.0 - 2.0 * y) * cot})
+    return LossOutput(loss, lambda cot: {"predictions": (1.0 - 2.0 * y) * cot},
+                      {"targets": lambda cot: (1.0 - 2.0 * p) * cot})
 
 
 def _mixed_labels(rng: Any, n: int, c: int) -> Any:
@@ -636,7 +637,7 @@ _OWN: tuple[LossSpec, ...] = (
         fn=likelihood,
         family="binary",
         aliases=("maximum_likelihood",),
-        inputs=(PROBS, SOFT_TARGETS),
+        inputs=(PROBS, SOFT_TARGETS.requestable()),
         summary="Negative likelihood of the labels: minus the probability given to each label.",
         formula=r"\ell = -\left[y p + (1 - y)(1 - p)\right]",
         reference="Lecture slides \"Loss functions: how good is your neural network?\" (seed "

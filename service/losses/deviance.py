@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import _checks, errors
-from ._math import ns, xlogy
+from ._math import as_float, ns, xlogy
 from .spec import Array, Example, InputSpec, LossOutput, LossSpec, ParamSpec
 
 _KERAS_EPS = 1e-7  # keras.backend.epsilon()
@@ -84,7 +84,10 @@ def tweedie_deviance(predictions: Array, targets: Array, *, power: float = 0.0) 
     ``p = 0``: ``(y - x)^2``; ``p = 1``: ``2 (y log(y / x) - y + x)`` (``0 log 0 = 0``);
     ``p = 2``: ``2 (log(x / y) + y / x - 1)``; otherwise
     ``2 (max(y, 0)^{2-p} / ((1-p)(2-p)) - y x^{1-p} / (1-p) + x^{2-p} / (2-p))``.
-    For every power ``dl/dx = 2 (x - y) x^{-p}``.
+    For every power ``dl/dx = 2 (x - y) x^{-p}``. Targets (on request): ``dl/dy = 2 (y - x)``
+    (p = 0), ``2 log(y / x)`` (p = 1), ``2 (1/x - 1/y)`` (p = 2), otherwise
+    ``2 (max(y, 0)^{1-p} [y > 0 for p < 0] - x^{1-p}) / (1 - p)``; at ``y = 0`` (1 <= p < 2) the
+    one-sided derivative, -inf.
 
     Args:
       predictions: [*] predicted means ``x`` (> 0 unless ``power == 0``).
@@ -109,12 +112,21 @@ def tweedie_deviance(predictions: Array, targets: Array, *, power: float = 0.0) 
     if power == 0.0:
         loss = d * d
         g = 2.0 * d
+
+        def t_slope() -> Array:
+            return -2.0 * d
     elif power == 1.0:
         loss = 2.0 * (xlogy(xp, y, y / x) - y + x)
         g = 2.0 * d / x
+
+        def t_slope() -> Array:
+            return 2.0 * xp.log(y / x)
     elif power == 2.0:
         loss = 2.0 * (xp.log(x / y) + y / x - 1.0)
         g = 2.0 * d / (x * x)
+
+        def t_slope() -> Array:
+            return 2.0 * (1.0 / x - 1.0 / y)
     else:
         p = power
         y_pos = xp.where(y > 0.0, y, xp.zeros_like(y)) if p < 0.0 else y
@@ -122,7 +134,14 @@ def tweedie_deviance(predictions: Array, targets: Array, *, power: float = 0.0) 
                       - y * x ** (1.0 - p) / (1.0 - p)
                       + x ** (2.0 - p) / (2.0 - p))
         g = 2.0 * d * x ** (-p)
-    return LossOutput(loss, lambda cot: {"predictions": g * cot})
+
+        def t_slope() -> Array:
+            first = y_pos ** (1.0 - p)
+            if p < 0.0:  # the term is 0 (constant) where y <= 0
+                first = first * as_float(xp, y > 0.0, y)
+            return 2.0 * (first - x ** (1.0 - p)) / (1.0 - p)
+    return LossOutput(loss, lambda cot: {"predictions": g * cot},
+                      {"targets": lambda cot: t_slope() * cot})
 
 
 def poisson_deviance(predictions: Array, targets: Array) -> LossOutput:
@@ -187,7 +206,8 @@ def _sample_gamma(rng: Any, n: int, c: int) -> tuple[dict[str, Any], dict[str, A
 
 
 def _targets(description: str) -> InputSpec:
-    return InputSpec("targets", "counts", "(*), same shape as predictions", description)
+    return InputSpec("targets", "counts", "(*), same shape as predictions", description,
+                     grad_on_request=True)
 
 
 _MEAN_INPUTS = (

@@ -171,7 +171,8 @@ def generalized_kl(predictions: Array, targets: Array) -> LossOutput:
     ``l = sum_c [p_c (log p_c - x_c) + e^{x_c} - p_c]`` over the last axis, ``x = log q``, with
     ``0 log 0 = 0``; the Bregman divergence of ``f(v) = v log v - v``, >= 0 for any non-negative
     ``p`` and positive ``q``, equal to ``KL(p || q)`` when both sum to 1.
-    ``dl/dx_c = e^{x_c} - p_c = q_c - p_c``.
+    ``dl/dx_c = e^{x_c} - p_c = q_c - p_c``; targets (on request): ``dl/dp_c = log p_c - x_c``
+    (-inf at ``p_c = 0``, the one-sided derivative).
 
     Args:
       predictions: [..., C] ``log q``, logs of a positive (not necessarily normalized) measure.
@@ -191,8 +192,9 @@ def generalized_kl(predictions: Array, targets: Array) -> LossOutput:
     q = xp.exp(predictions)
     terms = xlogy(xp, targets, targets) - targets * predictions + q - targets
     g = q - targets
-    return LossOutput(xp.sum(terms, axis=-1),
-                      lambda cot: {"predictions": g * xp.expand_dims(cot, axis=-1)})
+    return LossOutput(
+        xp.sum(terms, axis=-1), lambda cot: {"predictions": g * xp.expand_dims(cot, axis=-1)},
+        {"targets": lambda cot: (xp.log(targets) - predictions) * xp.expand_dims(cot, axis=-1)})
 
 
 def _sample_log_targets(rng: Any, n: int, c: int) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -355,7 +357,7 @@ SPECS: tuple[LossSpec, ...] = (
                       "positive weights)", differentiable=True),
             InputSpec("targets", "counts", "(..., C) or (C,), same shape as predictions",
                       "p: the non-negative target measure (probabilities or any non-negative "
-                      "weights; need not sum to 1)"),
+                      "weights; need not sum to 1)", grad_on_request=True),
         ),
         formula=r"\ell = \sum_c \bigl[p_c(\log p_c - x_c) + e^{x_c} - p_c\bigr],\quad "
         r"x = \log q,\ 0\log 0 = 0",

@@ -82,6 +82,12 @@ def _gaussian(var_last: bool) -> Callable[[np.random.Generator, tuple[int, ...]]
     return make
 
 
+def _signed_counts(rng: np.random.Generator, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
+    """Positive means, observations of both signs (Tweedie powers < 0)."""
+    return {"predictions": rng.uniform(0.2, 3.0, size=shape),
+            "targets": rng.uniform(0.1, 2.0, size=shape) * rng.choice([-1.0, 1.0], size=shape)}
+
+
 def _ranking(rng: np.random.Generator, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
     return {"input1": rng.normal(size=shape), "input2": rng.normal(size=shape),
             "targets": rng.choice([-1.0, 1.0], size=shape)}
@@ -194,6 +200,14 @@ OTHER_CASES: tuple[Case, ...] = (
     Case("kl_div-optax", "kl_div", _kl, {"convention": "optax"}),
     Case("kl_div-optax-log", "kl_div", _kl_log, {"convention": "optax", "log_target": True}),
     Case("kl_div_with_log_targets", "kl_div_with_log_targets", _kl_log),
+    Case("likelihood", "likelihood", _probs),
+    Case("generalized_kl", "generalized_kl", _counts(True), shapes=((4, 3), (5,))),
+    Case("tweedie-0", "tweedie_deviance", _counts(False), {"power": 0.0}),
+    Case("tweedie-neg", "tweedie_deviance", _signed_counts, {"power": -0.5}),
+    Case("tweedie-1.5", "tweedie_deviance", _counts(False), {"power": 1.5}),
+    Case("tweedie-3", "tweedie_deviance", _counts(False), {"power": 3.0}),
+    Case("poisson_deviance", "poisson_deviance", _counts(False)),
+    Case("gamma_deviance", "gamma_deviance", _counts(False)),
     Case("linear_softmax-reg", "linear_softmax", _linear, {"reg": 0.3}, shapes=((5, 4, 3),)),
     Case("linear_svm", "linear_svm", _linear, {"reg": 0.3}, shapes=((5, 4, 3),)),
 )
