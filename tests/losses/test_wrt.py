@@ -208,6 +208,8 @@ OTHER_CASES: tuple[Case, ...] = (
     Case("tweedie-3", "tweedie_deviance", _counts(False), {"power": 3.0}),
     Case("poisson_deviance", "poisson_deviance", _counts(False)),
     Case("gamma_deviance", "gamma_deviance", _counts(False)),
+    Case("dice", "dice", _probs, shapes=((4, 3), (2, 3, 4))),
+    Case("tversky", "tversky", _probs, {"alpha": 0.7, "beta": 0.2}, shapes=((4, 3), (2, 3, 4))),
     Case("linear_softmax-reg", "linear_softmax", _linear, {"reg": 0.3}, shapes=((5, 4, 3),)),
     Case("linear_svm", "linear_svm", _linear, {"reg": 0.3}, shapes=((5, 4, 3),)),
 )
