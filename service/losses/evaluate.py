@@ -190,14 +190,17 @@ def _gradients(spec: LossSpec, xp: Any, out: LossOutput, cot: Array, arrays: dic
                                       ("wrt", i))
         if name in default:
             continue
-        f = out.extra_vjps.get(name)
+        # an integer input (class indices, integer one-hot rows) has no gradient, as in torch
+        integral = _is_integer_dtype(xp, arrays[name])
+        f = None if integral else out.extra_vjps.get(name)
         if f is None:
-            why = ("it holds integer class indices" if _is_integer_dtype(xp, arrays[name])
+            why = ("it holds integers (integer class indices or integer rows)" if integral
                    else "not with these parameters")
             raise errors.NotDifferentiable(
                 f"{spec.name} has no gradient with respect to {name} here: {why} (PyTorch "
                 f"differentiates float inputs only); wrt may name: "
-                f"{', '.join(n for n in spec.wrt_inputs if n in arrays)}", ("wrt", i))
+                f"{', '.join(n for n in spec.wrt_inputs if n in arrays and n != name)}",
+                ("wrt", i))
         grads[name] = f(cot)
     return {n: grads[n] for n in wrt if n in grads}
 
