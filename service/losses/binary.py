@@ -310,6 +310,11 @@ def sigmoid_focal(predictions: Array, targets: Array, *, alpha: float | None = N
     term is evaluated in log space and taken as 0 where ``q == 0`` (its limit), so
     ``0 < gamma < 1`` gives no NaN.
 
+    Targets (on request; torchvision's loss is differentiable in them), torch and optax:
+    ``dl/dy = (2 alpha - 1) q^gamma ce + a_t [gamma q^(gamma-1) (s(-x) - s(x)) ce
+    + q^gamma (softplus(-x) - softplus(x))]`` (no first term without alpha; the middle term 0
+    where ``q == 0``, its limit since ``ce ~ q`` there).
+
     ``alpha=None`` is the convention's default: 0.25 for ``torch`` (torchvision), no weighting for
     ``optax``. ``keras`` is Keras' ``BinaryFocalCrossentropy(from_logits=True)``: sigmoid, then the
     clipped-probability BCE, no alpha (see :func:`.cross_entropy_variants.binary_focal`).
@@ -363,7 +368,18 @@ def sigmoid_focal(predictions: Array, targets: Array, *, alpha: float | None = N
             g = a_t * g
         return {"predictions": g * cot}
 
-    return LossOutput(loss, vjp)
+    def targets_vjp(cot: Array) -> Array:
+        g = mod * (sp_neg - sp_pos)
+        if gamma != 0.0:
+            live = q > 0.0
+            q_safe = xp.where(live, q, xp.ones_like(q))
+            dmod = xp.where(live, gamma * q_safe ** (gamma - 1.0) * ce, xp.zeros_like(q))
+            g = g + dmod * (t - s)
+        if a_t is not None:
+            g = a_t * g + (2.0 * alpha - 1.0) * mod * ce
+        return g * cot
+
+    return LossOutput(loss, vjp, {"targets": targets_vjp})
 
 
 def likelihood(predictions: Array, targets: Array) -> LossOutput:
@@ -579,7 +595,7 @@ _OWN: tuple[LossSpec, ...] = (
         name="sigmoid_focal",
         fn=sigmoid_focal,
         family="binary",
-        inputs=(LOGITS, SOFT_TARGETS),
+        inputs=(LOGITS, SOFT_TARGETS.requestable()),
         params=(
             ParamSpec("alpha", "float", None, "weight of the positive class in [0, 1]; -1 "
                       "disables the weighting; null (the default) takes the convention's "

@@ -163,6 +163,20 @@ def _pce_torch(convention: str, ls: float) -> Callable[[dict[str, Any], str], An
     return fn
 
 
+def _sigmoid_focal_torch(alpha: float, gamma: float) -> Callable[[dict[str, Any], str], Any]:
+    """torchvision.ops.sigmoid_focal_loss, as torchvision writes it."""
+    def fn(ts: dict[str, Any], reduction: str) -> Any:
+        x, y = ts["predictions"], ts["targets"]
+        p = torch.sigmoid(x)
+        ce = F.binary_cross_entropy_with_logits(x, y, reduction="none")
+        p_t = p * y + (1 - p) * (1 - y)
+        loss = ce * ((1 - p_t) ** gamma)
+        if alpha >= 0:
+            loss = (alpha * y + (1 - alpha) * (1 - y)) * loss
+        return _reduced(loss, reduction)
+    return fn
+
+
 def _t(name: str, fn: Callable[..., Any], *names: str, **kw: Any) -> Callable[..., Any]:
     """``fn(*tensors[names], reduction=r, **kw)``; list-valued kw become tensors."""
     def call(ts: dict[str, Any], reduction: str) -> Any:
@@ -267,6 +281,11 @@ OTHER_CASES: tuple[Case, ...] = (
     Case("probability_cross_entropy-keras", "probability_cross_entropy", _pce,
          {"convention": "keras"}, torch_fn=_pce_torch("keras", 0.0), shapes=((4, 3), (5,)),
          fd=False),
+    Case("sigmoid_focal", "sigmoid_focal", _logits, torch_fn=_sigmoid_focal_torch(0.25, 2.0)),
+    Case("sigmoid_focal-gamma", "sigmoid_focal", _logits, {"alpha": 0.6, "gamma": 0.5},
+         torch_fn=_sigmoid_focal_torch(0.6, 0.5)),
+    Case("sigmoid_focal-optax", "sigmoid_focal", _logits, {"convention": "optax", "gamma": 1.0},
+         torch_fn=_sigmoid_focal_torch(-1.0, 1.0)),
     Case("linear_softmax-reg", "linear_softmax", _linear, {"reg": 0.3}, shapes=((5, 4, 3),)),
     Case("linear_svm", "linear_svm", _linear, {"reg": 0.3}, shapes=((5, 4, 3),)),
 )
@@ -452,6 +471,13 @@ def test_refusals_are_located_at_wrt():
     e = _refused("kl_div", {"predictions": [[0.5, 0.5]], "targets": [[0.4, 0.6]]},
                  ["targets"], params={"convention": "keras"})
     assert e.code == "not_differentiable" and e.loc == ("wrt", 0)
+    e = _refused("sigmoid_focal", {"predictions": [0.5], "targets": [1.0]}, ["targets"],
+                 params={"convention": "keras"})
+    assert e.code == "not_differentiable" and "not with these parameters" in str(e)
+    # integer one-hot rows (cast for the loss) are integers: no gradient
+    e = _refused("cross_entropy", {"predictions": [[0.5, 1.0]], "targets": [[0, 1]]},
+                 ["targets"])
+    assert e.code == "not_differentiable" and "integers" in str(e)
 
 
 def test_wrt_repeated_names_once_and_names_are_checked_without_a_gradient():
