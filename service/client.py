@@ -189,12 +189,14 @@ def build_request(predictions: Any = None, targets: Any = None, *,
                   reduction: str | None = None, sample_weight: Any = None,
                   dtype: str | None = None, encoding: str | None = None,
                   b64_threshold: int = 4096, per_sample: bool = True,
-                  splices: Splices | None = None) -> dict[str, Any]:
+                  splices: Splices | None = None,
+                  wrt: list[str] | tuple[str, ...] | None = None) -> dict[str, Any]:
     """The JSON body for /loss and /gradient. It omits the response's ``gradient`` (a copy of
     ``gradients.predictions``, which is what :class:`LossResult` reads) and, with
     ``per_sample=False``, the per-sample breakdown. With ``encoding="binary"`` the arrays stay
     NumPy arrays, for :func:`service.transport.binary.pack`. With ``splices``, b64 texts are
-    held there and the body has placeholders: send it with :func:`request_parts`."""
+    held there and the body has placeholders: send it with :func:`request_parts`. ``wrt``: the
+    inputs whose gradients /gradient returns (None: the differentiable ones)."""
     body: dict[str, Any] = {}
     big = False
     binary = encoding == "binary"
@@ -219,6 +221,8 @@ def build_request(predictions: Any = None, targets: Any = None, *,
         body["dtype"] = dtype
     body["encoding"] = encoding or ("b64" if big else "json")
     body["omit"] = ["gradient"] if per_sample else ["gradient", "per_sample"]
+    if wrt is not None:
+        body["wrt"] = list(wrt)
     return body
 
 
@@ -418,12 +422,13 @@ class LossClient:
                  inputs: dict[str, Any] | None = None, reduction: str | None = None,
                  sample_weight: Any = None, dtype: str | None = None,
                  encoding: str | None = None, per_sample: bool = True,
-                 **params: Any) -> LossResult:
-        """``POST /gradient/{name}``: the value plus gradients of every differentiable input."""
+                 wrt: list[str] | tuple[str, ...] | None = None, **params: Any) -> LossResult:
+        """``POST /gradient/{name}``: the value plus gradients of every differentiable input, or
+        of the inputs ``wrt`` names (e.g. ``["predictions", "targets"]``)."""
         body = build_request(predictions, targets, inputs=inputs, params=params,
                              reduction=reduction, sample_weight=sample_weight, dtype=dtype,
                              encoding=encoding, b64_threshold=self.b64_threshold,
-                             per_sample=per_sample, splices=(splices := Splices()))
+                             per_sample=per_sample, splices=(splices := Splices()), wrt=wrt)
         return parse_result(self._post(f"/gradient/{name}", body, splices))
 
     def losses(self) -> list[dict[str, Any]]:
@@ -530,11 +535,12 @@ class AsyncLossClient:
                        inputs: dict[str, Any] | None = None, reduction: str | None = None,
                        sample_weight: Any = None, dtype: str | None = None,
                        encoding: str | None = None, per_sample: bool = True,
+                       wrt: list[str] | tuple[str, ...] | None = None,
                        **params: Any) -> LossResult:
         body = build_request(predictions, targets, inputs=inputs, params=params,
                              reduction=reduction, sample_weight=sample_weight, dtype=dtype,
                              encoding=encoding, b64_threshold=self.b64_threshold,
-                             per_sample=per_sample, splices=(splices := Splices()))
+                             per_sample=per_sample, splices=(splices := Splices()), wrt=wrt)
         return parse_result(await self._post(f"/gradient/{name}", body, splices))
 
     async def losses(self) -> list[dict[str, Any]]:

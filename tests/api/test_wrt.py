@@ -108,3 +108,20 @@ def test_openapi_documents_wrt():
     assert field["anyOf"][0]["items"]["enum"] == ["predictions", "targets"]
     assert "wrt" not in schemas["ZeroOneRequest"]["properties"]
     assert "wrt" in schemas["GenericRequest"]["properties"]
+
+
+async def test_the_python_client_sends_wrt(app):
+    import httpx
+
+    from service.client import AsyncLossClient
+
+    async with AsyncLossClient("http://testserver",
+                               transport=httpx.ASGITransport(app=app)) as lc:
+        x, y, v = np.array([[0.5, 2.0]]), np.array([[0.0, 1.0]]), np.array([[1.0, 0.5]])
+        r = await lc.gradient("gaussian_nll", x, y, inputs={"var": v}, reduction="sum",
+                              wrt=["targets", "var"])
+        assert list(r.gradients) == ["targets", "var"]
+        np.testing.assert_allclose(r.gradients["targets"], [[-0.5, -2.0]])
+        np.testing.assert_allclose(r.gradients["var"], [[0.375, -1.0]])
+        plain = await lc.gradient("gaussian_nll", x, y, inputs={"var": v})
+        assert list(plain.gradients) == ["predictions", "var"]
