@@ -227,12 +227,13 @@ class LossClient:
                  inputs: dict[str, Any] | None = None, reduction: str | None = None,
                  sample_weight: Any = None, dtype: str | None = None,
                  encoding: str | None = None, per_sample: bool = True,
-                 **params: Any) -> LossResult:
-        """``POST /gradient/{name}``: the value plus gradients of every differentiable input."""
+                 wrt: list[str] | tuple[str, ...] | None = None, **params: Any) -> LossResult:
+        """``POST /gradient/{name}``: the value plus gradients of every differentiable input, or
+        of the inputs ``wrt`` names (e.g. ``["predictions", "targets"]``)."""
         body = build_request(predictions, targets, inputs=inputs, params=params,
                              reduction=reduction, sample_weight=sample_weight, dtype=dtype,
                              encoding=encoding, b64_threshold=self.b64_threshold,
-                             per_sample=per_sample, splices=(splices := Splices()))
+                             per_sample=per_sample, splices=(splices := Splices()), wrt=wrt)
         return parse_result(self._post(f"/gradient/{name}", body, splices))
 
     def losses(self) -> list[dict[str, Any]]:
@@ -345,11 +346,12 @@ class AsyncLossClient:
                        inputs: dict[str, Any] | None = None, reduction: str | None = None,
                        sample_weight: Any = None, dtype: str | None = None,
                        encoding: str | None = None, per_sample: bool = True,
+                       wrt: list[str] | tuple[str, ...] | None = None,
                        **params: Any) -> LossResult:
         body = build_request(predictions, targets, inputs=inputs, params=params,
                              reduction=reduction, sample_weight=sample_weight, dtype=dtype,
                              encoding=encoding, b64_threshold=self.b64_threshold,
-                             per_sample=per_sample, splices=(splices := Splices()))
+                             per_sample=per_sample, splices=(splices := Splices()), wrt=wrt)
         return parse_result(await self._post(f"/gradient/{name}", body, splices))
 
     async def losses(self) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ thread when one is given, so request threads never use CUDA concurrently.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -35,7 +35,8 @@ def _count(inputs: Mapping[str, Any]) -> int:
 def _on_device(backend_name: str, name: str, inputs: Mapping[str, Any], params: Any,
                reduction: str | None, sample_weight: Any, dtype: str,
                want_grad: bool, want_per_sample: bool,
-               acceleration: accel.Acceleration | None, validate: str) -> Evaluation:
+               acceleration: accel.Acceleration | None, validate: str,
+               wrt: Sequence[str] | None = None) -> Evaluation:
     backend = get_backend(backend_name)
     host = {k: np.asarray(v) for k, v in inputs.items() if v is not None}
     if sample_weight is not None:
@@ -44,7 +45,7 @@ def _on_device(backend_name: str, name: str, inputs: Mapping[str, Any], params: 
     sw = dev.pop("__sample_weight__", None)
     ev = evaluate(name, dev, params, reduction=reduction, sample_weight=sw, dtype=dtype,
                   want_grad=want_grad, want_per_sample=want_per_sample,
-                  acceleration=acceleration, validate=validate)
+                  acceleration=acceleration, validate=validate, wrt=wrt)
     results = {"value": ev.value}
     if ev.per_sample is not None:
         results["per_sample"] = ev.per_sample
@@ -62,12 +63,14 @@ def run(name: str, inputs: Mapping[str, Any], params: Mapping[str, Any] | None =
         gpu_min_elements: int = DEFAULT_GPU_MIN_ELEMENTS,
         want_per_sample: bool = True,
         acceleration: accel.Acceleration | None = None,
-        validate: str = "strict") -> EngineResult:
+        validate: str = "strict",
+        wrt: Sequence[str] | None = None) -> EngineResult:
     """Evaluate loss ``name`` on ``backend`` (``auto``, ``numpy`` or ``cupy``);
     ``want_per_sample=False`` leaves the per-sample breakdown out (``per_sample`` None);
     ``acceleration`` and ``validate`` as :func:`service.losses.evaluate`'s (None: the
     process's; "strict": suspicious inputs are refused, as the grader wants; "lenient": they
-    are computed, with the result's ``warnings``).
+    are computed, with the result's ``warnings``); ``wrt``: the inputs whose gradients
+    ``want_grad`` returns (None: the differentiable ones).
 
     Raises :class:`service.backends.BackendUnavailable` when a named backend cannot be used, and
     :class:`service.backends.worker.QueueFull` when the device queue is full.
@@ -76,9 +79,9 @@ def run(name: str, inputs: Mapping[str, Any], params: Mapping[str, Any] | None =
     if chosen == "numpy":
         ev = evaluate(name, inputs, params, reduction=reduction, sample_weight=sample_weight,
                       dtype=dtype, want_grad=want_grad, want_per_sample=want_per_sample,
-                      acceleration=acceleration, validate=validate)
+                      acceleration=acceleration, validate=validate, wrt=wrt)
         return EngineResult(evaluation=ev, backend=chosen)
     args = (chosen, name, inputs, params, reduction, sample_weight, dtype, want_grad,
-            want_per_sample, acceleration, validate)
+            want_per_sample, acceleration, validate, wrt)
     ev = worker.run(_on_device, *args) if worker is not None else _on_device(*args)
     return EngineResult(evaluation=ev, backend=chosen)

@@ -87,7 +87,9 @@ ERROR_CODES: tuple[ErrorCode, ...] = (
     ErrorCode(422, "duplicate_input", "Duplicate input",
               "an input given both at top level and in `inputs`"),
     ErrorCode(422, "not_differentiable", "Loss has no gradient",
-              "a gradient was asked of a loss that has none (`/gradient/zero_one`)"),
+              "a gradient was asked of a loss that has none (`/gradient/zero_one`), or `wrt` "
+              "names an input without one (integer class targets); the detail lists what "
+              "`wrt` may name"),
     ErrorCode(422, "backend_unavailable", "Backend unavailable",
               "a backend (`cupy`) asked for by name cannot be used here; the message says why "
               "(no silent CPU fallback)"),

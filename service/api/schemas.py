@@ -117,6 +117,23 @@ OMIT_DESCRIPTION = (
     "the value and gradients are the same to the last bit) and `gradient` (the copy of "
     "`gradients.predictions`); a name the response does not have is ignored. Large requests "
     "that only need the value and gradient send both: less to compute, encode and transfer")
+WRT_DESCRIPTION = (
+    "/gradient only (ignored by /loss, whose names are checked all the same): the inputs whose "
+    "gradients `gradients` returns, in this order. Default: the inputs marked differentiable. "
+    "Besides those, the float inputs PyTorch differentiates may be named, e.g. `targets` of mse "
+    "or of cross_entropy with class probabilities (the catalog's `wrt` lists them per loss); "
+    "sample weights and the reduction apply as to the predictions' gradient. Naming an input "
+    "without a gradient (integer class targets) is a 422 located at it")
+
+
+def wrt_field(spec: LossSpec) -> Any:
+    """The ``wrt`` field of a loss's request: the names it may hold documented as an enum, but
+    checked by the core (:func:`service.losses.evaluate.check_wrt`), whose message names them."""
+    schema = {"anyOf": [{"type": "array", "items": {"enum": list(spec.wrt_inputs)},
+                         "minItems": 1}, {"type": "null"}]}
+    return (Annotated[list[str] | None, WithJsonSchema(schema)],
+            Field(None, description=WRT_DESCRIPTION,
+                  examples=[list(reversed(spec.wrt_inputs))]))
 
 
 class TensorData(BaseModel):
@@ -293,6 +310,8 @@ def request_model(spec: LossSpec) -> type[BaseModel]:
         validation=(Validate | None, Field(None, alias="validate",
                                            description=VALIDATE_DESCRIPTION)),
     )
+    if spec.differentiable:
+        fields["wrt"] = wrt_field(spec)
     return create_model(
         f"{_camel(spec.name)}Request",
         __config__=ConfigDict(extra="forbid",
@@ -318,6 +337,7 @@ class GenericRequest(BaseModel):
     encoding: Encoding = Field("json", description=ENCODING_DESCRIPTION)
     omit: list[Omittable] = Field(default_factory=list, description=OMIT_DESCRIPTION)
     validation: Validate | None = Field(None, alias="validate", description=VALIDATE_DESCRIPTION)
+    wrt: list[str] | None = Field(None, description=WRT_DESCRIPTION)
 
 
 class WarningOut(BaseModel):
@@ -352,15 +372,17 @@ class LossResponse(BaseModel):
 
 
 class GradientResponse(LossResponse):
-    """A loss value plus its gradients with respect to every differentiable input."""
+    """A loss value plus its gradients with respect to every differentiable input (or those
+    the request's ``wrt`` names)."""
 
     gradients: dict[str, ArrayOut] = Field(
         description="gradient of the reduced value (of the sum for reduction none) for each "
-        "differentiable input, in that input's shape")
+        "differentiable input, or each input the request's `wrt` names (in its order), in that "
+        "input's shape")
     gradient: ArrayOut | None = Field(None, description="the gradient for `predictions`, "
                                       "where the loss has that input (a copy of "
                                       "`gradients.predictions`; absent when the request "
-                                      "omits it)")
+                                      "omits it, or when its `wrt` leaves predictions out)")
 
 
 REQUEST_MODELS: dict[str, type[BaseModel]] = {name: request_model(s) for name, s in LOSSES.items()}

@@ -123,6 +123,11 @@ def binary_cross_entropy(predictions: Array, targets: Array, *, weight: Any = No
       clip(1 - p, e, 1 - e)]`` (log_loss clips both columns [1 - p, p]); gradient 0 where a
       clip is active.
 
+    Targets (on request), ``dl/dt = (1 - ls) dl/dy`` with ``dl/dy = -w logit(p) = -w [log p -
+    log(1 - p)]`` under ``torch`` (PyTorch's target gradient: the logs unclamped, so +-inf at
+    p = 0 or 1), ``-w [log pc - log(1 - pc)]`` under keras and ``-w [log pc - log qc]`` under
+    sklearn (the clipped logs of the loss).
+
     Args:
       predictions: [*] probabilities p in [0, 1].
       targets: [*] labels t in [0, 1] (soft labels allowed), same shape.
@@ -148,12 +153,18 @@ def binary_cross_entropy(predictions: Array, targets: Array, *, weight: Any = No
 
         def slope() -> Array:
             return (p - y) / xp.maximum((1.0 - p) * p, BCE_EPS)
+
+        def t_slope() -> Array:
+            return xp.log1p(-p) - xp.log(p)
     elif convention == "keras":
         pc, ok = _clipped(xp, p, KERAS_EPS)
         loss = -(y * xp.log(pc) + (1.0 - y) * xp.log(1.0 - pc))  # Keras: log(1 - pc), no log1p
 
         def slope() -> Array:
             return ok * ((1.0 - y) / (1.0 - pc) - y / pc)
+
+        def t_slope() -> Array:
+            return xp.log(1.0 - pc) - xp.log(pc)
     else:  # sklearn
         eps = float(xp.finfo(p.dtype).eps)
         pc, ok_p = _clipped(xp, p, eps)
@@ -162,6 +173,9 @@ def binary_cross_entropy(predictions: Array, targets: Array, *, weight: Any = No
 
         def slope() -> Array:
             return ok_q * (1.0 - y) / qc - ok_p * y / pc
+
+        def t_slope() -> Array:
+            return xp.log(qc) - xp.log(pc)
     if w is not None:
         loss = loss * w
 
@@ -171,7 +185,13 @@ def binary_cross_entropy(predictions: Array, targets: Array, *, weight: Any = No
             g = g * w
         return {"predictions": g * cot}
 
-    return LossOutput(loss, vjp)
+    def targets_vjp(cot: Array) -> Array:
+        g = t_slope() * (1.0 - label_smoothing)
+        if w is not None:
+            g = g * w
+        return g * cot
+
+    return LossOutput(loss, vjp, {"targets": targets_vjp})
 
 
 def binary_cross_entropy_with_logits(predictions: Array, targets: Array, *, weight: Any = None,
@@ -179,7 +199,8 @@ def binary_cross_entropy_with_logits(predictions: Array, targets: Array, *, weig
     """Binary cross-entropy on logits (sigmoid and BCE fused, numerically stable).
 
     ``l = w [c y softplus(-x) + (1 - y) softplus(x)]`` (``= -w[c y log s(x) + (1-y) log s(-x)]``,
-    ``c`` = pos_weight); ``dl/dx = w [(1 - y) s(x) - c y s(-x)]``.
+    ``c`` = pos_weight); ``dl/dx = w [(1 - y) s(x) - c y s(-x)]``; targets (on request):
+    ``dl/dy = w [c softplus(-x) - softplus(x)]``.
 
     Args:
       predictions: [*] logits x.
@@ -214,7 +235,14 @@ def binary_cross_entropy_with_logits(predictions: Array, targets: Array, *, weig
             g = g * w
         return {"predictions": g * cot}
 
-    return LossOutput(loss, vjp)
+    def targets_vjp(cot: Array) -> Array:
+        sp_p, sp_n, _ = softplus_pair(xp, x)
+        g = (sp_n if c is None else c * sp_n) - sp_p
+        if w is not None:
+            g = g * w
+        return g * cot
+
+    return LossOutput(loss, vjp, {"targets": targets_vjp})
 
 
 def multilabel_soft_margin(predictions: Array, targets: Array, *,
@@ -222,7 +250,8 @@ def multilabel_soft_margin(predictions: Array, targets: Array, *,
     """Multi-label soft margin loss: the mean over classes of the per-class logistic loss.
 
     ``l_n = -(1/C) sum_c w_c [y log s(x) + (1 - y) log s(-x)]``;
-    ``dl_n/dx_c = (w_c / C) (s(x_c) - y_c)``.
+    ``dl_n/dx_c = (w_c / C) (s(x_c) - y_c)``; targets (on request):
+    ``dl_n/dy_c = (w_c / C) [softplus(-x_c) - softplus(x_c)]`` (``= -w_c x_c / C``).
 
     Args:
       predictions: [N, C] or [C] logits.
@@ -252,7 +281,11 @@ def multilabel_soft_margin(predictions: Array, targets: Array, *,
         g = ((1.0 - y) * s_pos - y * s_neg) * scale
         return {"predictions": g * xp.expand_dims(cot, axis=-1)}
 
-    return LossOutput(loss, vjp)
+    def targets_vjp(cot: Array) -> Array:
+        sp_p, sp_n, _ = softplus_pair(xp, x)
+        return (sp_n - sp_p) * scale * xp.expand_dims(cot, axis=-1)
+
+    return LossOutput(loss, vjp, {"targets": targets_vjp})
 
 
 TORCH_FOCAL_ALPHA = 0.25  # torchvision.ops.sigmoid_focal_loss's default
@@ -276,6 +309,11 @@ def sigmoid_focal(predictions: Array, targets: Array, *, alpha: float | None = N
     ``q' = (1 - 2y) s(x) s(-x)``: ``dl/dx = a_t [gamma q^(gamma-1) q' ce + q^gamma ce']``; the first
     term is evaluated in log space and taken as 0 where ``q == 0`` (its limit), so
     ``0 < gamma < 1`` gives no NaN.
+
+    Targets (on request; torchvision's loss is differentiable in them), torch and optax:
+    ``dl/dy = (2 alpha - 1) q^gamma ce + a_t [gamma q^(gamma-1) (s(-x) - s(x)) ce
+    + q^gamma (softplus(-x) - softplus(x))]`` (no first term without alpha; the middle term 0
+    where ``q == 0``, its limit since ``ce ~ q`` there).
 
     ``alpha=None`` is the convention's default: 0.25 for ``torch`` (torchvision), no weighting for
     ``optax``. ``keras`` is Keras' ``BinaryFocalCrossentropy(from_logits=True)``: sigmoid, then the
@@ -330,14 +368,25 @@ def sigmoid_focal(predictions: Array, targets: Array, *, alpha: float | None = N
             g = a_t * g
         return {"predictions": g * cot}
 
-    return LossOutput(loss, vjp)
+    def targets_vjp(cot: Array) -> Array:
+        g = mod * (sp_neg - sp_pos)
+        if gamma != 0.0:
+            live = q > 0.0
+            q_safe = xp.where(live, q, xp.ones_like(q))
+            dmod = xp.where(live, gamma * q_safe ** (gamma - 1.0) * ce, xp.zeros_like(q))
+            g = g + dmod * (t - s)
+        if a_t is not None:
+            g = a_t * g + (2.0 * alpha - 1.0) * mod * ce
+        return g * cot
+
+    return LossOutput(loss, vjp, {"targets": targets_vjp})
 
 
 def likelihood(predictions: Array, targets: Array) -> LossOutput:
     """Negative "maximum likelihood" score of the predicted probabilities (seed 002).
 
     ``l = -(y p + (1 - y)(1 - p))``: minus the probability given to the observed label;
-    ``dl/dp = 1 - 2y``. The loss lies in [-1, 0].
+    ``dl/dp = 1 - 2y``; targets (on request): ``dl/dy = 1 - 2p``. The loss lies in [-1, 0].
 
     Args:
       predictions: [*] probabilities p in [0, 1].
@@ -354,7 +403,8 @@ def likelihood(predictions: Array, targets: Array) -> LossOutput:
     _checks.probabilities(xp, targets, "targets")
     p, y = predictions, targets
     loss = -(y * p + (1.0 - y) * (1.0 - p))
-    return LossOutput(loss, lambda cot: {"predictions": (1.0 - 2.0 * y) * cot})
+    return LossOutput(loss, lambda cot: {"predictions": (1.0 - 2.0 * y) * cot},
+                      {"targets": lambda cot: (1.0 - 2.0 * p) * cot})
 
 
 def _mixed_labels(rng: Any, n: int, c: int) -> Any:
@@ -408,7 +458,7 @@ _OWN: tuple[LossSpec, ...] = (
         fn=binary_cross_entropy,
         family="binary",
         aliases=("bce", "log_loss", "binary_crossentropy"),
-        inputs=(PROBS, SOFT_TARGETS),
+        inputs=(PROBS, SOFT_TARGETS.requestable()),
         params=(WEIGHT, LABEL_SMOOTHING),
         summary="Binary cross-entropy (log loss) on predicted probabilities.",
         formula=r"\ell = -w\left[y \log p + (1 - y)\log(1 - p)\right],\ "
@@ -468,7 +518,7 @@ _OWN: tuple[LossSpec, ...] = (
         fn=binary_cross_entropy_with_logits,
         family="binary",
         aliases=("bce_with_logits",),
-        inputs=(LOGITS, SOFT_TARGETS),
+        inputs=(LOGITS, SOFT_TARGETS.requestable()),
         params=(WEIGHT, POS_WEIGHT),
         summary="Binary cross-entropy on logits (sigmoid + BCE fused, numerically stable).",
         formula=r"\ell = -w\left[c\,y \log\sigma(x) + (1 - y)\log(1 - \sigma(x))\right]",
@@ -517,7 +567,8 @@ _OWN: tuple[LossSpec, ...] = (
             InputSpec("predictions", "logits", "(N, C) or (C,)", "one logit per class",
                       differentiable=True),
             InputSpec("targets", "binary_labels", "same shape as predictions",
-                      "per-class labels in {0, 1} (soft labels in [0, 1] allowed)"),
+                      "per-class labels in {0, 1} (soft labels in [0, 1] allowed)",
+                      grad_on_request=True),
         ),
         params=(ParamSpec("weight", "float_array", None, "one weight per class (length C)",
                           minimum=0.0, nullable=True, warn_outside_range=True),),
@@ -544,7 +595,7 @@ _OWN: tuple[LossSpec, ...] = (
         name="sigmoid_focal",
         fn=sigmoid_focal,
         family="binary",
-        inputs=(LOGITS, SOFT_TARGETS),
+        inputs=(LOGITS, SOFT_TARGETS.requestable()),
         params=(
             ParamSpec("alpha", "float", None, "weight of the positive class in [0, 1]; -1 "
                       "disables the weighting; null (the default) takes the convention's "
@@ -602,7 +653,7 @@ _OWN: tuple[LossSpec, ...] = (
         fn=likelihood,
         family="binary",
         aliases=("maximum_likelihood",),
-        inputs=(PROBS, SOFT_TARGETS),
+        inputs=(PROBS, SOFT_TARGETS.requestable()),
         summary="Negative likelihood of the labels: minus the probability given to each label.",
         formula=r"\ell = -\left[y p + (1 - y)(1 - p)\right]",
         reference="Lecture slides \"Loss functions: how good is your neural network?\" (seed "

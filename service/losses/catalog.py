@@ -24,6 +24,7 @@ def describe(spec: LossSpec) -> dict[str, Any]:
                 "shape": i.shape,
                 "dtype": i.dtype,
                 "differentiable": i.differentiable,
+                "grad_on_request": i.grad_on_request,
                 "optional": i.optional,
             }
             for i in spec.inputs
@@ -38,6 +39,8 @@ def describe(spec: LossSpec) -> dict[str, Any]:
         "reductions": list(spec.reductions),
         "default_reduction": spec.default_reduction,
         "differentiable": spec.differentiable,
+        # what a /gradient request's wrt may name (default: the differentiable inputs)
+        "wrt": list(spec.wrt_inputs),
         "formula": spec.formula,
         "gradient": spec.gradient_note,
         "notes": spec.notes,
@@ -82,6 +85,9 @@ def markdown_table() -> str:
         params = ", ".join(_param_cell(p) for p in s.params) or "-"
         aliases = ", ".join(f"`{a}`" for a in s.aliases) or "-"
         grad = ", ".join(s.differentiable_inputs) if s.differentiable else "no"
+        extra = [n for n in s.wrt_inputs if n not in s.differentiable_inputs]
+        if extra:
+            grad += f" (wrt: also {', '.join(extra)})"
         rows.append(f"| `{s.name}` | {aliases} | {s.family} | {inputs} | {params} | {grad} |")
     return "\n".join(rows)
 

@@ -74,7 +74,8 @@ def cosine_similarity(predictions: Array, targets: Array) -> LossOutput:
     ``l = -<x / max(||x||, 1e-7), y / max(||y||, 1e-7)>`` over the last axis, in [-1, 1]; a zero
     vector gives 0. With ``x_hat = x / max(||x||, 1e-7)`` and ``c = -l``:
     ``dl/dx = -(y_hat - c x_hat) / ||x||`` where ``||x|| > 1e-7``, ``-y_hat / 1e-7`` where the
-    bound is active (the clamped norm is a constant).
+    bound is active (the clamped norm is a constant). The loss is symmetric in ``x`` and ``y``:
+    the targets' gradient (on request) is ``dl/dy = -(x_hat - c y_hat) / ||y||``, likewise.
 
     Args:
       predictions: [..., D] predicted vectors.
@@ -104,7 +105,12 @@ def cosine_similarity(predictions: Array, targets: Array) -> LossOutput:
         free = as_float(xp, rx > KERAS_EPS, rx)  # the norm is a variable only above the bound
         return {"predictions": -cot[..., None] * (y_hat - free * cos[..., None] * x_hat) / nx}
 
-    return LossOutput(loss, vjp)
+    def targets_vjp(cot: Array) -> Array:
+        free = as_float(xp, ry > KERAS_EPS, ry)
+        ny = xp.maximum(ry, KERAS_EPS)
+        return -cot[..., None] * (x_hat - free * cos[..., None] * y_hat) / ny
+
+    return LossOutput(loss, vjp, {"targets": targets_vjp})
 
 
 def ntxent(embeddings: Array, targets: Array, *, temperature: float = 0.07) -> LossOutput:
@@ -270,7 +276,8 @@ SPECS: tuple[LossSpec, ...] = (
         inputs=(
             InputSpec("predictions", "embeddings", "(..., D), e.g. (N, D) or (D,)",
                       "predicted vectors (the last axis is the vector)", differentiable=True),
-            InputSpec("targets", "embeddings", "same shape as predictions", "target vectors"),
+            InputSpec("targets", "embeddings", "same shape as predictions", "target vectors",
+                      grad_on_request=True),
         ),
         formula=r"\ell = -\sum_d \frac{x_d}{\max(\lVert x\rVert_2, 10^{-7})}\,"
         r"\frac{y_d}{\max(\lVert y\rVert_2, 10^{-7})} \in [-1, 1]",

@@ -34,7 +34,9 @@ def poisson_nll(predictions: Array, targets: Array, *, log_input: bool = True,
     ``l = x - y log(x + eps)``. ``full`` adds Stirling's approximation of ``log y!``,
     ``y log y - y + 0.5 log(2 pi y)``, only where ``y > 1`` (PyTorch). Gradients:
     ``dl/dx = e^x - y`` (log_input) or ``1 - y / (x + eps)``; the Stirling term does not depend on
-    ``x``.
+    ``x``. Targets (on request): ``dl/dy = -x`` (log_input) or ``-log(x + eps)``, plus
+    ``log y + 1 / (2 y)`` where ``y > 1`` with ``full`` (the Stirling term's derivative; 0 where it
+    is masked; PyTorch's autograd gives NaN at ``y == 0`` there, from ``0 * log 0``).
 
     Args:
       predictions: [*] log-rates (``log_input``) or non-negative rates.
@@ -58,18 +60,27 @@ def poisson_nll(predictions: Array, targets: Array, *, log_input: bool = True,
         rate = xp.exp(x)
         loss = rate - y * x
         grad = rate - y
+        log_rate = x
     else:
         _checks.in_range(xp, x, "predictions", low=0.0, what="rates, since log_input is false",
                          warn=True)
         shifted = x + eps
-        loss = x - y * xp.log(shifted)
+        log_rate = xp.log(shifted)
+        loss = x - y * log_rate
         grad = 1.0 - y / shifted
+    stirling_slope = None
     if full:
         big = y > 1.0
         y_safe = xp.where(big, y, xp.ones_like(y))  # keeps log() finite where the term is masked
         stirling = y_safe * xp.log(y_safe) - y_safe + 0.5 * xp.log((2.0 * math.pi) * y_safe)
         loss = loss + as_float(xp, big, y) * stirling
-    return LossOutput(loss, lambda cot: {"predictions": grad * cot})
+        stirling_slope = as_float(xp, big, y) * (xp.log(y_safe) + 0.5 / y_safe)
+
+    def targets_vjp(cot: Array) -> Array:
+        g = -log_rate if stirling_slope is None else stirling_slope - log_rate
+        return g * cot
+
+    return LossOutput(loss, lambda cot: {"predictions": grad * cot}, {"targets": targets_vjp})
 
 
 # --------------------------------------------------------------------------------------------
@@ -105,7 +116,8 @@ def gaussian_nll(predictions: Array, targets: Array, var: Array, *, full: bool =
     ``full``. Gradients: ``dl/dx = (x - y) / v`` and ``dl/dvar = 0.5 (1/v - (x - y)^2 / v^2)``,
     the clamp treated as the identity (PyTorch clamps under ``no_grad``), so a variance below
     ``eps`` gets the gradient at ``eps``; a broadcast ``var`` gets the sum over the elements it
-    covers.
+    covers. Targets (on request): ``dl/dy = -(x - y) / v``, summed likewise where the targets are
+    broadcast.
 
     Args:
       predictions: [N, *] predicted means.
@@ -150,7 +162,8 @@ def gaussian_nll(predictions: Array, targets: Array, var: Array, *, full: bool =
         return {"predictions": sum_to(xp, g_x * cot, pred_shape),
                 "var": xp.reshape(sum_to(xp, g_v * cot, bshape), var_shape)}
 
-    return LossOutput(loss, vjp)
+    return LossOutput(loss, vjp,
+                      {"targets": lambda cot: sum_to(xp, -g_x * cot, tuple(targets.shape))})
 
 
 # --------------------------------------------------------------------------------------------
@@ -176,13 +189,14 @@ _POISSON_INPUTS = (
               "log-rates log(lambda) when log_input is true (the default), else rates >= 0",
               differentiable=True),
     InputSpec("targets", "counts", "(*), same shape as predictions",
-              "observed counts >= 0 (non-integer values are accepted, as in PyTorch)"),
+              "observed counts >= 0 (non-integer values are accepted, as in PyTorch)",
+              grad_on_request=True),
 )
 
 _GAUSSIAN_INPUTS = (
     InputSpec("predictions", "values", "(N, *)", "predicted means", differentiable=True),
     InputSpec("targets", "values", "(N, *), same shape as predictions or broadcastable with it",
-              "observed values"),
+              "observed values", grad_on_request=True),
     InputSpec("var", "variances",
               "(N, *); or (N, *) with one dimension of size 1; or (N, *) without its last "
               "dimension; or a scalar",

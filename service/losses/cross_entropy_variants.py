@@ -213,6 +213,7 @@ def poly1_cross_entropy(predictions: Array, targets: Array, *, epsilon: float = 
     ``l_n = -sum_c t_c log p_c + epsilon sum_c t_c (1 - p_c)``, ``p = softmax(x_n)``; index
     targets are one-hot rows. ``1 - p_c`` is computed as ``-expm1(log p_c)`` (no cancellation
     when ``p_c`` is near 1). ``dl/dx = p sum_c t_c - t + epsilon p (sum_c t_c p_c - t)``.
+    Float probability targets (on request): ``dl/dt_c = -log p_c + epsilon (1 - p_c)``.
 
     Args:
       predictions: [C] or [N, C] logits.
@@ -244,7 +245,12 @@ def poly1_cross_entropy(predictions: Array, targets: Array, *, epsilon: float = 
     loss = ce + epsilon * xp.sum(t * -xp.expm1(logp), axis=-1)
     g = p * xp.sum(t, axis=-1, keepdims=True) - t
     g = g + epsilon * p * (xp.sum(t * p, axis=-1, keepdims=True) - t)
-    return LossOutput(loss, lambda cot: {"predictions": g * cot[..., None]})
+
+    def targets_vjp(cot: Array) -> Array:
+        return (-logp - epsilon * xp.expm1(logp)) * cot[..., None]
+
+    return LossOutput(loss, lambda cot: {"predictions": g * cot[..., None]},
+                      {"targets": targets_vjp})
 
 
 # ------------------------------------------------------------------------------------ samplers
@@ -434,7 +440,7 @@ SPECS: tuple[LossSpec, ...] = (
             InputSpec("targets", "class_indices_or_probabilities",
                       "() or (N,) indices; or the predictions' shape",
                       "integer class indices, or class-probability rows summing to 1",
-                      dtype="index_or_float"),
+                      dtype="index_or_float", grad_on_request=True),
         ),
         params=(ParamSpec("epsilon", "float", 2.0,
                           "coefficient of the (1 - p_t) term (the paper recommends 2 for "

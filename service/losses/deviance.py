@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import _checks, errors
-from ._math import ns, xlogy
+from ._math import as_float, ns, xlogy
 from .spec import Array, Example, InputSpec, LossOutput, LossSpec, ParamSpec
 
 _KERAS_EPS = 1e-7  # keras.backend.epsilon()
@@ -26,7 +26,8 @@ _KERAS_EPS = 1e-7  # keras.backend.epsilon()
 def poisson(predictions: Array, targets: Array) -> LossOutput:
     """Poisson loss of Keras: the Poisson negative log-likelihood without ``log y!``.
 
-    ``l = x - y log(x + 1e-7)``; ``dl/dx = 1 - y / (x + 1e-7)``.
+    ``l = x - y log(x + 1e-7)``; ``dl/dx = 1 - y / (x + 1e-7)``; targets (on request):
+    ``dl/dy = -log(x + 1e-7)`` (PyTorch's poisson_nll_loss(log_input=False, eps=1e-7)'s).
 
     Args:
       predictions: [*] predicted rates ``x >= 0``.
@@ -43,9 +44,11 @@ def poisson(predictions: Array, targets: Array) -> LossOutput:
     _checks.in_range(xp, predictions, "predictions", low=0.0, what="rates")
     _checks.in_range(xp, targets, "targets", low=0.0, what="counts")
     shifted = predictions + _KERAS_EPS
-    loss = predictions - targets * xp.log(shifted)
+    log_rate = xp.log(shifted)
+    loss = predictions - targets * log_rate
     g = 1.0 - targets / shifted
-    return LossOutput(loss, lambda cot: {"predictions": g * cot})
+    return LossOutput(loss, lambda cot: {"predictions": g * cot},
+                      {"targets": lambda cot: -log_rate * cot})
 
 
 def _check_power(power: float) -> None:
@@ -81,7 +84,10 @@ def tweedie_deviance(predictions: Array, targets: Array, *, power: float = 0.0) 
     ``p = 0``: ``(y - x)^2``; ``p = 1``: ``2 (y log(y / x) - y + x)`` (``0 log 0 = 0``);
     ``p = 2``: ``2 (log(x / y) + y / x - 1)``; otherwise
     ``2 (max(y, 0)^{2-p} / ((1-p)(2-p)) - y x^{1-p} / (1-p) + x^{2-p} / (2-p))``.
-    For every power ``dl/dx = 2 (x - y) x^{-p}``.
+    For every power ``dl/dx = 2 (x - y) x^{-p}``. Targets (on request): ``dl/dy = 2 (y - x)``
+    (p = 0), ``2 log(y / x)`` (p = 1), ``2 (1/x - 1/y)`` (p = 2), otherwise
+    ``2 (max(y, 0)^{1-p} [y > 0 for p < 0] - x^{1-p}) / (1 - p)``; at ``y = 0`` (1 <= p < 2) the
+    one-sided derivative, -inf.
 
     Args:
       predictions: [*] predicted means ``x`` (> 0 unless ``power == 0``).
@@ -106,12 +112,21 @@ def tweedie_deviance(predictions: Array, targets: Array, *, power: float = 0.0) 
     if power == 0.0:
         loss = d * d
         g = 2.0 * d
+
+        def t_slope() -> Array:
+            return -2.0 * d
     elif power == 1.0:
         loss = 2.0 * (xlogy(xp, y, y / x) - y + x)
         g = 2.0 * d / x
+
+        def t_slope() -> Array:
+            return 2.0 * xp.log(y / x)
     elif power == 2.0:
         loss = 2.0 * (xp.log(x / y) + y / x - 1.0)
         g = 2.0 * d / (x * x)
+
+        def t_slope() -> Array:
+            return 2.0 * (1.0 / x - 1.0 / y)
     else:
         p = power
         y_pos = xp.where(y > 0.0, y, xp.zeros_like(y)) if p < 0.0 else y
@@ -119,7 +134,14 @@ def tweedie_deviance(predictions: Array, targets: Array, *, power: float = 0.0) 
                       - y * x ** (1.0 - p) / (1.0 - p)
                       + x ** (2.0 - p) / (2.0 - p))
         g = 2.0 * d * x ** (-p)
-    return LossOutput(loss, lambda cot: {"predictions": g * cot})
+
+        def t_slope() -> Array:
+            first = y_pos ** (1.0 - p)
+            if p < 0.0:  # the term is 0 (constant) where y <= 0
+                first = first * as_float(xp, y > 0.0, y)
+            return 2.0 * (first - x ** (1.0 - p)) / (1.0 - p)
+    return LossOutput(loss, lambda cot: {"predictions": g * cot},
+                      {"targets": lambda cot: t_slope() * cot})
 
 
 def poisson_deviance(predictions: Array, targets: Array) -> LossOutput:
@@ -184,7 +206,8 @@ def _sample_gamma(rng: Any, n: int, c: int) -> tuple[dict[str, Any], dict[str, A
 
 
 def _targets(description: str) -> InputSpec:
-    return InputSpec("targets", "counts", "(*), same shape as predictions", description)
+    return InputSpec("targets", "counts", "(*), same shape as predictions", description,
+                     grad_on_request=True)
 
 
 _MEAN_INPUTS = (
@@ -217,7 +240,8 @@ SPECS: tuple[LossSpec, ...] = (
             InputSpec("predictions", "rates", "(*)", "predicted rates x >= 0",
                       differentiable=True),
             InputSpec("targets", "counts", "(*), same shape as predictions",
-                      "observed counts y >= 0 (non-integer values are accepted)"),
+                      "observed counts y >= 0 (non-integer values are accepted)",
+                      grad_on_request=True),
         ),
         formula=r"\ell = x - y\,\log(x + 10^{-7})",
         reference="Keras 3 keras.losses.Poisson",

@@ -27,7 +27,9 @@ def kl_div(predictions: Array, targets: Array, *, log_target: bool = False,
 
     ``torch`` (default): ``l = p (log p - x)`` elementwise with ``p log p = 0`` where ``p == 0``
     (``xlogy``), ``x = log q``; with ``log_target`` (``t = log p``): ``l = e^t (t - x)``.
-    ``dl/dx = -p`` (``-e^t``).
+    ``dl/dx = -p`` (``-e^t``). Targets (on request; torch and optax): ``dl/dp = log p + 1 - x``
+    (NaN at ``p == 0``, as PyTorch's autograd of ``xlogy``: the one-sided derivative is -inf),
+    with ``log_target`` ``dl/dt = e^t (t - x + 1)``; not under keras.
 
     ``optax``: the same terms summed over the last axis (``optax.losses.kl_divergence``; with
     ``log_target``, ``kl_divergence_with_log_targets``), one value per distribution.
@@ -76,14 +78,23 @@ def kl_div(predictions: Array, targets: Array, *, log_target: bool = False,
                          what="log-probabilities, since log_target is true", warn=True)
         p = xp.exp(targets)
         loss = p * (targets - predictions)
+
+        def t_slope() -> Array:
+            return p * (targets - predictions + 1.0)
     else:
         _checks.probabilities(xp, targets, "targets", warn=True)
         p = targets
         loss = xlogy(xp, targets, targets) - targets * predictions
+
+        def t_slope() -> Array:
+            g = xp.log(targets) + 1.0 - predictions
+            return xp.where(targets == 0.0, xp.full_like(g, float("nan")), g)
     if convention == "optax":
         return LossOutput(xp.sum(loss, axis=-1),
-                          lambda cot: {"predictions": -p * xp.expand_dims(cot, axis=-1)})
-    return LossOutput(loss, lambda cot: {"predictions": -p * cot})
+                          lambda cot: {"predictions": -p * xp.expand_dims(cot, axis=-1)},
+                          {"targets": lambda cot: t_slope() * xp.expand_dims(cot, axis=-1)})
+    return LossOutput(loss, lambda cot: {"predictions": -p * cot},
+                      {"targets": lambda cot: t_slope() * cot})
 
 
 def _kl_div_keras(xp: Any, q: Array, targets: Array, log_target: bool) -> LossOutput:
@@ -128,7 +139,7 @@ def kl_div_with_log_targets(predictions: Array, targets: Array) -> LossOutput:
     """Kullback-Leibler divergence ``KL(p || q)`` per sample, both given as log-probabilities.
 
     ``l = sum_c e^{t_c} (t_c - x_c)`` over the last axis, ``x = log q``, ``t = log p``;
-    ``dl/dx_c = -e^{t_c}``.
+    ``dl/dx_c = -e^{t_c}``; targets (on request): ``dl/dt_c = e^{t_c} (t_c - x_c + 1)``.
 
     Args:
       predictions: [..., C] log-probabilities ``log q`` of the model distribution, each <= 0.
@@ -149,7 +160,9 @@ def kl_div_with_log_targets(predictions: Array, targets: Array) -> LossOutput:
     _checks.in_range(xp, targets, "targets", high=0.0, what="log-probabilities")
     p = xp.exp(targets)
     loss = xp.sum(p * (targets - predictions), axis=-1)
-    return LossOutput(loss, lambda cot: {"predictions": -p * xp.expand_dims(cot, axis=-1)})
+    return LossOutput(
+        loss, lambda cot: {"predictions": -p * xp.expand_dims(cot, axis=-1)},
+        {"targets": lambda cot: p * (targets - predictions + 1.0) * xp.expand_dims(cot, axis=-1)})
 
 
 def generalized_kl(predictions: Array, targets: Array) -> LossOutput:
@@ -158,7 +171,8 @@ def generalized_kl(predictions: Array, targets: Array) -> LossOutput:
     ``l = sum_c [p_c (log p_c - x_c) + e^{x_c} - p_c]`` over the last axis, ``x = log q``, with
     ``0 log 0 = 0``; the Bregman divergence of ``f(v) = v log v - v``, >= 0 for any non-negative
     ``p`` and positive ``q``, equal to ``KL(p || q)`` when both sum to 1.
-    ``dl/dx_c = e^{x_c} - p_c = q_c - p_c``.
+    ``dl/dx_c = e^{x_c} - p_c = q_c - p_c``; targets (on request): ``dl/dp_c = log p_c - x_c``
+    (-inf at ``p_c = 0``, the one-sided derivative).
 
     Args:
       predictions: [..., C] ``log q``, logs of a positive (not necessarily normalized) measure.
@@ -178,8 +192,9 @@ def generalized_kl(predictions: Array, targets: Array) -> LossOutput:
     q = xp.exp(predictions)
     terms = xlogy(xp, targets, targets) - targets * predictions + q - targets
     g = q - targets
-    return LossOutput(xp.sum(terms, axis=-1),
-                      lambda cot: {"predictions": g * xp.expand_dims(cot, axis=-1)})
+    return LossOutput(
+        xp.sum(terms, axis=-1), lambda cot: {"predictions": g * xp.expand_dims(cot, axis=-1)},
+        {"targets": lambda cot: (xp.log(targets) - predictions) * xp.expand_dims(cot, axis=-1)})
 
 
 def _sample_log_targets(rng: Any, n: int, c: int) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -214,7 +229,7 @@ SPECS: tuple[LossSpec, ...] = (
                       "themselves, in [0, 1] (Keras' y_pred), not log q", differentiable=True),
             InputSpec("targets", "probabilities", "(*), same shape as predictions",
                       "p: target probabilities in [0, 1], or log p (each <= 0) when log_target "
-                      "is true"),
+                      "is true", grad_on_request=True),
         ),
         params=(ParamSpec("log_target", "bool", False,
                           "targets are log-probabilities log p instead of probabilities p "
@@ -301,14 +316,16 @@ SPECS: tuple[LossSpec, ...] = (
                       "each <= 0", differentiable=True),
             InputSpec("targets", "log_probabilities", "(..., C) or (C,), same shape as "
                       "predictions",
-                      "log p: log-probabilities of the target distribution, each <= 0"),
+                      "log p: log-probabilities of the target distribution, each <= 0",
+                      grad_on_request=True),
         ),
         formula=r"\ell = \sum_c e^{t_c}\,(t_c - x_c),\quad x = \log q,\ t = \log p",
         reference="Kullback & Leibler (1951), On Information and Sufficiency; "
         "optax.losses.kl_divergence_with_log_targets",
         sampler=_sample_log_targets,
-        gradient_note=r"\partial\ell/\partial x_c = -e^{t_c} = -p_c; smooth, no kink. Gradients "
-        "are given w.r.t. predictions only (targets are data).",
+        gradient_note=r"\partial\ell/\partial x_c = -e^{t_c} = -p_c; smooth, no kink. The "
+        r"targets' gradient, when wrt names them: "
+        r"\partial\ell/\partial t_c = e^{t_c}(t_c - x_c + 1)",
         notes="optax semantics: summed over the last axis, one value per distribution (the "
         "unreduced shape is the input shape without its last axis; a single 1-D distribution "
         "gives a scalar). optax does not reduce further, so jnp.mean(optax_value) is this "
@@ -340,7 +357,7 @@ SPECS: tuple[LossSpec, ...] = (
                       "positive weights)", differentiable=True),
             InputSpec("targets", "counts", "(..., C) or (C,), same shape as predictions",
                       "p: the non-negative target measure (probabilities or any non-negative "
-                      "weights; need not sum to 1)"),
+                      "weights; need not sum to 1)", grad_on_request=True),
         ),
         formula=r"\ell = \sum_c \bigl[p_c(\log p_c - x_c) + e^{x_c} - p_c\bigr],\quad "
         r"x = \log q,\ 0\log 0 = 0",

@@ -165,7 +165,8 @@ def margin_ranking(input1: Array, input2: Array, targets: Array, *,
     """Margin ranking loss.
 
     ``l = max(0, -y (x1 - x2) + margin)``; ``dl/dx1 = -y = -dl/dx2`` where the term is >= 0
-    (PyTorch's ``clamp_min`` passes the gradient at exactly 0), else 0.
+    (PyTorch's ``clamp_min`` passes the gradient at exactly 0), else 0. Targets (on request, as
+    PyTorch differentiates them): ``dl/dy = -(x1 - x2)`` there, else 0.
 
     Args:
       input1: [N] or [] scores of the first item (any shape, as in torch).
@@ -197,7 +198,11 @@ def margin_ranking(input1: Array, input2: Array, targets: Array, *,
         return {"input1": sum_to(xp, g, tuple(input1.shape)),
                 "input2": sum_to(xp, -g, tuple(input2.shape))}
 
-    return LossOutput(loss, vjp)
+    def targets_vjp(cot: Array) -> Array:
+        g = -(input1 - input2) * as_float(xp, h >= 0.0, h) * cot
+        return sum_to(xp, g, tuple(targets.shape))
+
+    return LossOutput(loss, vjp, {"targets": targets_vjp})
 
 
 def cosine_embedding(input1: Array, input2: Array, targets: Array, *,
@@ -444,7 +449,8 @@ SPECS: tuple[LossSpec, ...] = (
                       "scores of the second items", differentiable=True),
             InputSpec("targets", "sign_labels", "(N,) or (), same shape as input1 (or "
                       "broadcastable, with as many dimensions)",
-                      "1 if input1 should rank higher, -1 if input2 should"),
+                      "1 if input1 should rank higher, -1 if input2 should",
+                      grad_on_request=True),
         ),
         params=(ParamSpec("margin", "float", 0.0, "required score gap"),),
         formula=r"\ell = \max\bigl(0,\ -y\,(x_1 - x_2) + m\bigr)",

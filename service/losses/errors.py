@@ -30,7 +30,8 @@ Codes (stable; docs/errors.md lists them with their HTTP status, generated from
 ``unknown_input``           an input the loss does not have
 ``unsupported_reduction``   a reduction the loss does not allow
 ``unknown_loss``            no loss or alias of that name
-``not_differentiable``      a gradient was asked of a loss that has none
+``not_differentiable``      a gradient was asked of a loss that has none, or ``wrt`` names an
+                            input without one (integer class targets)
 ``undefined_mean``          a ``mean`` whose denominator is 0 (every target ignored, zero weights)
 =========================== ===========================================================
 """

@@ -2,7 +2,9 @@
 
 It resolves the loss, validates parameters and inputs (dtype, finiteness, emptiness), runs the
 kernel in the requested precision, reduces (see :mod:`service.losses.reduce`) and, when asked,
-returns the analytic gradient of the reduced value with respect to every differentiable input.
+returns the analytic gradient of the reduced value with respect to every differentiable input,
+or with respect to the inputs ``wrt`` names (:func:`check_wrt`: the differentiable ones and those
+with a gradient on request, e.g. regression targets).
 Inputs may be nested lists, NumPy arrays or arrays of any array-API namespace; results come back in
 the inputs' namespace.
 """
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -129,12 +131,78 @@ def last_axis_mean(xp: Any, out: LossOutput) -> LossOutput:
     k = loss.shape[-1]
     vjp = out.vjp
 
+    def spread(cot: Array) -> Array:
+        return xp.broadcast_to(xp.expand_dims(cot / k, axis=-1), loss.shape)
+
     def mean_vjp(cot: Array) -> dict[str, Array]:
         assert vjp is not None
-        full = xp.broadcast_to(xp.expand_dims(cot / k, axis=-1), loss.shape)
-        return vjp(full)
+        return vjp(spread(cot))
 
-    return LossOutput(loss=xp.mean(loss, axis=-1), vjp=None if vjp is None else mean_vjp)
+    def extra(f: Any) -> Any:
+        return lambda cot: f(spread(cot))
+
+    return LossOutput(loss=xp.mean(loss, axis=-1), vjp=None if vjp is None else mean_vjp,
+                      extra_vjps={n: extra(f) for n, f in out.extra_vjps.items()})
+
+
+def check_wrt(spec: LossSpec, wrt: Sequence[str] | None) -> tuple[str, ...] | None:
+    """``wrt`` (the inputs whose gradients are asked for) without repetitions, in its order;
+    None for None (the default: the differentiable inputs). A name that is not one of
+    ``spec.wrt_inputs`` is an error at ``("wrt", i)``."""
+    if wrt is None:
+        return None
+    if isinstance(wrt, str) or not isinstance(wrt, Sequence):
+        raise errors.InvalidParam("wrt must be a list of input names", ("wrt",))
+    allowed = spec.wrt_inputs
+    if not wrt:
+        raise errors.InvalidParam(
+            f"wrt must name at least one input (of {spec.name}: {', '.join(allowed)})", ("wrt",))
+    for i, name in enumerate(wrt):
+        if name in allowed:
+            continue
+        ispec = next((s for s in spec.inputs if s.name == name), None)
+        if ispec is None:
+            raise errors.UnknownInput(
+                f"{spec.name} has no input {errors.brief(name)} (its inputs: "
+                f"{', '.join(spec.input_names)}); wrt may name: {', '.join(allowed)}",
+                ("wrt", i))
+        raise errors.NotDifferentiable(
+            f"{spec.name} is not differentiable with respect to {name} ({ispec.description}; "
+            f"PyTorch does not differentiate it either); wrt may name: {', '.join(allowed)}",
+            ("wrt", i))
+    return tuple(dict.fromkeys(wrt))
+
+
+def _gradients(spec: LossSpec, xp: Any, out: LossOutput, cot: Array, arrays: dict[str, Array],
+               wrt: tuple[str, ...] | None) -> dict[str, Array]:
+    """The gradients asked for: the default vjp's (``wrt`` None), else those ``wrt`` names, in
+    its order (the default ones from ``out.vjp``, the others from ``out.extra_vjps``)."""
+    assert out.vjp is not None or not spec.differentiable_inputs, \
+        f"{spec.name} is differentiable but has no vjp"
+    if wrt is None:
+        assert out.vjp is not None
+        return out.vjp(cot)
+    default = spec.differentiable_inputs
+    grads = out.vjp(cot) if out.vjp is not None and any(n in default for n in wrt) else {}
+    for i, name in enumerate(wrt):
+        if name not in arrays:
+            raise errors.MissingInput(f"wrt names {name}, which the request does not give",
+                                      ("wrt", i))
+        if name in default:
+            continue
+        # an integer input (class indices, integer one-hot rows) has no gradient, as in torch
+        integral = _is_integer_dtype(xp, arrays[name])
+        f = None if integral else out.extra_vjps.get(name)
+        if f is None:
+            why = ("it holds integers (integer class indices or integer rows)" if integral
+                   else "not with these parameters")
+            raise errors.NotDifferentiable(
+                f"{spec.name} has no gradient with respect to {name} here: {why} (PyTorch "
+                f"differentiates float inputs only); wrt may name: "
+                f"{', '.join(n for n in spec.wrt_inputs if n in arrays and n != name)}",
+                ("wrt", i))
+        grads[name] = f(cot)
+    return {n: grads[n] for n in wrt if n in grads}
 
 
 def evaluate(
@@ -149,6 +217,7 @@ def evaluate(
     want_per_sample: bool = True,
     acceleration: accel.Acceleration | None = None,
     validate: str = "strict",
+    wrt: Sequence[str] | None = None,
 ) -> Evaluation:
     """Evaluate loss ``name`` (or an alias) on ``inputs``; see the module docstring.
     ``want_per_sample=False``: the result's ``per_sample`` is None (the kernels then skip the
@@ -157,21 +226,23 @@ def evaluate(
     process's (:func:`service.losses.accel.configure`). ``validate``: "strict" refuses inputs
     that look like mistakes although the library computes on them (a negative class weight,
     probability rows that do not sum to 1...); "lenient" computes the library's number and
-    lists each in the result's ``warnings`` (:mod:`service.losses.warn`)."""
+    lists each in the result's ``warnings`` (:mod:`service.losses.warn`). ``wrt``: the inputs
+    whose gradients ``want_grad`` returns, in that order (:func:`check_wrt`); None: the
+    differentiable ones. A name beyond those, e.g. ``targets``, always runs the reference."""
     if acceleration is not None:
         with accel.using(acceleration):
             return evaluate(name, inputs, params, reduction=reduction,
                             sample_weight=sample_weight, dtype=dtype, want_grad=want_grad,
-                            want_per_sample=want_per_sample, validate=validate)
+                            want_per_sample=want_per_sample, validate=validate, wrt=wrt)
     with warn.collecting(validate) as warnings:
         ev = _evaluate(name, inputs, params, reduction, sample_weight, dtype, want_grad,
-                       want_per_sample)
+                       want_per_sample, wrt)
     return replace(ev, warnings=tuple(warnings)) if warnings else ev
 
 
 def _evaluate(name: str, inputs: Mapping[str, Any], params: Mapping[str, Any] | None,
               reduction: str | None, sample_weight: Any, dtype: str, want_grad: bool,
-              want_per_sample: bool) -> Evaluation:
+              want_per_sample: bool, wrt: Sequence[str] | None = None) -> Evaluation:
     spec = get_loss(name)
     reduction = spec.default_reduction if reduction is None else reduction
     if reduction not in spec.reductions:
@@ -185,6 +256,7 @@ def _evaluate(name: str, inputs: Mapping[str, Any], params: Mapping[str, Any] | 
                                   ("dtype",))
     if want_grad and not spec.differentiable:
         raise errors.NotDifferentiable(f"{spec.name} is not differentiable", ("name",))
+    wanted = check_wrt(spec, wrt)
     effective = validate_params(spec, params)
 
     known = spec.input_names
@@ -194,10 +266,20 @@ def _evaluate(name: str, inputs: Mapping[str, Any], params: Mapping[str, Any] | 
                 f"{spec.name} has no input {key!r} (its inputs: {', '.join(spec.input_names)})",
                 (key,),
             )
-    # large NumPy inputs of a loss with a kernel: one fused pass (None: the reference below)
-    fused = accel.evaluate(spec, inputs, effective, reduction, sample_weight, dtype, want_grad,
-                           want_per_sample)
+    # large NumPy inputs of a loss with a kernel: one fused pass (None: the reference below);
+    # the kernels compute the default gradients only, so a wrt beyond them takes the reference
+    beyond = want_grad and wanted is not None and any(
+        n not in spec.differentiable_inputs for n in wanted)
+    fused = None if beyond else accel.evaluate(spec, inputs, effective, reduction,
+                                               sample_weight, dtype, want_grad, want_per_sample)
     if fused is not None:
+        if want_grad and wanted is not None and fused.gradients is not None:
+            missing = [i for i, n in enumerate(wanted) if n not in fused.gradients]
+            if missing:
+                raise errors.MissingInput(
+                    f"wrt names {wanted[missing[0]]}, which the request does not give",
+                    ("wrt", missing[0]))
+            fused = replace(fused, gradients={n: fused.gradients[n] for n in wanted})
         return fused
     xp = _namespace([*inputs.values(), sample_weight])
     cdtype = getattr(xp, dtype)
@@ -226,8 +308,7 @@ def _evaluate(name: str, inputs: Mapping[str, Any], params: Mapping[str, Any] | 
                           weights_in_mean=conv is None or conv.weights_in_mean)
         grads = None
         if want_grad:
-            assert out.vjp is not None, f"{spec.name} is differentiable but has no vjp"
-            grads = out.vjp(red.cotangent)
+            grads = _gradients(spec, xp, out, red.cotangent, arrays, wanted)
     return Evaluation(loss=spec.name, reduction=reduction, value=red.value,
                       per_sample=red.per_sample if want_per_sample else None, params=effective,
                       dtype=dtype, gradients=grads, samples=int(red.per_sample.shape[0]))

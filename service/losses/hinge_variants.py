@@ -98,7 +98,7 @@ def categorical_hinge(predictions: Array, targets: Array) -> LossOutput:
 
     Gradient (where ``neg - pos + 1 > 0``, strict; 0 elsewhere):
     ``d l / d x_c = (1 - t_c) s_c - t_c``, ``s`` the maximiser indicator of ``(1 - t) x``
-    (ties split evenly).
+    (ties split evenly). Targets (on request): ``d l / d t_c = -x_c (s_c + 1)`` there.
 
     Args:
       predictions: [C] or [N, C] class scores.
@@ -119,9 +119,15 @@ def categorical_hinge(predictions: Array, targets: Array) -> LossOutput:
     pos = xp.sum(t * x, axis=-1)
     neg, share = _max_subgradient(xp, (1.0 - t) * x)
     z = neg - pos + 1.0
-    g = xp.where((z > 0.0)[..., None], (1.0 - t) * share - t, xp.zeros_like(x))
+    live = (z > 0.0)[..., None]
+    g = xp.where(live, (1.0 - t) * share - t, xp.zeros_like(x))
     loss = xp.maximum(z, 0.0)
-    return LossOutput(loss, lambda cot: {"predictions": g * cot[..., None]})
+
+    def targets_vjp(cot: Array) -> Array:
+        return xp.where(live, -x * (share + 1.0), xp.zeros_like(x)) * cot[..., None]
+
+    return LossOutput(loss, lambda cot: {"predictions": g * cot[..., None]},
+                      {"targets": targets_vjp})
 
 
 def perceptron(predictions: Array, targets: Array) -> LossOutput:
@@ -245,7 +251,7 @@ SPECS: tuple[LossSpec, ...] = (
         "quirk).",
         inputs=(_SCORES, InputSpec(
             "targets", "probability_rows", "(C,) or (N, C), same shape as predictions",
-            "one-hot rows (or class-probability rows summing to 1)")),
+            "one-hot rows (or class-probability rows summing to 1)", grad_on_request=True)),
         formula=r"\ell_n = \max\big(\max_c (1 - t_{n,c}) x_{n,c} - \sum_c t_{n,c} x_{n,c} + 1,"
         r"\ 0\big)",
         reference="keras.losses.CategoricalHinge / keras.losses.categorical_hinge (Keras 3.15)",

@@ -21,7 +21,9 @@ class weights or ignored targets: the target class's weight, 0 for an ignored ta
   scale the penalty under ``mean``).
 
 Gradients are of the reduced value: ``dW = X^T (c * dL/dS) + (sum_i c_i m_i) dR/dW`` for the
-cotangent ``c``, so ``mean`` gives the assignment's ``dW``.
+cotangent ``c``, so ``mean`` gives the assignment's ``dW``. The features' gradient, when a
+request's ``wrt`` names ``X`` (PyTorch's linear_cross_entropy differentiates its input):
+``dX = (c * dL/dS) W^T`` (the penalty does not depend on X).
 """
 
 from __future__ import annotations
@@ -86,7 +88,10 @@ def _output(xp: Any, W: Array, X: Array, b: Array | None, data: Array, d_scores:
             grads["b"] = xp.sum(ds, axis=0)
         return grads
 
-    return LossOutput(loss, vjp)
+    def x_vjp(cot: Array) -> Array:
+        return xp.matmul(d_scores * cot[:, None], xp.permute_dims(W, (1, 0)))
+
+    return LossOutput(loss, vjp, {"X": x_vjp})
 
 
 def linear_svm(W: Array, X: Array, targets: Array, b: Array | None = None, *,
@@ -228,7 +233,12 @@ def linear_softmax(W: Array, X: Array, targets: Array, b: Array | None = None, *
             grads["b"] = xp.reshape(xp.sum(ds, axis=0), b.shape)
         return grads
 
-    return LossOutput(loss, vjp, mean_weight=m)
+    def x_vjp(cot: Array) -> Array:  # dX = dS W^T, over every class (and position) column
+        ds = xp.reshape(ce_vjp(cot)["predictions"], (rows, cols))
+        w2 = xp.reshape(W, (int(W.shape[0]), cols))
+        return xp.reshape(xp.matmul(ds, xp.permute_dims(w2, (1, 0))), X.shape)
+
+    return LossOutput(loss, vjp, {"X": x_vjp}, mean_weight=m)
 
 
 # ------------------------------------------------------------------------------------ samplers
@@ -255,7 +265,7 @@ _INPUTS = (
     InputSpec("W", "values", "(D, C)", "weights: one column of D coefficients per class",
               differentiable=True),
     InputSpec("X", "embeddings", "(N, D)", "features, one row per sample (append a column of "
-              "ones for cs231n's bias trick)"),
+              "ones for cs231n's bias trick)", grad_on_request=True),
     InputSpec("targets", "class_indices", "(N,)", "integer class indices in [0, C)",
               dtype="int"),
     InputSpec("b", "values", "(C,)", "optional bias per class, added to every row of X W; "
@@ -268,7 +278,7 @@ _SOFTMAX_INPUTS = (
               "moved first)", differentiable=True),
     InputSpec("X", "embeddings", "(N, D) or (D,)", "features, one row per sample, or one "
               "unbatched sample (W of shape (D, C) only); append a column of ones for cs231n's "
-              "bias trick"),
+              "bias trick", grad_on_request=True),
     InputSpec("targets", "class_indices_or_probabilities",
               "(N,) or (N, d1, ..., dK) indices, () for unbatched X; or the scores' shape "
               "(N, C, d1, ..., dK), (C,) unbatched",

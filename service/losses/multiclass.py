@@ -51,7 +51,12 @@ def _ce_probabilities(xp: Any, x: Array, targets: Array, w: Array | None, ignore
         g = xp.exp(logp) * xp.sum(wt, axis=-1, keepdims=True) - wt
         return {"predictions": from_last(xp, g * cot[..., None])}
 
-    return LossOutput(loss, vjp)
+    def targets_vjp(cot: Array) -> Array:
+        # d/dt_c = -(1 - eps) w_c log p_c (the smoothing's eps/C is constant)
+        g = -(1.0 - eps) * logp if w is None else -(1.0 - eps) * w * logp
+        return from_last(xp, g * cot[..., None])
+
+    return LossOutput(loss, vjp, {"targets": targets_vjp})
 
 
 def cross_entropy(predictions: Array, targets: Array, *, weight: Array | None = None,
@@ -63,7 +68,9 @@ def cross_entropy(predictions: Array, targets: Array, *, weight: Array | None = 
     ``w_{y_n}`` over non-ignored targets (``mean_weight``). Probability targets:
     ``l_n = -sum_c w_c t'_{n,c} log p_{n,c}`` with ``t' = (1-eps) t + eps/C``; ``mean`` divides by
     ``N d1..dK``. Gradient: ``(1-eps) w_y (p - onehot_y) + (eps/C)(p sum_c w_c - w)``, resp.
-    ``p sum_c w_c t'_c - w t'``.
+    ``p sum_c w_c t'_c - w t'``. Probability targets also have a gradient (on request, as
+    PyTorch differentiates them): ``dl_n/dt_{n,c} = -(1-eps) w_c log p_{n,c}``; index targets
+    have none.
 
     Args:
       predictions: [C], [N, C] or [N, C, d1..dK] logits.
@@ -278,7 +285,7 @@ SPECS: tuple[LossSpec, ...] = (
             InputSpec("targets", "class_indices_or_probabilities",
                       "(), (N,) or (N, d1, ..., dK) indices; or the predictions' shape",
                       "integer class indices, or class probabilities of the predictions' shape "
-                      "(rows sum to 1)", dtype="index_or_float"),
+                      "(rows sum to 1)", dtype="index_or_float", grad_on_request=True),
         ),
         params=(
             _weight("each class's term"),

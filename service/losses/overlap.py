@@ -41,7 +41,9 @@ def dice(predictions: Array, targets: Array) -> LossOutput:
     """Dice loss per sample, Keras's formula.
 
     ``l = 1 - 2 sum(y x) / (sum(y) + sum(x) + 1e-7)``, sums over the non-batch axes. With
-    ``I = sum(y x)`` and ``den`` the denominator: ``dl/dx = -2 y / den + 2 I / den^2``.
+    ``I = sum(y x)`` and ``den`` the denominator: ``dl/dx = -2 y / den + 2 I / den^2``; the loss is
+    symmetric in ``x`` and ``y``, so the targets' gradient (on request) is
+    ``dl/dy = -2 x / den + 2 I / den^2``.
 
     Args:
       predictions: [N, ...] predicted probabilities.
@@ -64,7 +66,12 @@ def dice(predictions: Array, targets: Array) -> LossOutput:
         ratio = _per_sample(xp, inter / den, predictions.ndim)
         return {"predictions": 2.0 * k * (ratio - targets)}
 
-    return LossOutput(loss, vjp)
+    def targets_vjp(cot: Array) -> Array:
+        k = _per_sample(xp, cot / den, predictions.ndim)
+        ratio = _per_sample(xp, inter / den, predictions.ndim)
+        return 2.0 * k * (ratio - predictions)
+
+    return LossOutput(loss, vjp, {"targets": targets_vjp})
 
 
 def tversky(predictions: Array, targets: Array, *, alpha: float = 0.5,
@@ -73,7 +80,8 @@ def tversky(predictions: Array, targets: Array, *, alpha: float = 0.5,
 
     ``l = 1 - I / (I + alpha sum(y (1 - x)) + beta sum((1 - y) x) + 1e-7)``, ``I = sum(y x)``,
     sums over the non-batch axes. With ``den`` the denominator:
-    ``dl/dx = -(y den - I (y (1 - alpha) + beta (1 - y))) / den^2``.
+    ``dl/dx = -(y den - I (y (1 - alpha) + beta (1 - y))) / den^2``; targets (on request):
+    ``dl/dy = -(x den - I (x (1 - alpha - beta) + alpha)) / den^2``.
 
     Args:
       predictions: [N, ...] predicted probabilities.
@@ -102,7 +110,13 @@ def tversky(predictions: Array, targets: Array, *, alpha: float = 0.5,
         dden = (1.0 - alpha) * targets + beta * (1.0 - targets)
         return {"predictions": k * (ratio * dden - targets)}
 
-    return LossOutput(loss, vjp)
+    def targets_vjp(cot: Array) -> Array:
+        k = _per_sample(xp, cot / den, predictions.ndim)
+        ratio = _per_sample(xp, inter / den, predictions.ndim)
+        dden = (1.0 - alpha - beta) * predictions + alpha
+        return k * (ratio * dden - predictions)
+
+    return LossOutput(loss, vjp, {"targets": targets_vjp})
 
 
 def _sample(rng: Any, n: int, c: int) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -124,7 +138,7 @@ _INPUTS = (
               "predicted probabilities (e.g. sigmoid outputs), one mask per sample",
               differentiable=True),
     InputSpec("targets", "probabilities", "same shape as predictions",
-              "target masks in [0, 1] (hard or soft)"),
+              "target masks in [0, 1] (hard or soft)", grad_on_request=True),
 )
 _PER_SAMPLE = ("Per sample: the sums run over every non-batch axis (Keras's axis=(1, ..., "
                "ndim-1)), so our 'mean' is Keras's sum_over_batch_size with that axis. Keras's "

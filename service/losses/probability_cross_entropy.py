@@ -83,6 +83,9 @@ def probability_cross_entropy(predictions: Array, targets: Array, *,
       (0 elsewhere), ``dl/dp_k = (g_k - sum_c g_c r_c) / S`` (the renormalisation's Jacobian
       ``dr_c/dp_k = (delta_ck - r_c) / S``).
 
+    Float probability-row targets also have a gradient (on request): ``dl_n/dt_c = -(1 - ls)
+    log pc_c`` (sklearn), ``-(1 - ls) log o_c`` (keras); integer targets have none.
+
     Args:
       predictions: [C] or [N, C] class probabilities in [0, 1] (rows need not sum to 1; a row
         summing to 0 is refused under ``keras``).
@@ -120,6 +123,9 @@ def probability_cross_entropy(predictions: Array, targets: Array, *,
             g_o = 0.0 - (t / o) * inside  # 0.0 - a: no -0.0 where t_c = 0
             g = (g_o - xp.sum(g_o * r, axis=-1, keepdims=True)) / s
             return {"predictions": g * cot[..., None]}
+
+        def log_q() -> Array:
+            return xp.log(o)
     else:  # sklearn
         eps = float(xp.finfo(x.dtype).eps)
         pc, inside = _clip(xp, x, eps)
@@ -128,7 +134,13 @@ def probability_cross_entropy(predictions: Array, targets: Array, *,
         def vjp(cot: Array) -> dict[str, Array]:
             return {"predictions": 0.0 - (t / pc) * inside * cot[..., None]}
 
-    return LossOutput(loss, vjp)
+        def log_q() -> Array:
+            return xp.log(pc)
+
+    def targets_vjp(cot: Array) -> Array:
+        return -(1.0 - label_smoothing) * log_q() * cot[..., None]
+
+    return LossOutput(loss, vjp, {"targets": targets_vjp})
 
 
 # ------------------------------------------------------------------------------------ sampler
@@ -159,7 +171,7 @@ SPECS: tuple[LossSpec, ...] = (
                       "() or (N,) indices; or the predictions' shape",
                       "integer class indices in [0, C), or class-probability rows of the "
                       "predictions' shape (rows sum to 1; integer one-hot rows are cast)",
-                      dtype="index_or_float"),
+                      dtype="index_or_float", grad_on_request=True),
         ),
         params=(
             ParamSpec("label_smoothing", "float", 0.0,

@@ -17,7 +17,7 @@ def ranking_softmax(predictions: Array, targets: Array) -> LossOutput:
 
     ``l = -sum_i y_i log softmax(s)_i`` over the last axis (the list); labels are used as given
     (not normalised), so a list whose labels are all 0 costs 0. ``dl/ds = (sum_i y_i) softmax(s)
-    - y``.
+    - y``; labels (on request; linear in them): ``dl/dy_i = -log softmax(s)_i``.
 
     Args:
       predictions: [..., L] item scores (logits), e.g. [N, L] for N lists of L items.
@@ -46,7 +46,7 @@ def ranking_softmax(predictions: Array, targets: Array) -> LossOutput:
         total = xp.sum(targets, axis=-1, keepdims=True)
         return {"predictions": cot[..., None] * (total * xp.exp(logp) - targets)}
 
-    return LossOutput(loss, vjp)
+    return LossOutput(loss, vjp, {"targets": lambda cot: -logp * cot[..., None]})
 
 
 def _sample(rng: Any, n: int, c: int) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -70,7 +70,8 @@ SPECS: tuple[LossSpec, ...] = (
             InputSpec("predictions", "logits", "(N, L) or (L,); in general (..., L)",
                       "item scores; the last axis is the list", differentiable=True),
             InputSpec("targets", "counts", "same shape as predictions",
-                      "relevance labels >= 0 (graded or binary), used as given"),
+                      "relevance labels >= 0 (graded or binary), used as given",
+                      grad_on_request=True),
         ),
         formula=r"\ell = -\sum_{i=1}^{L} y_i \log\frac{e^{s_i}}{\sum_{j=1}^{L} e^{s_j}}",
         reference="optax.losses.ranking_softmax_loss (optax 0.2.8, optax/losses/_ranking.py); "

@@ -1,7 +1,9 @@
 """Regression losses: mse, l1, huber, smooth_l1 (PyTorch semantics, elementwise).
 
 Each kernel takes ``predictions`` and ``targets`` of the same shape ``(*)`` (no broadcasting) and
-returns the elementwise loss with its vector-Jacobian product.
+returns the elementwise loss with its vector-Jacobian product. Each is a function of
+``d = x - y``, so the targets' gradient (returned when ``wrt`` names them; PyTorch differentiates
+them) is ``dl/dy = -dl/dx``, PyTorch's choice at the kinks included.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from .spec import (
 )
 
 PRED = InputSpec("predictions", "values", "(*)", "predicted values", differentiable=True)
-TARGET = InputSpec("targets", "values", "(*), same shape as predictions", "target values")
+TARGET = InputSpec("targets", "values", "(*), same shape as predictions", "target values",
+                   grad_on_request=True)
 
 
 def difference(predictions: Array, targets: Array) -> tuple[Any, Array]:
@@ -34,7 +37,7 @@ def difference(predictions: Array, targets: Array) -> tuple[Any, Array]:
 def mse(predictions: Array, targets: Array) -> LossOutput:
     """Squared error.
 
-    ``l = (x - y)^2``; ``dl/dx = 2 (x - y)``.
+    ``l = (x - y)^2``; ``dl/dx = 2 (x - y)``, ``dl/dy = -2 (x - y)``.
 
     Args:
       predictions: [*] predicted values.
@@ -47,13 +50,14 @@ def mse(predictions: Array, targets: Array) -> LossOutput:
       ``torch.nn.functional.mse_loss``.
     """
     _, d = difference(predictions, targets)
-    return LossOutput(d * d, lambda cot: {"predictions": 2.0 * d * cot})
+    return LossOutput(d * d, lambda cot: {"predictions": 2.0 * d * cot},
+                      {"targets": lambda cot: -2.0 * d * cot})
 
 
 def l1(predictions: Array, targets: Array) -> LossOutput:
     """Absolute error.
 
-    ``l = |x - y|``; ``dl/dx = sign(x - y)``, 0 at ``x == y`` (PyTorch).
+    ``l = |x - y|``; ``dl/dx = sign(x - y) = -dl/dy``, 0 at ``x == y`` (PyTorch).
 
     Args:
       predictions: [*] predicted values.
@@ -66,14 +70,15 @@ def l1(predictions: Array, targets: Array) -> LossOutput:
       ``torch.nn.functional.l1_loss``.
     """
     xp, d = difference(predictions, targets)
-    return LossOutput(xp.abs(d), lambda cot: {"predictions": xp.sign(d) * cot})
+    return LossOutput(xp.abs(d), lambda cot: {"predictions": xp.sign(d) * cot},
+                      {"targets": lambda cot: -xp.sign(d) * cot})
 
 
 def huber(predictions: Array, targets: Array, *, delta: float = 1.0) -> LossOutput:
     """Huber loss.
 
     ``l = 0.5 d^2`` if ``|d| < delta`` else ``delta (|d| - 0.5 delta)``, ``d = x - y``;
-    ``dl/dx = clip(d, -delta, delta)`` (continuous, so no kink choice is needed).
+    ``dl/dx = clip(d, -delta, delta) = -dl/dy`` (continuous, so no kink choice is needed).
 
     Args:
       predictions: [*] predicted values.
@@ -89,14 +94,16 @@ def huber(predictions: Array, targets: Array, *, delta: float = 1.0) -> LossOutp
     xp, d = difference(predictions, targets)
     a = xp.abs(d)
     loss = xp.where(a < delta, 0.5 * d * d, delta * (a - 0.5 * delta))
-    return LossOutput(loss, lambda cot: {"predictions": xp.clip(d, -delta, delta) * cot})
+    return LossOutput(loss, lambda cot: {"predictions": xp.clip(d, -delta, delta) * cot},
+                      {"targets": lambda cot: -xp.clip(d, -delta, delta) * cot})
 
 
 def smooth_l1(predictions: Array, targets: Array, *, beta: float = 1.0) -> LossOutput:
     """Smooth L1 loss (``huber / beta`` for beta > 0; plain L1 for beta = 0).
 
     ``l = 0.5 d^2 / beta`` if ``|d| < beta`` else ``|d| - 0.5 beta``;
-    ``dl/dx = d / beta`` inside, ``sign(d)`` outside (``sign(0) = 0``, the L1 rule, at beta = 0).
+    ``dl/dx = d / beta`` inside, ``sign(d)`` outside (``sign(0) = 0``, the L1 rule, at beta = 0);
+    ``dl/dy = -dl/dx``.
 
     Args:
       predictions: [*] predicted values.
@@ -112,12 +119,16 @@ def smooth_l1(predictions: Array, targets: Array, *, beta: float = 1.0) -> LossO
     xp, d = difference(predictions, targets)
     a = xp.abs(d)
     if beta == 0.0:
-        return LossOutput(a, lambda cot: {"predictions": xp.sign(d) * cot})
+        return LossOutput(a, lambda cot: {"predictions": xp.sign(d) * cot},
+                          {"targets": lambda cot: -xp.sign(d) * cot})
     inside = a < beta
+
+    def slope() -> Array:
+        return xp.where(inside, d / beta, xp.sign(d))
+
     loss = xp.where(inside, 0.5 * d * d / beta, a - 0.5 * beta)
-    return LossOutput(
-        loss, lambda cot: {"predictions": xp.where(inside, d / beta, xp.sign(d)) * cot}
-    )
+    return LossOutput(loss, lambda cot: {"predictions": slope() * cot},
+                      {"targets": lambda cot: -slope() * cot})
 
 
 def _sample(rng: Any, n: int, c: int) -> tuple[dict[str, Any], dict[str, Any]]:

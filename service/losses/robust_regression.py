@@ -47,7 +47,7 @@ def log_cosh(predictions: Array, targets: Array) -> LossOutput:
 
     ``l = log cosh(d)``, ``d = x - y``, computed as ``log1p(2 sinh(|d|/2)^2)`` for ``|d| < 1``
     (no cancellation near 0) and ``|d| + log1p(e^{-2|d|}) - log 2`` otherwise (no overflow at
-    ``|d| = 1e3``); ``dl/dx = tanh(d)``.
+    ``|d| = 1e3``); ``dl/dx = tanh(d)``, ``dl/dy = -tanh(d)`` (targets, on request).
 
     Args:
       predictions: [*] predicted values.
@@ -68,13 +68,14 @@ def log_cosh(predictions: Array, targets: Array) -> LossOutput:
     near = xp.log1p(2.0 * s * s)
     far = a + xp.log1p(xp.exp(-2.0 * a)) - _LOG2
     loss = xp.where(small, near, far)
-    return LossOutput(loss, lambda cot: {"predictions": xp.tanh(d) * cot})
+    return LossOutput(loss, lambda cot: {"predictions": xp.tanh(d) * cot},
+                      {"targets": lambda cot: -xp.tanh(d) * cot})
 
 
 def half_mse(predictions: Array, targets: Array) -> LossOutput:
     """Half squared error (optax's ``l2_loss``).
 
-    ``l = 0.5 (x - y)^2``; ``dl/dx = x - y``.
+    ``l = 0.5 (x - y)^2``; ``dl/dx = x - y``, ``dl/dy = y - x`` (targets, on request).
 
     Args:
       predictions: [*] predicted values.
@@ -87,7 +88,8 @@ def half_mse(predictions: Array, targets: Array) -> LossOutput:
       ``optax.losses.l2_loss``.
     """
     _, d = difference(predictions, targets)
-    return LossOutput(0.5 * d * d, lambda cot: {"predictions": d * cot})
+    return LossOutput(0.5 * d * d, lambda cot: {"predictions": d * cot},
+                      {"targets": lambda cot: -d * cot})
 
 
 def mape(predictions: Array, targets: Array, *, eps: float | None = None,
@@ -95,7 +97,10 @@ def mape(predictions: Array, targets: Array, *, eps: float | None = None,
     """Absolute percentage error.
 
     ``l = s |y - x| / max(|y|, eps)`` with ``s = 100`` (``percent``) or 1;
-    ``dl/dx = s sign(x - y) / max(|y|, eps)``, 0 at ``x == y`` (``sign(0) = 0``).
+    ``dl/dx = s sign(x - y) / max(|y|, eps)``, 0 at ``x == y`` (``sign(0) = 0``). Targets (on
+    request): ``dl/dy = s sign(y - x) / m - s |y - x| sign(y) [|y| >= eps] / m^2``,
+    ``m = max(|y|, eps)`` (the bound's side where ``|y| < eps``; at ``|y| == eps`` the unclipped
+    one, as ``torch.clamp``).
 
     Args:
       predictions: [*] predicted values.
@@ -118,8 +123,15 @@ def mape(predictions: Array, targets: Array, *, eps: float | None = None,
     percent = (not sklearn) if percent is None else percent
     xp, d = difference(predictions, targets)
     scale = 100.0 if percent else 1.0
-    w = scale / xp.maximum(xp.abs(targets), eps)
-    return LossOutput(xp.abs(d) * w, lambda cot: {"predictions": xp.sign(d) * w * cot})
+    m = xp.maximum(xp.abs(targets), eps)
+    w = scale / m
+
+    def targets_vjp(cot: Array) -> Array:
+        live = as_float(xp, xp.abs(targets) >= eps, targets)
+        return (-xp.sign(d) * w - xp.abs(d) * w * xp.sign(targets) * live / m) * cot
+
+    return LossOutput(xp.abs(d) * w, lambda cot: {"predictions": xp.sign(d) * w * cot},
+                      {"targets": targets_vjp})
 
 
 def _above_minus_one(xp: Any, a: Array, name: str) -> None:
@@ -141,6 +153,8 @@ def msle(predictions: Array, targets: Array, *, eps: float | None = None,
     ``dl/dx = 2 (log1p(max(x, eps)) - log1p(max(y, eps))) / (1 + x)`` where ``x >= eps``, 0 where
     ``x < eps`` (clipped; at ``x == eps`` the unclipped side is taken, as ``torch.clamp``).
     Without clipping (scikit-learn) ``dl/dx = 2 (log1p(x) - log1p(y)) / (1 + x)`` everywhere.
+    Targets (on request), symmetrically: ``dl/dy = -2 (log1p(max(x, eps)) - log1p(max(y, eps)))
+    / (1 + y)`` where ``y >= eps`` (0 below), ``-2 (log1p(x) - log1p(y)) / (1 + y)`` unclipped.
 
     Args:
       predictions: [*] predicted values.
@@ -168,12 +182,17 @@ def msle(predictions: Array, targets: Array, *, eps: float | None = None,
     if eps is None:  # scikit-learn: no clipping
         r = xp.log1p(predictions) - xp.log1p(targets)
         g = 2.0 * r / (1.0 + predictions)
-        return LossOutput(r * r, lambda cot: {"predictions": g * cot})
-    xc = xp.maximum(predictions, eps)
-    r = xp.log1p(xc) - xp.log1p(xp.maximum(targets, eps))
+        return LossOutput(r * r, lambda cot: {"predictions": g * cot},
+                          {"targets": lambda cot: -2.0 * r / (1.0 + targets) * cot})
+    xc, yc = xp.maximum(predictions, eps), xp.maximum(targets, eps)
+    r = xp.log1p(xc) - xp.log1p(yc)
     live = as_float(xp, predictions >= eps, predictions)
     g = 2.0 * r * live / (1.0 + xc)
-    return LossOutput(r * r, lambda cot: {"predictions": g * cot})
+
+    def targets_vjp(cot: Array) -> Array:
+        return -2.0 * r * as_float(xp, targets >= eps, targets) / (1.0 + yc) * cot
+
+    return LossOutput(r * r, lambda cot: {"predictions": g * cot}, {"targets": targets_vjp})
 
 
 def pinball(predictions: Array, targets: Array, *, alpha: float = 0.5) -> LossOutput:
@@ -182,6 +201,7 @@ def pinball(predictions: Array, targets: Array, *, alpha: float = 0.5) -> LossOu
     With ``d = y - x``: ``l = alpha d`` if ``d >= 0`` else ``(alpha - 1) d``;
     ``dl/dx = -alpha`` where ``d > 0``, ``1 - alpha`` where ``d < 0`` and 0 at ``d == 0`` (the
     subgradient 0 lies in ``[-alpha, 1 - alpha]``; it is PyTorch's ``sign(0) = 0`` rule of L1).
+    The loss is a function of ``x - y``, so ``dl/dy = -dl/dx`` (targets, on request).
 
     Args:
       predictions: [*] predicted quantiles.
@@ -201,7 +221,8 @@ def pinball(predictions: Array, targets: Array, *, alpha: float = 0.5) -> LossOu
     over = xp.maximum(e, zero)
     loss = alpha * under + (1.0 - alpha) * over
     g = (1.0 - alpha) * as_float(xp, e > 0.0, e) - alpha * as_float(xp, e < 0.0, e)
-    return LossOutput(loss, lambda cot: {"predictions": g * cot})
+    return LossOutput(loss, lambda cot: {"predictions": g * cot},
+                      {"targets": lambda cot: -g * cot})
 
 
 # --------------------------------------------------------------------------------------------

@@ -12,7 +12,13 @@ with defaults filled in. The kernel checks shapes and domains, then returns
 
 * ``loss``: the unreduced loss, with PyTorch's ``reduction='none'`` shape;
 * ``vjp``: ``cotangent -> {input name: gradient}``, where ``cotangent`` has ``loss``'s shape and
-  each gradient has its input's shape (``None`` for a non-differentiable loss);
+  each gradient has its input's shape (``None`` for a non-differentiable loss): the gradients
+  returned by default, those of the inputs marked ``differentiable``;
+* ``extra_vjps``: ``{input name: cotangent -> gradient}`` for the inputs whose gradient is
+  returned only when a request's ``wrt`` names them (``InputSpec.grad_on_request``: PyTorch
+  differentiates them, e.g. regression targets). A kernel leaves a name out where these inputs
+  or parameters have no gradient (integer class targets, a convention without one); asking for
+  it is then an error located at ``wrt``;
 * ``mean_weight``: optional per-element weights of the ``mean`` denominator (CrossEntropy/NLL with
   class weights or ignored targets divide by the sum of the target weights); ``None`` means each
   element counts once, i.e. ``mean`` divides by ``loss.size``.
@@ -26,7 +32,7 @@ Reduction, ``sample_weight`` and the per-sample breakdown happen in one place:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Literal
 
@@ -75,12 +81,22 @@ class InputSpec:
     shape: str  # human-readable, e.g. "(N, C) or (C,)"
     description: str
     dtype: InputDtype = "float"
-    differentiable: bool = False
+    differentiable: bool = False  # its gradient is returned by default
     optional: bool = False
+    # its gradient is returned only when a request's ``wrt`` names it (PyTorch differentiates
+    # it, e.g. the targets of mse); the kernel's ``LossOutput.extra_vjps`` computes it
+    grad_on_request: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in INPUT_KINDS:
             raise ValueError(f"unknown input kind {self.kind!r}")
+        if self.grad_on_request and (self.differentiable or self.dtype == "int"):
+            raise ValueError(f"{self.name}: grad_on_request is for float inputs that are not "
+                             "differentiable by default")
+
+    def requestable(self) -> InputSpec:
+        """This input with ``grad_on_request`` set (a gradient when ``wrt`` names it)."""
+        return replace(self, grad_on_request=True)
 
 
 ParamType = Literal["float", "int", "bool", "choice", "float_array", "float_or_float_array"]
@@ -221,6 +237,7 @@ class LossOutput:
 
     loss: Array
     vjp: Vjp | None = None
+    extra_vjps: Mapping[str, Callable[[Array], Array]] = field(default_factory=dict)
     mean_weight: Array | None = None
     mean_scale: Array | None = None
 
@@ -297,6 +314,12 @@ class LossSpec:
     @cached_property
     def differentiable_inputs(self) -> tuple[str, ...]:
         return tuple(i.name for i in self.inputs if i.differentiable)
+
+    @cached_property
+    def wrt_inputs(self) -> tuple[str, ...]:
+        """The inputs a request's ``wrt`` may name: the differentiable ones and those with a
+        gradient on request, in the order of ``inputs``."""
+        return tuple(i.name for i in self.inputs if i.differentiable or i.grad_on_request)
 
     @cached_property
     def differentiable(self) -> bool:

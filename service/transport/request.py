@@ -325,7 +325,7 @@ def map_loc(loc: Loc, where: dict[str, Loc], *, prefix: Loc = ("body",),
         return [*name]
     if head in top or head in _AT_TOP:
         return ["body", *loc]
-    if head in ("params", "reduction", "dtype"):
+    if head in ("params", "reduction", "dtype", "wrt"):
         return [*prefix, *loc]
     return ["body", "inputs", *loc]
 
@@ -349,6 +349,7 @@ class LossCall:
     n_elements: int
     body_bytes: int  # the size of the body it came in
     validate: str | None = None  # "lenient" or "strict"; None: the server's setting
+    wrt: list[str] | None = None  # the inputs whose gradients are asked for; None: the default
 
     def locate(self, loc: Loc) -> list[Any]:
         return map_loc(loc, self.where, top=COMMON_INPUTS)
@@ -385,6 +386,6 @@ def decode_document(obj: Any, check_bools: bool, spec: LossSpec, model: type[Bas
                     req.reduction, req.dtype, req.backend,
                     req.encoding if "encoding" in req.model_fields_set else default_encoding,
                     frozenset(req.omit), dec.limit - dec.budget, body_bytes,
-                    getattr(req, "validation", None))
+                    getattr(req, "validation", None), getattr(req, "wrt", None))
     stats["encoding"] = call.encoding
     return call

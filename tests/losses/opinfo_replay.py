@@ -78,6 +78,13 @@ class Call:
     reduction: str = "mean"
     grad_inputs: dict[str, str] = field(default_factory=dict)  # service name -> torch arg
 
+    @property
+    def wrt(self) -> list[str] | None:
+        """The service's ``wrt`` for ``grad_inputs`` (None: the default gradients suffice)."""
+        default = get_loss(self.loss).differentiable_inputs
+        return list(self.grad_inputs) if any(n not in default for n in self.grad_inputs) \
+            else None
+
 
 def _np(t: Any) -> np.ndarray:
     return t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)
@@ -115,9 +122,10 @@ def to_service(op: str, sample: Any) -> Call:
     if loss == "linear_softmax":
         return _linear(call)
     names = _INPUTS.get(loss, _DEFAULT_INPUTS)
-    # gradients compared: the inputs the service differentiates (targets: issue 19, item 3)
+    # gradients compared: every float input torch's sample has requires_grad on that the
+    # service differentiates, by default or on request (``wrt``: targets, issue 19, item 3)
     spec = get_loss(loss)
-    differentiable = {i.name for i in spec.inputs if i.differentiable}
+    differentiable = set(spec.wrt_inputs)
     known = {q.name for q in spec.params}
     for targ, sname in names.items():
         v = args[targ]
@@ -168,8 +176,9 @@ def _linear(call: Call) -> Call:
         call.params["ignore_index"] = int(a["ignore_index"])
     if a.get("label_smoothing", 0.0) != 0.0:
         call.params["label_smoothing"] = float(a["label_smoothing"])
-    # the service differentiates W and b (X: issue 19, item 3)
-    call.grad_inputs = {k: v for k, v in (("W", "linear_weight"), ("b", "linear_bias"))
+    # the service differentiates W and b, and X on request (wrt, issue 19, item 3)
+    call.grad_inputs = {k: v for k, v in (("W", "linear_weight"), ("b", "linear_bias"),
+                                          ("X", "input"))
                         if isinstance(a.get(v), torch.Tensor) and a[v].requires_grad}
     return call
 

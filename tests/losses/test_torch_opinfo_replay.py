@@ -3,7 +3,9 @@
 For every ``nn.functional`` loss OpInfo, over a few seeds: each ``reference_inputs`` sample in
 float64 is mapped onto this service's loss (:mod:`tests.losses.opinfo_replay`) and must give
 torch's value (the unreduced array for reduction none), per-sample values and gradients of the
-service's differentiable inputs (of the sum, for none) to 1e-7 relative, under
+service's differentiable inputs (of the sum, for none) to 1e-7 relative, and of every other
+float input the sample has ``requires_grad`` on that the service differentiates on request
+(targets of mse, kl_div, gaussian_nll...: the service's ``wrt``, issue 19 item 3), under
 ``validate="lenient"`` (the API's default); every ``error_inputs`` call must be refused with a
 ``LossError``. Samples this service cannot express, or refuses although torch computes them, are
 listed below with the reason: a sample outside these tables fails the test, and so does a table
@@ -118,7 +120,7 @@ def replay(opinfo: Any) -> tuple[Counter[str], list[str], set[tuple[str, ...]]]:
             try:
                 ev = evaluate(call.loss, call.inputs, call.params, reduction=call.reduction,
                               want_grad=bool(call.grad_inputs), validate="lenient",
-                              acceleration=accel.OFF)
+                              acceleration=accel.OFF, wrt=call.wrt)
             except LossError as exc:
                 counts["refused_by_us"] += 1
                 row = _refused_row(op, exc.code, exc.message)
@@ -128,6 +130,8 @@ def replay(opinfo: Any) -> tuple[Counter[str], list[str], set[tuple[str, ...]]]:
                 continue
             diff = check(call, ev, value, grads)
             counts["matched" if not diff else "mismatched"] += 1
+            if call.wrt is not None:
+                counts["with_wrt"] += 1
             if diff:
                 failures.append(f"{where}: {'; '.join(diff)}")
         for i, err in enumerate(samples(opinfo, seed, "error")):
@@ -147,7 +151,7 @@ def replay(opinfo: Any) -> tuple[Counter[str], list[str], set[tuple[str, ...]]]:
             try:
                 evaluate(call.loss, call.inputs, call.params, reduction=call.reduction,
                          want_grad=bool(call.grad_inputs), validate="lenient",
-                         acceleration=accel.OFF)
+                         acceleration=accel.OFF, wrt=call.wrt)
             except LossError:
                 counts["error_refused"] += 1
             else:

@@ -52,6 +52,11 @@ class LossEntry(BaseModel):
     reductions: list[str]
     default_reduction: str
     differentiable: bool
+    wrt: list[str] = Field(
+        default_factory=list,
+        description="the inputs a /gradient request's `wrt` may name: the differentiable ones "
+        "(returned by default) and the float inputs with a gradient on request (e.g. targets); "
+        "an input of the `index_or_float` dtype has one only when it holds floats")
     formula: str = Field(description="LaTeX of the unreduced loss")
     gradient: str
     notes: str

@@ -25,6 +25,7 @@ from ...backends import BackendUnavailable
 from ...backends.worker import DeviceWorker, QueueFull
 from ...config import Settings
 from ...losses import LOSSES, Evaluation, LossError, LossSpec, get_loss
+from ...losses.spec import InputSpec
 from ...transport.json_out import (
     Piece,
     Splices,
@@ -98,7 +99,8 @@ def compute(call: LossCall, settings: Settings, stats: dict[str, Any],
                             want_grad=call.want_grad, backend=call.backend or settings.backend,
                             worker=worker, gpu_min_elements=settings.gpu_min_elements,
                             want_per_sample="per_sample" not in call.omit,
-                            validate=call.validate or settings.validation)
+                            validate=call.validate or settings.validation,
+                            wrt=call.wrt)
     except LossError as exc:
         raise from_loss_error(exc, call.locate(exc.loc)) from None
     except BackendUnavailable as exc:
@@ -141,7 +143,8 @@ def loss_body(call: LossCall, settings: Settings, stats: dict[str, Any],
     if call.want_grad:
         grads = ev.gradients or {}
         body["gradients"] = {k: encode_array(g, enc, splices=splices) for k, g in grads.items()}
-        if "gradient" not in call.omit:
+        # the copy of the predictions' gradient: absent when omitted or when wrt leaves it out
+        if "gradient" not in call.omit and (call.wrt is None or "predictions" in grads):
             body["gradient"] = body["gradients"].get("predictions")
     return body
 
@@ -181,8 +184,13 @@ def _openapi_body(model: type[BaseModel], spec: LossSpec) -> dict[str, Any]:
 
 
 def _description(spec: LossSpec, want_grad: bool) -> str:
-    inputs = "\n".join(f"- `{i.name}` {i.shape}: {i.description}"
-                       f"{' (differentiable)' if i.differentiable else ''}" for i in spec.inputs)
+    def marker(i: InputSpec) -> str:
+        if i.differentiable:
+            return " (differentiable)"
+        return " (gradient when `wrt` names it)" if i.grad_on_request else ""
+
+    inputs = "\n".join(f"- `{i.name}` {i.shape}: {i.description}{marker(i)}"
+                       for i in spec.inputs)
     lines = [spec.summary, "", f"$${spec.formula}$$", "", "Inputs:", inputs, "",
              f"Reference: {spec.reference}."]
     if spec.aliases:
