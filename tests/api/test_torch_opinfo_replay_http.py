@@ -31,7 +31,7 @@ def _http_cases() -> list[tuple[str, Any]]:
                 call = to_service(op, sample)
                 torch_result(call)
                 evaluate(call.loss, call.inputs, call.params, reduction=call.reduction,
-                         validate="lenient")
+                         validate="lenient", wrt=call.wrt)
             except Exception:
                 continue  # the core replay's REFUSED table lists) by the service
             cases.append((op, call))
@@ -54,6 +54,8 @@ async def test_http_answers_torch_numbers(client: Any, op: str, call: Any) -> No
     value, grads = torch_result(call)
     body = {"inputs": {k: v.tolist() for k, v in call.inputs.items()}, "params": call.params,
             "reduction": call.reduction}
+    if call.wrt is not None:  # gradients beyond the default ones (targets...: issue 19, item 3)
+        body["wrt"] = call.wrt
     r = await client.post(f"/gradient/{call.loss}", json=body)
     assert r.status_code == 200, r.text
     out = r.json()
