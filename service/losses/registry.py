@@ -28,6 +28,7 @@ from . import (
     regression,
     robust_regression,
     sparsemax,
+    triplet,
     triplet_distance,
 )
 from .errors import UnknownLoss
@@ -48,6 +49,7 @@ SPECS: tuple[LossSpec, ...] = (
     *cross_entropy_variants.SPECS,
     *sparsemax.SPECS,
     *distributions.SPECS,
+    *triplet.SPECS,
     *embedding.SPECS,
     *triplet_distance.SPECS,
     *contrastive.SPECS,

@@ -13,8 +13,8 @@ Three distances, each exactly what the matching ``distance_function`` gives in P
   treats the clamp as a constant (it is applied under ``no_grad``), so the gradient goes through the
   unclamped norm; we reproduce both.
 
-This module holds one loss; it lives apart from :mod:`service.losses.embedding` only to keep that
-module short.
+This module holds one loss; it lives apart from :mod:`service.losses.triplet` (triplet_margin,
+whose inputs it shares) only to keep that module short.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from typing import Any
 
 from . import _checks
 from ._math import as_float, ns
-from .embedding import TRIPLET_INPUTS
 from .spec import Array, Example, LossOutput, LossSpec, ParamSpec
+from .triplet import TRIPLET_INPUTS
 
 DISTANCES = ("l2", "squared_l2", "cosine")
 PAIRWISE_EPS = 1e-6  # torch.pairwise_distance's default eps, added to the difference
