@@ -103,3 +103,15 @@ def sum_to(xp: Any, g: Array, shape: tuple[int, ...]) -> Array:
     if axes:
         g = xp.sum(g, axis=axes, keepdims=True)
     return xp.reshape(g, shape)
+
+
+def power_slope(xp: Any, q: Array, gamma: float) -> Array:
+    """``d q^gamma / d q = gamma q^(gamma - 1)``, with its limit at ``q == 0``.
+
+    The limit is 0 for ``gamma > 1`` and ``gamma == 0``, 1 for ``gamma == 1`` and +inf for
+    ``0 < gamma < 1`` (the true one-sided slope; no negative power of 0 is evaluated).
+    """
+    zero = q == 0.0
+    safe = xp.where(zero, xp.ones_like(q), q)
+    at_zero = 1.0 if gamma == 1.0 else (float("inf") if 0.0 < gamma < 1.0 else 0.0)
+    return xp.where(zero, xp.full_like(q, at_zero), gamma * safe ** (gamma - 1.0))

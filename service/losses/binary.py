@@ -23,7 +23,7 @@ from typing import Any
 from . import _checks, errors
 from ._math import as_float, ns, sigmoid_pair, softplus_pair
 from .binary_margin import SPECS as _MARGIN_SPECS
-from .cross_entropy_variants import binary_focal as _keras_binary_focal
+from .keras_focal import binary_focal as _keras_binary_focal
 from .spec import (
     Array,
     Convention,
@@ -317,7 +317,7 @@ def sigmoid_focal(predictions: Array, targets: Array, *, alpha: float | None = N
 
     ``alpha=None`` is the convention's default: 0.25 for ``torch`` (torchvision), no weighting for
     ``optax``. ``keras`` is Keras' ``BinaryFocalCrossentropy(from_logits=True)``: sigmoid, then the
-    clipped-probability BCE, no alpha (see :func:`.cross_entropy_variants.binary_focal`).
+    clipped-probability BCE, no alpha (see :func:`.keras_focal.binary_focal`).
 
     Args:
       predictions: [*] logits x.
