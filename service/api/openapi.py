@@ -85,8 +85,11 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     schema = get_openapi(title="loss-service", version=__version__, description=DESCRIPTION,
                          routes=[*losses.documented.routes, *app.routes])
     for path, operations in schema["paths"].items():
-        if path.startswith("/v2/"):  # (FastAPI's 422 for path parameters: never, on /v2)
-            for operation in operations.values():
+        for operation in operations.values():
+            # FastAPI documents its 422 for every operation with parameters; drop it where no
+            # request can get it (never on /v2; elsewhere: no body, only plain strings)
+            if path.startswith("/v2/") or (_fastapi_422(operation)
+                                           and not _can_fail_validation(operation)):
                 operation["responses"].pop("422", None)
     models = [(m, "validation") for m in (*REQUEST_MODELS.values(), GenericRequest, TensorData,
                                           TensorB64, TensorBinary, Problem, InferRequest,
@@ -107,6 +110,26 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     schema["components"]["securitySchemes"] = SECURITY_SCHEMES
     app.openapi_schema = schema
     return schema
+
+
+def _fastapi_422(operation: dict[str, Any]) -> bool:
+    """Whether the operation's 422 is FastAPI's own (its HTTPValidationError), not ours."""
+    return "HTTPValidationError" in json.dumps(operation["responses"].get("422", {}))
+
+
+def _can_fail_validation(operation: dict[str, Any]) -> bool:
+    """Whether FastAPI's validation can refuse a request of this operation: it has a body, or a
+    parameter that is not a plain string (a number, an enum, a pattern...). A string parameter,
+    required or optional, takes any value the URL can carry."""
+    if "requestBody" in operation:
+        return True
+    for parameter in operation.get("parameters", []):
+        schema = parameter.get("schema", {})
+        for branch in schema.get("anyOf", [schema]):
+            if branch.get("type") not in ("string", "null") or {
+                    "enum", "const", "pattern", "format", "minLength", "maxLength"} & set(branch):
+                return True
+    return False
 
 
 def _walk(node: Any) -> list[dict[str, Any]]:

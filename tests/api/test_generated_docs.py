@@ -1,10 +1,13 @@
 """Generated artifacts are current: openapi/openapi.json and the generated pages docs/losses.md
-and docs/errors.md; the operators' guide documents every setting."""
+and docs/errors.md; the operators' guide documents every setting; the document's 422s are ones a
+request can get."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+
+import pytest
 
 from service.cli import main as cli
 from service.cli import openapi_text
@@ -12,6 +15,8 @@ from service.docgen import generated_pages
 from service.main import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.anyio
 
 
 def test_openapi_file_is_current():
@@ -43,6 +48,19 @@ def test_every_route_documents_errors():
     text = json.dumps(doc)
     for ref in {part.split('"')[0] for part in text.split('"$ref": "#/components/schemas/')[1:]}:
         assert ref in doc["components"]["schemas"], ref
+
+
+async def test_a_documented_422_is_one_a_request_can_get(client):
+    # FastAPI documents a 422 for any operation with parameters; the document keeps it only
+    # where validation can refuse something (a body, a parameter that is not a plain string)
+    doc = create_app().openapi()
+    for path in ("/losses/{name}", "/compare/mistakes"):
+        assert "422" not in doc["paths"][path]["get"]["responses"], path
+    assert "422" in doc["paths"]["/cases/{name}"]["get"]["responses"]
+    for path, query in (("/losses/%20%22%00", ""), ("/compare/mistakes", "?loss=%00%ff")):
+        r = await client.get(path + query)
+        assert r.status_code == 404, (path, r.status_code)  # an unknown loss, never a 422
+    assert (await client.get("/cases/mse?n=-3")).status_code == 422
 
 
 def test_generated_pages_are_current():
