@@ -51,3 +51,11 @@ async def test_multilabel_soft_margin_takes_a_per_sample_weight(client):
     plain = await client.post("/loss/multilabel_soft_margin", json={
         "predictions": X, "targets": Y, "reduction": "none"})
     assert np.allclose(r.json()["value"], np.array(plain.json()["value"]) * [1.0, 2.0])
+
+
+async def test_compare_takes_a_nested_list_weight(client):
+    # /compare's strict request model takes the same nested list
+    r = await client.post("/compare", json={
+        "loss": "binary_cross_entropy_with_logits", "predictions": X, "targets": Y,
+        "params": {"weight": [[1, 2.0, 0.5]]}, "submission": {"value": 0.0}})
+    assert r.status_code == 200, r.text
