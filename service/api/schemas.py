@@ -25,7 +25,7 @@ from ..backends import BACKEND_CHOICES
 from ..losses import LOSSES, LossSpec, ParamSpec
 from ..losses.catalog import shapes_in_words
 from ..losses.evaluate import DTYPES
-from ..losses.spec import BROADCASTING
+from ..losses.spec import BROADCASTING, nested_list_schemas
 from ..transport.arrays import WIRE_DTYPES
 
 COMMON_INPUTS = ("predictions", "targets")
@@ -212,6 +212,12 @@ def _not_a_bool(v: Any) -> Any:
     return v
 
 
+def _json_bounds(bounds: dict[str, float]) -> dict[str, float]:
+    """pydantic's bound names (ge, gt, le, lt) as JSON Schema's."""
+    names = {"ge": "minimum", "gt": "exclusiveMinimum", "le": "maximum", "lt": "exclusiveMaximum"}
+    return {names[k]: v for k, v in bounds.items()}
+
+
 def _typed(p: ParamSpec, bounds: dict[str, float]) -> Any:
     base: Any
     if p.type == "float":
@@ -230,6 +236,12 @@ def _typed(p: ParamSpec, bounds: dict[str, float]) -> Any:
         base = Annotated[Literal[tuple(p.choices)], BeforeValidator(_not_a_bool)]
     elif p.type == "float_array":
         base = list[Annotated[float, Field(**bounds)]]
+    elif p.type == "float_or_float_tensor":
+        # a number or a nested list of any depth, checked by the core (rectangular, numbers, the
+        # range); documented as a choice of 1-D to TENSOR_PARAM_DIMS-D lists, never recursively
+        leaf: dict[str, Any] = {"type": "number", **_json_bounds(bounds)}
+        base = Annotated[float | list[Any], WithJsonSchema(
+            {"anyOf": [leaf, *nested_list_schemas(leaf)]})]
     else:
         base = Annotated[float, Field(**bounds)] | list[Annotated[float, Field(**bounds)]]
     if p.extra_allowed:

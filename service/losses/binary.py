@@ -5,9 +5,9 @@ Every kernel takes ``predictions`` and ``targets`` of the same shape (no broadca
 vector-Jacobian product. The margin losses on {-1, 1} labels (soft_margin, hinge, squared_hinge)
 live in :mod:`service.losses.binary_margin`; :data:`SPECS` exports the whole family.
 
-``weight`` / ``pos_weight`` parameters are a number or a list broadcast along the last axis (length
-1 or the last dimension). PyTorch accepts any tensor that broadcasts to the input; the service
-accepts the scalar and last-axis forms, which cover the documented uses (per-class weights).
+``weight`` / ``pos_weight`` parameters are a number, a list broadcast along the last axis (length 1
+or the last dimension), or a nested list (an N-D array) that broadcasts to the input's shape
+without changing it, as PyTorch's weight tensors do (``(N, C)``, ``(1, C)``, ``(N, 1)``...).
 
 Conventions (``convention``; PyTorch's is the default): binary_cross_entropy clamps each log at
 -100 (torch), clips p to [1e-7, 1 - 1e-7] (keras) or p and 1 - p to the dtype's [eps, 1 - eps]
@@ -42,17 +42,19 @@ LOGITS = InputSpec("predictions", "logits", "(*)", "logits (sigmoid gives the pr
 SOFT_TARGETS = InputSpec("targets", "binary_labels", "(*), same shape as predictions",
                          "labels in {0, 1}, or soft labels in [0, 1]")
 
-_WEIGHT_TEXT = ("a number, or a list of length 1 or of the last dimension, broadcast along the "
-                "last axis; multiplies the loss (it is not in the mean's denominator)")
-WEIGHT = ParamSpec("weight", "float_or_float_array", None, "rescaling weight: " + _WEIGHT_TEXT,
+_WEIGHT_TEXT = ("a number, a list of length 1 or of the last dimension (broadcast along the last "
+                "axis), or a nested list that broadcasts to the predictions' shape (e.g. (N, C), "
+                "(1, C) or (N, 1)); multiplies the loss (it is not in the mean's denominator)")
+WEIGHT = ParamSpec("weight", "float_or_float_tensor", None, "rescaling weight: " + _WEIGHT_TEXT,
                    minimum=0.0, nullable=True, warn_outside_range=True)
 LABEL_SMOOTHING = ParamSpec(
     "label_smoothing", "float", 0.0,
     "ls: targets become y (1 - ls) + ls / 2 (Keras' binary formula, toward 1/2; applied under "
     "every convention; PyTorch's BCE has no smoothing)", minimum=0.0, maximum=1.0)
-POS_WEIGHT = ParamSpec("pos_weight", "float_or_float_array", None,
-                       "weight of the positive (y) term: a number, or a list of length 1 or of "
-                       "the last dimension (per class), broadcast along the last axis",
+POS_WEIGHT = ParamSpec("pos_weight", "float_or_float_tensor", None,
+                       "weight of the positive (y) term: a number, a list of length 1 or of the "
+                       "last dimension (per class, broadcast along the last axis), or a nested "
+                       "list that broadcasts to the predictions' shape",
                        minimum=0.0, nullable=True, warn_outside_range=True)
 
 LOG_CLAMP = -100.0  # PyTorch clamps each log of BCE at -100
@@ -66,24 +68,28 @@ def _pair(predictions: Array, targets: Array) -> Any:
     return ns(predictions, targets)
 
 
-def _last_axis_param(xp: Any, value: Any, shape: tuple[int, ...], name: str) -> Any:
-    """``value`` (None, a float or a 1-D array) ready to broadcast along the last axis of ``shape``.
+def _broadcast_param(xp: Any, value: Any, shape: tuple[int, ...], name: str) -> Any:
+    """``value`` (None, a float or an array) ready to broadcast against an input of ``shape``.
 
-    A 1-D value must have length 1 or ``shape[-1]``; for a 0-d input only length 1 (taken as a
-    scalar) fits.
+    An array must broadcast to ``shape`` without changing it (NumPy's and torch's rules: the
+    result keeps the input's shape, as torch requires): a 1-D value of length 1 or ``shape[-1]``
+    is the per-last-axis form, (1, C), (N, 1) or (N, C) broadcast over both axes. For a 0-d input
+    a value of size 1 is taken as a scalar (torch refuses a (1,) weight there).
     """
     if value is None or not hasattr(value, "ndim"):
         return value
-    n = int(value.shape[0]) if value.ndim == 1 else -1
-    last = shape[-1] if shape else 1
-    if n not in (1, last):
+    if not shape and value.ndim <= 1 and int(value.size) == 1:
+        return xp.reshape(value, ())
+    vs, ok = tuple(int(d) for d in value.shape), value.ndim <= len(shape)
+    ok = ok and all(v in (1, t) for v, t in zip(reversed(vs), reversed(shape), strict=False))
+    if not ok:
         raise errors.InvalidParam(
-            f"{name} must be a number or a list of length 1 or {last} (one entry per element of "
-            f"the last axis of the input of shape {_checks.fmt_shape(shape)}); got shape "
-            f"{_checks.fmt_shape(value.shape)}",
+            f"{name} of shape {_checks.fmt_shape(vs)} does not broadcast to the input shape "
+            f"{_checks.fmt_shape(shape)} (a number, a list of length 1 or of the last dimension, "
+            "or an array that broadcasts to the input's shape without changing it)",
             ("params", name),
         )
-    return xp.reshape(value, ()) if not shape else value
+    return value
 
 
 def _clamped_logs(xp: Any, p: Array) -> tuple[Array, Array]:
@@ -131,7 +137,8 @@ def binary_cross_entropy(predictions: Array, targets: Array, *, weight: Any = No
     Args:
       predictions: [*] probabilities p in [0, 1].
       targets: [*] labels t in [0, 1] (soft labels allowed), same shape.
-      weight: None, a number, or [1] / [last dim] weights broadcast along the last axis.
+      weight: None, a number, or an array broadcasting to the input's shape ([1] / [last dim]:
+        along the last axis).
       label_smoothing: ls in [0, 1].
       convention: "torch", "keras" or "sklearn".
 
@@ -145,7 +152,7 @@ def binary_cross_entropy(predictions: Array, targets: Array, *, weight: Any = No
     xp = _pair(predictions, targets)
     _checks.probabilities(xp, predictions, "predictions")
     _checks.probabilities(xp, targets, "targets")  # torch refuses them too
-    w = _last_axis_param(xp, weight, tuple(predictions.shape), "weight")
+    w = _broadcast_param(xp, weight, tuple(predictions.shape), "weight")
     p, y = predictions, _smoothed(targets, label_smoothing)
     if convention == "torch":
         log_p, log_q = _clamped_logs(xp, p)
@@ -205,8 +212,9 @@ def binary_cross_entropy_with_logits(predictions: Array, targets: Array, *, weig
     Args:
       predictions: [*] logits x.
       targets: [*] labels y in [0, 1] (soft labels allowed), same shape.
-      weight: None, a number, or [1] / [last dim] weights broadcast along the last axis.
-      pos_weight: None, a number, or [1] / [last dim] positive-class weights (last axis).
+      weight: None, a number, or an array broadcasting to the input's shape ([1] / [last dim]:
+        along the last axis).
+      pos_weight: None, a number, or positive-class weights broadcasting to the input's shape.
 
     Returns:
       LossOutput with loss [*]; ``mean`` divides by the element count.
@@ -217,8 +225,8 @@ def binary_cross_entropy_with_logits(predictions: Array, targets: Array, *, weig
     xp = _pair(predictions, targets)
     _checks.probabilities(xp, targets, "targets", warn=True)
     shape = tuple(predictions.shape)
-    w = _last_axis_param(xp, weight, shape, "weight")
-    c = _last_axis_param(xp, pos_weight, shape, "pos_weight")
+    w = _broadcast_param(xp, weight, shape, "weight")
+    c = _broadcast_param(xp, pos_weight, shape, "pos_weight")
     x, y = predictions, targets
     pos_term = y if c is None else c * y
     # both softplus terms are >= 0, so there is no cancellation (and x = +-1000 is exact)
@@ -249,14 +257,16 @@ def multilabel_soft_margin(predictions: Array, targets: Array, *,
                            weight: Array | None = None) -> LossOutput:
     """Multi-label soft margin loss: the mean over classes of the per-class logistic loss.
 
-    ``l_n = -(1/C) sum_c w_c [y log s(x) + (1 - y) log s(-x)]``;
+    ``l_n = -(1/C) sum_c w_c [y log s(x) + (1 - y) log s(-x)]`` (``w`` broadcasts to the input:
+    ``w_nc``, as torch's weight tensor);
     ``dl_n/dx_c = (w_c / C) (s(x_c) - y_c)``; targets (on request):
     ``dl_n/dy_c = (w_c / C) [softplus(-x_c) - softplus(x_c)]`` (``= -w_c x_c / C``).
 
     Args:
       predictions: [N, C] or [C] logits.
       targets: same shape, labels in {0, 1} (soft labels in [0, 1] allowed).
-      weight: None or [C] class weights.
+      weight: None, a number, or weights broadcasting to the input's shape ([C] class weights;
+        (N, C), (1, C), (N, 1)).
 
     Returns:
       LossOutput with loss [N] (or [] for a 1-D input).
@@ -268,12 +278,11 @@ def multilabel_soft_margin(predictions: Array, targets: Array, *,
     xp = _pair(predictions, targets)
     _checks.probabilities(xp, targets, "targets", warn=True)
     n_classes = predictions.shape[-1]
-    if weight is not None:
-        _checks.param_length(weight, "weight", n_classes, "class")
+    w = _broadcast_param(xp, weight, tuple(predictions.shape), "weight")
     x, y = predictions, targets
     sp_pos, sp_neg, e = softplus_pair(xp, x)
     per_class = y * sp_neg + (1.0 - y) * sp_pos
-    scale = 1.0 / n_classes if weight is None else weight / n_classes
+    scale = 1.0 / n_classes if w is None else w / n_classes
     loss = xp.sum(per_class * scale, axis=-1)
 
     def vjp(cot: Array) -> dict[str, Array]:
@@ -570,7 +579,10 @@ _OWN: tuple[LossSpec, ...] = (
                       "per-class labels in {0, 1} (soft labels in [0, 1] allowed)",
                       grad_on_request=True),
         ),
-        params=(ParamSpec("weight", "float_array", None, "one weight per class (length C)",
+        params=(ParamSpec("weight", "float_or_float_tensor", None,
+                          "class weight: a number, one weight per class (length C, or 1), or a "
+                          "nested list that broadcasts to the predictions' shape ((N, C), (1, C), "
+                          "(N, 1): torch's weight tensor)",
                           minimum=0.0, nullable=True, warn_outside_range=True),),
         summary="Multi-label soft margin loss: per-sample mean over classes of the logistic loss.",
         formula=r"\ell_n = -\frac{1}{C}\sum_c w_c\left[y_{nc}\log\sigma(x_{nc}) + "

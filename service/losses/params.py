@@ -6,6 +6,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 from . import errors
 from .spec import LossSpec, ParamSpec
 from .warn import suspicious
@@ -52,6 +54,52 @@ def _float_list(p: ParamSpec, v: Any) -> list[float]:
     return out
 
 
+MAX_PARAM_DIMS = 32  # the deepest nested list a tensor parameter may be (as the input decoder)
+
+
+def _leaves(v: Any, path: tuple[int, ...], out: list[tuple[tuple[int, ...], Any]]) -> None:
+    """Every leaf of the nested list ``v`` with its index path (depth bounded)."""
+    if len(path) > MAX_PARAM_DIMS:
+        raise ValueError(path)
+    if isinstance(v, list | tuple):
+        for i, item in enumerate(v):
+            _leaves(item, (*path, i), out)
+    else:
+        out.append((path, v))
+
+
+def _float_tensor(p: ParamSpec, v: Any) -> list[Any]:
+    """A nested list of numbers (rectangular, any depth up to MAX_PARAM_DIMS), each in range."""
+    loc: tuple[str | int, ...] = ("params", p.name)
+    if hasattr(v, "tolist") and not isinstance(v, list | tuple):
+        v = v.tolist()
+    if not isinstance(v, list | tuple) or not v:
+        raise errors.InvalidParam(
+            f"{p.name} must be a number or a non-empty (nested) list of numbers", loc)
+    leaves: list[tuple[tuple[int, ...], Any]] = []
+    try:
+        _leaves(v, (), leaves)
+    except ValueError:
+        raise errors.InvalidParam(f"{p.name} is nested deeper than {MAX_PARAM_DIMS} dimensions",
+                                  loc) from None
+    for path, item in leaves:
+        if not _is_number(item):
+            where = "".join(f"[{i}]" for i in path)
+            raise errors.InvalidParam(
+                f"{p.name}{where} must be a number, got {errors.brief(item)}", (*loc, *path))
+    try:
+        arr = np.asarray(v, dtype=np.float64)
+    except ValueError:
+        raise errors.InvalidParam(
+            f"{p.name} is not a rectangular nested list of numbers (its rows differ in length "
+            "or depth)", loc) from None
+    if arr.size == 0:
+        raise errors.InvalidParam(f"{p.name} must not be empty (shape {arr.shape})", loc)
+    for path, item in leaves:
+        _check_range(p, float(item), (*loc, *path))
+    return arr.tolist()
+
+
 def validate_one(p: ParamSpec, v: Any) -> Any:
     """The validated value of one parameter (raises InvalidParam with its location)."""
     loc: tuple[str | int, ...] = ("params", p.name)
@@ -88,10 +136,11 @@ def validate_one(p: ParamSpec, v: Any) -> Any:
         return v
     if p.type == "float_array":
         return _float_list(p, v)
-    # float_or_float_array
-    if _is_number(v):
+    if _is_number(v):  # float_or_float_array, float_or_float_tensor
         _check_range(p, float(v), loc)
         return float(v)
+    if p.type == "float_or_float_tensor":
+        return _float_tensor(p, v)
     return _float_list(p, v)
 
 

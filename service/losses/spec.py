@@ -99,7 +99,25 @@ class InputSpec:
         return replace(self, grad_on_request=True)
 
 
-ParamType = Literal["float", "int", "bool", "choice", "float_array", "float_or_float_array"]
+ParamType = Literal["float", "int", "bool", "choice", "float_array", "float_or_float_array",
+                    "float_or_float_tensor"]
+
+# A "float_or_float_tensor" parameter's JSON Schema: a number or a nested list of 1 to
+# TENSOR_PARAM_DIMS dimensions, a choice and not a recursive schema (client generators refuse or
+# mangle recursive array items; the request schemas' N-D inputs are written the same way). The
+# core takes deeper nested lists too.
+TENSOR_PARAM_DIMS = 5
+
+
+def nested_list_schemas(leaf: dict[str, Any],
+                        dims: int = TENSOR_PARAM_DIMS) -> list[dict[str, Any]]:
+    """Array schemas of 1 to ``dims`` dimensions whose innermost items are ``leaf``."""
+    out: list[dict[str, Any]] = []
+    items = leaf
+    for _ in range(dims):
+        items = {"type": "array", "items": items}
+        out.append(items)
+    return out
 
 
 @dataclass(frozen=True)
@@ -139,6 +157,8 @@ class ParamSpec:
             return f"each element {words}"
         if self.type == "float_or_float_array":
             return f"{words} for the number or each list element"
+        if self.type == "float_or_float_tensor":
+            return f"{words} for the number or each element of the nested list"
         return words
 
     @property
@@ -162,8 +182,10 @@ class ParamSpec:
             schema = {"enum": list(self.choices)}
         elif self.type == "float_array":
             schema = {"type": "array", "items": {"type": "number"}}
-        else:  # float_or_float_array
+        elif self.type == "float_or_float_array":
             schema = {"anyOf": [{"type": "number"}, {"type": "array", "items": {"type": "number"}}]}
+        else:  # float_or_float_tensor: leaves bounded below, through the nested items
+            schema = {"anyOf": [{"type": "number"}]}
         bounds: dict[str, float] = {}
         if self.minimum is not None:
             bounds["exclusiveMinimum" if self.exclusive_minimum else "minimum"] = self.minimum
@@ -175,9 +197,11 @@ class ParamSpec:
             schema.update(bounds)
         elif bounds and self.type == "float_array":
             schema["items"].update(bounds)
-        elif bounds:  # float_or_float_array: the number and each list element
+        elif bounds:  # float_or_float_array (_tensor): the number and each list element
             for branch in schema["anyOf"]:
                 (branch["items"] if branch["type"] == "array" else branch).update(bounds)
+        if self.type == "float_or_float_tensor":
+            schema["anyOf"] += nested_list_schemas(dict(schema["anyOf"][0]))
         if self.extra_allowed:
             schema = {"anyOf": [schema, {"enum": list(self.extra_allowed)}]}
         if self.nullable:

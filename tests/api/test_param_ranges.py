@@ -41,7 +41,8 @@ def _component(spec: LossSpec, kind: str) -> dict[str, Any]:
 
 RANGED = [(s, p) for s in LOSSES.values() for p in s.params
           if p.minimum is not None or p.maximum is not None]
-LISTS = [(s, p) for s, p in RANGED if p.type in ("float_array", "float_or_float_array")]
+LISTS = [(s, p) for s, p in RANGED
+         if p.type in ("float_array", "float_or_float_array", "float_or_float_tensor")]
 WARN_ONLY = [(s, p) for s, p in RANGED if p.warn_outside_range]
 
 

@@ -90,18 +90,14 @@ def _np(t: Any) -> np.ndarray:
     return t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)
 
 
-def _weight(name: str, t: Any, *, last_axis: bool = False) -> Any:
-    """A torch weight tensor as this service's parameter (a list, or a number)."""
+def _weight(name: str, t: Any) -> Any:
+    """A torch weight tensor as this service's parameter: a number (0-d) or a nested list (the
+    binary losses' weights broadcast like torch's; a class weight of another shape is the
+    service's to refuse, as torch does)."""
     if t is None:
         return None
     a = _np(t)
-    if a.ndim == 0:
-        if not last_axis:
-            raise Unexpressible("0-d class weight", name)
-        return float(a)
-    if a.ndim != 1:
-        raise Unexpressible(f"{name} of shape {tuple(a.shape)} (broadcast beyond the last axis)")
-    return [float(v) for v in a]
+    return float(a) if a.ndim == 0 else a.tolist()
 
 
 def bind(fn: Callable[..., Any], sample: Any) -> dict[str, Any]:
@@ -142,7 +138,7 @@ def to_service(op: str, sample: Any) -> Call:
         if k in names or k in _IGNORED or (v is None and k not in known):
             continue  # an argument left at None is one the service need not have
         if k in ("weight", "pos_weight"):
-            p[k] = _weight(k, v, last_axis=loss.startswith("binary_cross_entropy"))
+            p[k] = _weight(k, v)
         elif k == "distance_function":
             if v is not None:
                 raise Unexpressible("a custom distance_function (a Python callable)")

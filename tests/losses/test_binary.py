@@ -544,13 +544,15 @@ def test_hinge_mixing_zero_and_minus_one_is_invalid():
     ("bce", (), {"weight": [1.0, 2.0]}, ("params", "weight")),
     ("bce", (2,), {"weight": -1.0}, ("params", "weight")),
     ("bce", (2,), {"weight": [1.0, -1.0]}, ("params", "weight", 1)),
-    ("bce", (2,), {"weight": [[1.0, 2.0]]}, ("params", "weight", 0)),
+    ("bce", (2,), {"weight": [[1.0, 2.0]]}, ("params", "weight")),  # (1, 2): torch refuses too
+    ("bce", (2,), {"weight": [[1.0, 2.0], [1.0]]}, ("params", "weight")),  # ragged
+    ("bce", (2,), {"weight": [[1.0, True]]}, ("params", "weight", 0, 1)),
     ("bce", (2,), {"weight": "2"}, ("params", "weight")),
     ("bce_with_logits", (3, 2), {"weight": [1.0, 2.0, 3.0]}, ("params", "weight")),
     ("bce_with_logits", (3, 2), {"pos_weight": [1.0, 2.0, 3.0]}, ("params", "pos_weight")),
     ("bce_with_logits", (3, 2), {"pos_weight": -0.5}, ("params", "pos_weight")),
-    ("multilabel_soft_margin", (3, 2), {"weight": [1.0]}, ("params", "weight")),
-    ("multilabel_soft_margin", (3, 2), {"weight": 1.0}, ("params", "weight")),
+    ("multilabel_soft_margin", (3, 2), {"weight": [1.0, 2.0, 3.0]}, ("params", "weight")),
+    ("multilabel_soft_margin", (3, 2), {"weight": [[1.0], [2.0]]}, ("params", "weight")),
     ("hinge", (2,), {"margin": -0.1}, ("params", "margin")),
     ("squared_hinge", (2,), {"margin": float("inf")}, ("params", "margin")),
     ("sigmoid_focal", (2,), {"alpha": 1.5}, ("params", "alpha")),

@@ -33,15 +33,6 @@ RTOL, ATOL = 1e-7, 1e-10
 
 # (loss, what, why): torch calls the service cannot express (a reason, matched to Unexpressible)
 UNEXPRESSIBLE: tuple[tuple[str, str, str], ...] = (
-    ("binary_cross_entropy", r"weight of shape",
-     "weight is a number or one value per last-axis entry; torch's (5, 5) weight broadcasts "
-     "over every axis (a parameter is a flat list)"),
-    ("binary_cross_entropy_with_logits", r"(weight|pos_weight) of shape",
-     "the same for weight / pos_weight of shapes (1, 5) and (5, 5)"),
-    ("multilabel_soft_margin_loss", r"weight of shape",
-     "class weight of shape (5, 5): the service takes one weight per class"),
-    ("multi_margin_loss", r"weight of shape|0-d class weight",
-     "error inputs with a weight of the wrong shape: a parameter is a flat list"),
     ("triplet_margin_with_distance_loss", r"custom distance_function",
      "a Python callable cannot be sent; the service's distance is one of l2, squared_l2, cosine"),
 )
