@@ -167,9 +167,8 @@ def check_wrt(spec: LossSpec, wrt: Sequence[str] | None) -> tuple[str, ...] | No
                 f"{', '.join(spec.input_names)}); wrt may name: {', '.join(allowed)}",
                 ("wrt", i))
         raise errors.NotDifferentiable(
-            f"{spec.name} is not differentiable with respect to {name} ({ispec.description}; "
-            f"PyTorch does not differentiate it either); wrt may name: {', '.join(allowed)}",
-            ("wrt", i))
+            f"{spec.name} has no gradient with respect to {name} ({ispec.description}); wrt "
+            f"may name: {', '.join(allowed)}", ("wrt", i))
     return tuple(dict.fromkeys(wrt))
 
 
@@ -194,11 +193,12 @@ def _gradients(spec: LossSpec, xp: Any, out: LossOutput, cot: Array, arrays: dic
         integral = _is_integer_dtype(xp, arrays[name])
         f = None if integral else out.extra_vjps.get(name)
         if f is None:
-            why = ("it holds integers (integer class indices or integer rows)" if integral
-                   else "not with these parameters")
+            why = ("it holds integers (integer class indices or integer rows; PyTorch "
+                   "differentiates float tensors only)" if integral
+                   else "not with these parameters (e.g. this convention)")
             raise errors.NotDifferentiable(
-                f"{spec.name} has no gradient with respect to {name} here: {why} (PyTorch "
-                f"differentiates float inputs only); wrt may name: "
+                f"{spec.name} has no gradient with respect to {name} here: {why}; wrt may "
+                f"name: "
                 f"{', '.join(n for n in spec.wrt_inputs if n in arrays and n != name)}",
                 ("wrt", i))
         grads[name] = f(cot)
