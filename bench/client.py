@@ -1,7 +1,7 @@
 """client: the Python client (``service.client``) against a raw exchange of the same bytes.
 
     python -m bench client [--quick] [--sizes 1e3,1e5,1e6,1e7] [--encodings json,b64,binary]
-                           [--transport wire|httpx]
+                           [--transport wire|httpx] [--profile SIZE:ENCODING]
 
 Why: most callers use ``service.client``; the time it adds to a request (building the body,
 httpx, reading and decoding the answer) is theirs to pay on every call. Against one server
@@ -24,8 +24,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import functools
 import http.client
+import io
+import pstats
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
@@ -59,12 +62,36 @@ def _raw(url: str, content: bytes, headers: dict[str, str]) -> Callable[[], byte
     return exchange
 
 
+def _point(spec: str) -> tuple[int, str]:
+    size, _, enc = spec.partition(":")
+    return int(float(size)), enc
+
+
+def _profiled(label: str, call: Callable[[], object], calls: int = 200) -> str:
+    """The client's own time per call by function (cProfile: own time, top 15), the waits for
+    the server (``recv_into`` and the like) included: what the client adds is the rest."""
+    profile = cProfile.Profile()
+    profile.enable()
+    for _ in range(calls):
+        call()
+    profile.disable()
+    out = io.StringIO()
+    stats = pstats.Stats(profile, stream=out)
+    stats.sort_stats("tottime").print_stats(15)
+    lines = [ln for ln in out.getvalue().splitlines() if ln.strip()]
+    return f"# profile of the sync client, {label}, {calls} calls (cProfile, own time):\n" + \
+        "\n".join(lines[2:])
+
+
 def run(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench client", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="up to 1e6 values")
     ap.add_argument("--sizes", help="comma-separated values per request (N * 10)")
     ap.add_argument("--encodings", default="json,b64,binary")
+    ap.add_argument("--profile", metavar="SIZE:ENCODING",
+                    help="also profile the sync client's calls at that point (cProfile, 200 "
+                    "calls, the client's process only), e.g. 1e5:binary")
     ap.add_argument("--transport", choices=("wire", "httpx"), default="wire",
                     help="the clients' own transports (default) or httpx's (the one before)")
     args = ap.parse_args(argv)
@@ -76,6 +103,7 @@ def run(argv: list[str]) -> int:
     print("# ms, best of runs; x raw = client / raw")
     print(f"{'values':>8} {'encoding':8} {'raw':>9} {'sync':>9} {'async':>9} {'sync x raw':>10} "
           f"{'async x raw':>11}  verdict")
+    profiles: list[str] = []
     loop = asyncio.new_event_loop()
     with server("bench.apps:app", lifetime_s=1800) as (url, _):
         own = args.transport == "wire"
@@ -110,6 +138,8 @@ def run(argv: list[str]) -> int:
                     verdict = targets.at_most(f"{size:.0e} {enc}: sync / raw", t_sync / raw,
                                               1.1)
                     targets.at_most(f"{size:.0e} {enc}: async / raw", t_async / raw, 1.1)
+                if args.profile and _point(args.profile) == (size, enc):
+                    profiles.append(_profiled(f"{size:.0e} {enc}", call))
                 print(f"{size:8.0e} {enc:8} {raw * 1e3:9.3f} {t_sync * 1e3:9.3f} "
                       f"{t_async * 1e3:9.3f} {t_sync / raw:9.2f}x {t_async / raw:10.2f}x  "
                       f"{verdict}", flush=True)
@@ -119,4 +149,6 @@ def run(argv: list[str]) -> int:
             loop.run_until_complete(a.aclose())
     loop.close()
     print(f"# load average at end: {load()}")
+    for report in profiles:
+        print(report)
     return targets.summary()
