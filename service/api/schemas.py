@@ -25,7 +25,7 @@ from ..backends import BACKEND_CHOICES
 from ..losses import LOSSES, LossSpec, ParamSpec
 from ..losses.catalog import shapes_in_words
 from ..losses.evaluate import DTYPES
-from ..losses.spec import BROADCASTING, nested_list_schemas
+from ..losses.spec import BROADCASTING, TENSOR_PARAM_DIMS, nested_list_schemas
 from ..transport.arrays import WIRE_DTYPES
 
 COMMON_INPUTS = ("predictions", "targets")
@@ -35,17 +35,7 @@ COMMON_INPUTS = ("predictions", "targets")
 # array items. Five dimensions is the deepest shape the losses name, (N, C, d1, d2, d3) (a volume);
 # the decoder (service.transport.arrays) accepts nested lists up to MAX_DIMS (32) deep, and a
 # tensor object (`shape` plus flat `data` or `b64`) carries any of them.
-NESTED_DIMS = 5
-
-
-def nested_lists(leaf: dict[str, Any], dims: int = NESTED_DIMS) -> list[dict[str, Any]]:
-    """Array schemas of 1 to ``dims`` dimensions whose innermost items are ``leaf``."""
-    out: list[dict[str, Any]] = []
-    items = leaf
-    for _ in range(dims):
-        items = {"type": "array", "items": items}
-        out.append(items)
-    return out
+NESTED_DIMS = TENSOR_PARAM_DIMS  # (the same choice as a tensor parameter's)
 
 
 ARRAY_SCHEMA: dict[str, Any] = {
@@ -80,14 +70,14 @@ EXTRA_COMPONENTS: dict[str, Any] = {
     "NestedList": {
         "description": f"a rectangular nested list of numbers, 1 to {NESTED_DIMS} dimensions "
         "(the service takes up to 32; a tensor object carries any shape)",
-        "anyOf": nested_lists({"type": "number"}),
+        "anyOf": nested_list_schemas({"type": "number"}),
     },
     # Its elements are left untyped: a number-or-string element makes openapi-python-client
     # (0.29) generate code that does not type-check for a choice of several list depths.
     "NestedOutList": {
         "description": f"a rectangular nested list of numbers, 1 to {NESTED_DIMS} dimensions; "
         "a non-finite value is the string NaN, Infinity or -Infinity",
-        "anyOf": nested_lists({"description": "a number, or the string NaN, Infinity or "
+        "anyOf": nested_list_schemas({"description": "a number, or the string NaN, Infinity or "
                                               "-Infinity"}),
     },
 }

@@ -2,13 +2,9 @@
 poly1_cross_entropy (optax); Keras's focal cross-entropies are in :mod:`.keras_focal`. ``SPECS``
 also lists brier (scikit-learn), which lives in :mod:`.brier`.
 
-Keras clips probabilities to ``[EPS, 1 - EPS]`` with ``EPS = 1e-7`` (``keras.backend.epsilon()``);
-where the clip is active the gradient is 0 (as autograd through ``clip`` gives; at exactly a bound
-it passes, as ``torch.clamp``). The Keras losses reproduce Keras's numbers, including where Keras
-is less accurate than it could be (``log(1 - p)`` rather than ``log1p(-p)``, sigmoid then clip for
-``from_logits``), and say so. Keras averages the last axis inside a loss; here the loss stays
-unreduced (elementwise, or per sample where Keras sums over classes), so Keras's
-``sum_over_batch_size`` of an ``(N, D)`` input is our ``mean``.
+generalized_cross_entropy reads only ``p_y`` and clips nothing, as Keras's does. Keras
+averages the last axis inside a loss; here the loss stays unreduced (one value per sample), so
+Keras's ``sum_over_batch_size`` of an ``(N, C)`` input is our ``mean``.
 """
 
 from __future__ import annotations
