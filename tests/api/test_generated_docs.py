@@ -44,6 +44,14 @@ def test_every_route_documents_errors():
                 assert {"400", "413", "415", "422"} <= set(op["responses"]), (path, method)
                 body = op["requestBody"]["content"]["application/json"]
                 assert body["schema"]["$ref"].split("/")[-1] in doc["components"]["schemas"]
+    # API keys: both schemes declared; every operation but the open probes says 401
+    assert {"ApiKeyHeader", "BearerAuth"} <= set(doc["components"]["securitySchemes"])
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            if op.get("security") == []:  # no key needed: the probes and /metrics
+                assert "401" not in op["responses"], (path, method)
+            else:
+                assert "401" in op["responses"], (path, method)
     # every $ref resolves
     text = json.dumps(doc)
     for ref in {part.split('"')[0] for part in text.split('"$ref": "#/components/schemas/')[1:]}:
