@@ -4,10 +4,11 @@
 
 Why: the acceleration layer (``service/losses/accel/``) is code kept only because it is faster.
 For every loss in its table (``accel.table.ROWS``), rows of 10, this times
-``service.engine.run`` with the kernels on and with them off (the reference with its NumPy paths,
-what serves where numba is absent), value + gradient (``v+g``, no per-sample breakdown) and
-forward + gradient with it (``f+g``), alternating on/off within each case so both see the same
-minutes; best of runs. A kernel that is not clearly faster (``numpy/kernel`` near 1) should go.
+``service.engine.run`` with the kernels on and with them off (the reference: what serves below
+each kernel's threshold and where numba is absent), value + gradient (``v+g``, no per-sample
+breakdown) and forward + gradient with it (``f+g``), alternating on/off within each case so both
+see the same minutes; best of runs. A kernel that is not clearly faster (``numpy/kernel`` near
+1) should go.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from service.losses.registry import get_loss
 
 from ._common import best_time, header, load
 
-ON = accel.Acceleration(kernels=True, numpy_paths=True, threads=1)
-REFERENCE = accel.Acceleration(kernels=False, numpy_paths=True, threads=1)
+ON = accel.Acceleration(kernels=True, threads=1)
+REFERENCE = accel.OFF
 ROUNDS = 3  # on, off, off, on, on, off: the best of each
 
 

@@ -22,11 +22,10 @@ from array_api_compat import array_namespace, is_array_api_obj
 
 from ..casting import CastError, cast
 from . import _checks, accel, errors, warn
-from .evaluation import Evaluation
 from .params import validate_params
 from .reduce import reduce_loss
 from .registry import get_loss
-from .spec import Array, Convention, InputSpec, LossOutput, LossSpec
+from .spec import Array, Convention, Evaluation, InputSpec, LossOutput, LossSpec
 
 DTYPES = ("float64", "float32")
 
@@ -270,8 +269,8 @@ def _evaluate(name: str, inputs: Mapping[str, Any], params: Mapping[str, Any] | 
     # the kernels compute the default gradients only, so a wrt beyond them takes the reference
     beyond = want_grad and wanted is not None and any(
         n not in spec.differentiable_inputs for n in wanted)
-    fused = None if beyond else accel.evaluate(spec, inputs, effective, reduction,
-                                               sample_weight, dtype, want_grad, want_per_sample)
+    fused = None if beyond else accel.kernel_evaluation(
+        spec, inputs, effective, reduction, sample_weight, dtype, want_grad, want_per_sample)
     if fused is not None:
         if want_grad and wanted is not None and fused.gradients is not None:
             missing = [i for i, n in enumerate(wanted) if n not in fused.gradients]

@@ -12,9 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from array_api_compat import is_numpy_namespace
 
-from . import _checks, accel, errors, margin
+from . import _checks, errors, margin
 from ._classes import (
     check_index_targets,
     check_predictions,
@@ -99,30 +98,32 @@ def cross_entropy(predictions: Array, targets: Array, *, weight: Array | None = 
             "targets has the shape of class indices but holds floating-point values: send "
             "integers, or class probabilities of the predictions' shape", ("targets",))
     check_index_targets(xp, x, targets, ignore_index=ignore_index)
-    if accel.settings().numpy_paths and is_numpy_namespace(xp) and x.ndim == 2 and eps == 0.0:
-        from .accel.numpy_paths import cross_entropy_index  # NumPy only
-
-        return cross_entropy_index(x, targets, w, ignore_index)
+    # log p_y = x_y - lse with lse = mx + log s, s = sum_j e^{x_j - mx}: e^{x - mx} is kept for
+    # the gradient (p = e / s), the class weights are gathered, and the full log p is formed only
+    # for label smoothing (no one-hot but in the gradient)
     z = to_last(xp, x)
-    logp = log_softmax(xp, z)
     valid = targets != ignore_index
     safe = xp.where(valid, targets, xp.zeros_like(targets))
-    oh = one_hot(xp, safe, c, z.dtype)
     vmask = as_float(xp, valid, z)
-    m = vmask if w is None else xp.sum(oh * w, axis=-1) * vmask  # w_{y_n}, 0 if ignored
-    loss = -m * gather_last(xp, logp, safe)
+    m = vmask if w is None else gather_last(xp, xp.broadcast_to(w, z.shape), safe) * vmask
+    mx = xp.max(z, axis=-1, keepdims=True)
+    e = xp.exp(z - mx)
+    s = xp.sum(e, axis=-1, keepdims=True)
+    lse = mx + xp.log(s)
+    loss = -m * (gather_last(xp, z, safe) - lse[..., 0])
     if eps > 0.0:
+        logp = z - lse
         smooth = -xp.sum(logp if w is None else logp * w, axis=-1)
         loss = (1.0 - eps) * loss + (eps / c) * vmask * smooth
 
     def vjp(cot: Array) -> dict[str, Array]:
-        p = xp.exp(logp)
-        g = m[..., None] * (p - oh)
+        p = e / s
+        g = (p - one_hot(xp, safe, c, z.dtype)) * (m * cot)[..., None]
         if eps > 0.0:
             w_sum = float(c) if w is None else xp.sum(w)
             w_c = 1.0 if w is None else w
-            g = (1.0 - eps) * g + (eps / c) * vmask[..., None] * (w_sum * p - w_c)
-        return {"predictions": from_last(xp, g * cot[..., None])}
+            g = (1.0 - eps) * g + (eps / c) * (vmask * cot)[..., None] * (w_sum * p - w_c)
+        return {"predictions": from_last(xp, g)}
 
     return LossOutput(loss, vjp, mean_weight=m)
 

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 from array_api_compat import is_numpy_namespace
 
-from . import _checks, accel, errors
+from . import _checks, errors
 from .spec import Array, LossOutput
 
 
@@ -55,7 +55,7 @@ def _ones_scaled(xp: Any, like: Array, s: Array | None, denom: Any = None) -> Ar
     NumPy (large arrays): the same values as a read-only broadcast view of one row of them (no
     memory, no pass over the data; the kernels only read it). Otherwise the arrays themselves.
     """
-    view = accel.settings().numpy_paths and is_numpy_namespace(xp) and like.size >= VIEW_MIN_SIZE
+    view = is_numpy_namespace(xp) and like.size >= VIEW_MIN_SIZE
     ones: Array = np.ones((1,) * like.ndim, dtype=like.dtype) if view else xp.ones_like(like)
     cot = ones if s is None else ones * s
     if denom is not None:

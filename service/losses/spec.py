@@ -26,7 +26,9 @@ with defaults filled in. The kernel checks shapes and domains, then returns
   ``mean`` divides each sample's loss by its target length before averaging); ``None`` means 1.
 
 Reduction, ``sample_weight`` and the per-sample breakdown happen in one place:
-:func:`service.losses.reduce.reduce_loss`.
+:func:`service.losses.reduce.reduce_loss`; its result, with the gradients, is an
+:class:`Evaluation` (what :func:`service.losses.evaluate` and the kernels of
+:mod:`service.losses.accel` return).
 """
 
 from __future__ import annotations
@@ -34,7 +36,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from .warn import LossWarning
 
 Array = Any  # an array of any array-API namespace (numpy, array_api_strict, cupy, torch)
 Vjp = Callable[[Array], dict[str, Array]]
@@ -264,6 +269,26 @@ class LossOutput:
     extra_vjps: Mapping[str, Callable[[Array], Array]] = field(default_factory=dict)
     mean_weight: Array | None = None
     mean_scale: Array | None = None
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The result of one evaluation, as arrays of the inputs' namespace."""
+
+    loss: str  # canonical name
+    reduction: str
+    value: Array  # 0-d, or the unreduced array for reduction "none"
+    per_sample: Array | None  # (N,); None where the caller did not ask for it
+    params: dict[str, Any]  # effective parameters, defaults included
+    dtype: str
+    gradients: dict[str, Array] | None = None  # input name -> gradient of the reduced value
+    samples: int = -1  # N where per_sample is None
+    # inputs computed on that look like mistakes (validate="lenient"); strict raises them
+    warnings: tuple[LossWarning, ...] = ()
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.per_sample.shape[0]) if self.per_sample is not None else self.samples
 
 
 @dataclass(frozen=True)

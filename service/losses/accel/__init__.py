@@ -10,8 +10,7 @@ it runs on every namespace and is what tests compare against. What lives here is
 * :mod:`.parallel`: fixed chunks of rows, run on one or more threads with identical results;
 * kernels (numba, the ``fast`` extra; imported on first use): :mod:`.elementwise_kernels`
   (one driver for every elementwise loss), :mod:`.ce_kernels` (cross-entropy family),
-  :mod:`.margin_kernels` (margin family), on :mod:`.kernel_math` (compile options, exp, log);
-* :mod:`.numpy_paths`: NumPy fast paths that the reference code itself takes on NumPy arrays.
+  :mod:`.margin_kernels` (margin family), on :mod:`.kernel_math` (compile options, exp, log).
 
 The switch is explicit: :class:`Acceleration` says what may run (kernels, NumPy paths, kernel
 threads). :func:`configure` sets the process's (the server's warm-up and the CLI, from
@@ -20,9 +19,9 @@ threads). :func:`configure` sets the process's (the server's warm-up and the CLI
 (``acceleration=OFF``: the reference alone), which :func:`settings` then gives for that call.
 
 Imports: NumPy, numba (kernel modules only), :mod:`service.casting`, :mod:`service.deadline`,
-and from :mod:`service.losses` the result type (:mod:`..evaluation`), spec types,
-:func:`..binary.focal_alpha` and the registry (warm-up) — never :mod:`..evaluate`, which calls
-:func:`evaluate` here first.
+and from :mod:`service.losses` the spec types (the result type
+:class:`~service.losses.spec.Evaluation` among them), :func:`..binary.focal_alpha` and the
+registry (warm-up) — never :mod:`..evaluate`, which calls :func:`kernel_evaluation` here first.
 """
 
 from __future__ import annotations
@@ -42,8 +41,7 @@ from . import reduction as _reduction
 from .table import ROWS
 
 if TYPE_CHECKING:
-    from ..evaluation import Evaluation
-    from ..spec import LossSpec
+    from ..spec import Evaluation, LossSpec
 
 log = logging.getLogger("service.losses")
 
@@ -51,15 +49,14 @@ log = logging.getLogger("service.losses")
 @dataclass(frozen=True)
 class Acceleration:
     """What may run besides the reference: the numba ``kernels`` (``LOSS_SERVICE_FUSED``; where
-    numba is installed), the reference's ``numpy_paths`` and the ``threads`` one kernel call may
-    use (``LOSS_SERVICE_KERNEL_THREADS``; results are identical for any count)."""
+    numba is installed) and the ``threads`` one kernel call may use
+    (``LOSS_SERVICE_KERNEL_THREADS``; results are identical for any count)."""
 
     kernels: bool = True
-    numpy_paths: bool = True
     threads: int = 1
 
 
-OFF = Acceleration(kernels=False, numpy_paths=False)  # the reference alone
+OFF = Acceleration(kernels=False)  # the reference alone
 SETTINGS = Acceleration()  # the process's, set by configure()
 _call: ContextVar[Acceleration | None] = ContextVar("acceleration", default=None)
 AVAILABLE = importlib.util.find_spec("numba") is not None  # tests set it False: "no numba"
@@ -111,9 +108,9 @@ def kernels() -> dict[str, Any] | None:
     return _kernels
 
 
-def evaluate(spec: LossSpec, inputs: Mapping[str, Any], params: dict[str, Any], reduction: str,
-             sample_weight: Any, dtype: str, want_grad: bool,
-             want_per_sample: bool = True) -> Evaluation | None:
+def kernel_evaluation(spec: LossSpec, inputs: Mapping[str, Any], params: dict[str, Any],
+                      reduction: str, sample_weight: Any, dtype: str, want_grad: bool,
+                      want_per_sample: bool = True) -> Evaluation | None:
     """The evaluation by the loss's kernel, or None where the reference must run (no row, too
     small, kernels off, or a call the kernel does not take: :mod:`.families`). ``params`` are
     the validated parameters, defaults included."""
@@ -152,7 +149,7 @@ def warm_up() -> float:
                 n = row.min_size // k + 1
                 inputs = sample_inputs(spec, rng, n, k, dtype)
                 for want_grad, reduction in ((True, "mean"), (False, "none")):
-                    r = evaluate(spec, inputs, {**spec.defaults, **params}, reduction,
+                    r = kernel_evaluation(spec, inputs, {**spec.defaults, **params}, reduction,
                                  np.ones(n, dtype), dtype, want_grad)
                     assert r is not None, f"warm-up of the {row.loss} kernel fell back"
     return time.perf_counter() - start

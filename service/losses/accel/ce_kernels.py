@@ -3,8 +3,8 @@
 Per row ``n`` of ``C`` logits ``x``: ``m = max x``, ``e = e^{x - m}``, ``s = sum e``,
 ``lse = m + log s``, ``l = w_y (lse - x_y)`` (0 for an ignored target), and the gradient times the
 row's cotangent ``c_n``: ``c_n w_y (e / s - onehot_y)``. That is the reference's formula
-(:func:`.numpy_paths.cross_entropy_index`) term by term; only the order of the additions in
-``s`` differs.
+(:func:`service.losses.multiclass.cross_entropy`, index targets) term by term; only the order of
+the additions in ``s`` differs.
 
 Short rows (``C <=`` :data:`SHORT_ROW_F64` or :data:`SHORT_ROW_F32`): a loop over 10 classes
 never reaches a vector loop's body, so each block of rows is transposed into a ``(C, rows)``

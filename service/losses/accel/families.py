@@ -3,10 +3,10 @@
 Why: a kernel has the math of its loss for some inputs and parameters only; everything else
 (and every error) is the reference's. Each function here returns ``None`` (the reference runs)
 unless its inputs are real NumPy arrays of the shapes the kernel takes, at least the row's
-``min_size`` elements (checked by :func:`service.losses.accel.evaluate`), and ``sample_weight``
-is absent or one value per row. Arrays of another dtype than the requested one (float32 inputs
-of a float64 evaluation, int32 class indices) or strided ones are cast or copied first, as the
-reference would (:func:`.reduction.in_dtype`). Then, per family:
+``min_size`` elements (checked by :func:`service.losses.accel.kernel_evaluation`), and
+``sample_weight`` is absent or one value per row. Arrays of another dtype than the requested
+one (float32 inputs of a float64 evaluation, int32 class indices) or strided ones are cast or
+copied first, as the reference would (:func:`.reduction.in_dtype`). Then, per family:
 
 * elementwise (:mod:`.elementwise_kernels`): ``predictions`` and ``targets`` of one shape (at
   least 1-D); parameters whose math the kernel has (the row's ``params`` gives them); no

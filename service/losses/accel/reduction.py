@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from ...casting import CastError, cast
-from ..evaluation import Evaluation
+from ..spec import Evaluation
 from . import parallel
 
 if TYPE_CHECKING:
@@ -103,7 +103,7 @@ def cotangent(reduction: str, sw: np.ndarray | None, dt: np.dtype, k: int,
 def result(spec: LossSpec, params: dict[str, Any], reduction: str, dtype: str,
            totals: np.ndarray, denom: Any, loss_out: np.ndarray, per_sample: np.ndarray | None,
            n: int, gradients: dict[str, np.ndarray] | None) -> Evaluation:
-    """The :class:`~service.losses.evaluation.Evaluation` of a kernel's outputs: the value is
+    """The :class:`~service.losses.spec.Evaluation` of a kernel's outputs: the value is
     ``loss_out`` (``none``), the chunks' total (``sum``) or the total over ``denom``
     (``mean``), in ``dtype``."""
     dt = DTYPES[dtype]

@@ -1,5 +1,8 @@
-"""The NumPy fast paths (``service/losses/accel/numpy_paths.py`` and NumPy branches elsewhere)
-against the array-API reference code, run on the same NumPy arrays with acceleration off.
+"""Acceleration on (the kernels of ``service/losses/accel/`` above their thresholds, the reference
+below) against the reference alone (``accel.OFF``) on the cases the registry-wide differential
+test (``test_accel_differential.py``) does not draw: cross-entropy rows around the kernels' block
+sizes, logits of +-1000, read-only inputs, errors; and ``reduce.py``'s read-only cotangent views
+(from ``reduce.VIEW_MIN_SIZE`` elements on NumPy) against filled cotangents.
 
 They may differ only in the order of floating-point operations (e.g. a row sum), so values and
 gradients agree to a few ulp of the inputs' magnitude (a loss ``lse - x_y`` near 0 inherits the
@@ -13,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from service.losses import accel, evaluate
+from service.losses import accel, evaluate, reduce
 from service.losses.errors import LossError
 from tests.conftest import assert_close, to_np
 
@@ -111,8 +114,9 @@ def test_fast_paths_leave_read_only_inputs_alone():
                                   "sigmoid_focal", "multi_margin", "triplet_margin"])
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_numpy_cotangent_view_matches_reference(monkeypatch, name, reduction):
-    # reduce_loss hands NumPy kernels a read-only broadcast view as the cotangent (from
-    # reduce.VIEW_MIN_SIZE elements; below, a filled array)
+    # reduce_loss hands NumPy vjps a read-only broadcast view as the cotangent (from
+    # reduce.VIEW_MIN_SIZE elements; below, a filled array): the reference with views against
+    # the reference with filled cotangents, and the kernels against both
     rng = np.random.default_rng(3)
     n = 5000  # losses of (n,) or (n, 6) elements: above VIEW_MIN_SIZE
     x = rng.normal(size=(n, 6))
@@ -127,9 +131,13 @@ def test_numpy_cotangent_view_matches_reference(monkeypatch, name, reduction):
                            "negative": rng.normal(size=(n, 6))},
     }[name]
     for sw in (None, rng.uniform(0.5, 2.0, size=n)):
-        fast, ref = _both(monkeypatch, name, inputs, {}, reduction=reduction, sample_weight=sw,
-                          want_grad=True)
-        _assert_same(fast, ref, "float64")
+        kw = {"reduction": reduction, "sample_weight": sw, "want_grad": True}
+        fast, view = _both(monkeypatch, name, inputs, {}, **kw)
+        with monkeypatch.context() as m:
+            m.setattr(reduce, "VIEW_MIN_SIZE", 1 << 62)  # filled cotangents
+            filled = evaluate(name, inputs, {}, **kw, acceleration=accel.OFF)
+        _assert_same(view, filled, "float64")
+        _assert_same(fast, filled, "float64")
 
 
 def test_fast_path_errors_are_the_reference_errors(monkeypatch):
