@@ -7,9 +7,9 @@ Knows nothing of HTTP. Entry points: :func:`evaluate` and the registry (:data:`L
 from __future__ import annotations
 
 from .errors import LossError
-from .evaluate import Evaluation, evaluate
+from .evaluate import evaluate
 from .registry import ALIASES, LOSSES, SPECS, canonical_name, get_loss
-from .spec import Example, InputSpec, LossOutput, LossSpec, ParamSpec
+from .spec import Evaluation, Example, InputSpec, LossOutput, LossSpec, ParamSpec
 from .warn import VALIDATE_MODES, LossWarning
 
 __all__ = [
