@@ -57,8 +57,8 @@ _BATCH = {"loss": "cross_entropy", "predictions": [[3.2, 5.1, -1.7], [1.3, 4.9, 
                                                     [2.2, 2.5, -3.1]], "targets": [0, 1, 2],
           "tolerance": {"preset": "numpy"}}
 COMPARE_BODY = json.dumps({**_BATCH, "submission": {  # right: a grade that passes
-    "value": 2.7586547109185773,
-    "per_sample": [2.0403551528001707, 0.07913177829134899, 6.156477201664211]}})
+    "value": 2.758654710918577,
+    "per_sample": [2.0403551528001698, 0.07913177829134899, 6.156477201664211]}})
 DIAGNOSE_BODY = json.dumps({**_BATCH, "submission": {  # docs/grading.md: a sum, not a mean
     "value": 8.27596413275573,
     "per_sample": [2.0403551528001698, 0.07913177829134899, 6.156477201664211]}})
