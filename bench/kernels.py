@@ -1,6 +1,7 @@
 """kernels: what each numba kernel is worth, against the reference it replaces.
 
     python -m bench kernels [--quick] [--sizes 1e4,1e5,1e6] [--dtypes float64,float32]
+                            [--losses cross_entropy,mse]
 
 Why: the acceleration layer (``service/losses/accel/``) is code kept only because it is faster.
 For every loss in its table (``accel.table.ROWS``), rows of 10, this times
@@ -35,6 +36,7 @@ def run(argv: list[str]) -> int:
     ap.add_argument("--quick", action="store_true", help="1e4 and 1e5 values only")
     ap.add_argument("--sizes", help="comma-separated values per call (rows of 10)")
     ap.add_argument("--dtypes", default="float64,float32")
+    ap.add_argument("--losses", help="comma-separated losses of the table (default: all)")
     args = ap.parse_args(argv)
     header("kernels", argv)
     if not accel.AVAILABLE:
@@ -47,7 +49,11 @@ def run(argv: list[str]) -> int:
     print(f"# times in ms, best of runs; rows of 10; ratio = reference / kernel\n"
           f"{'loss':34s} {'dtype':8s} {'values':>8s} {'pass':4s} {'kernel':>9s} "
           f"{'reference':>10s} {'ratio':>7s}")
-    for loss, _row in accel.table.ROWS.items():
+    losses = args.losses.split(",") if args.losses else list(accel.table.ROWS)
+    unknown = set(losses) - set(accel.table.ROWS)
+    if unknown:
+        ap.error(f"not in the acceleration table: {', '.join(sorted(unknown))}")
+    for loss in losses:
         spec = get_loss(loss)
         for dtype in args.dtypes.split(","):
             for size in (int(float(s)) for s in sizes.split(",")):
