@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from ..losses.binary import focal_alpha
+from ..losses.sigmoid_focal import focal_alpha
 from .context import Context
 from .formulas import Variant
 

@@ -1,29 +1,35 @@
-"""Binary losses: cross-entropy on probabilities and logits, multi-label, focal, likelihood.
+"""Binary losses on probabilities (binary_cross_entropy, likelihood), and the family's ``SPECS``.
 
 Every kernel takes ``predictions`` and ``targets`` of the same shape (no broadcasting; targets in
 [0, 1], soft labels allowed) and returns the loss in PyTorch's ``reduction='none'`` shape with its
-vector-Jacobian product. The margin losses on {-1, 1} labels (soft_margin, hinge, squared_hinge)
-live in :mod:`service.losses.binary_margin`; :data:`SPECS` exports the whole family.
-
-``weight`` / ``pos_weight`` parameters are a number, a list broadcast along the last axis (length 1
-or the last dimension), or a nested list (an N-D array) that broadcasts to the input's shape
-without changing it, as PyTorch's weight tensors do (``(N, C)``, ``(1, C)``, ``(N, 1)``...).
+vector-Jacobian product. The rest of the family lives beside it: the losses on logits in
+:mod:`service.losses.binary_logits` (binary_cross_entropy_with_logits, multilabel_soft_margin) and
+:mod:`service.losses.sigmoid_focal`, the margin losses on {-1, 1} labels (soft_margin, hinge,
+squared_hinge) in :mod:`service.losses.binary_margin`, and the shared inputs, ``weight`` parameter
+and helpers in :mod:`._binary`; :data:`SPECS` exports the whole family, in the catalog's order.
 
 Conventions (``convention``; PyTorch's is the default): binary_cross_entropy clamps each log at
 -100 (torch), clips p to [1e-7, 1 - 1e-7] (keras) or p and 1 - p to the dtype's [eps, 1 - eps]
-(sklearn); binary_cross_entropy_with_logits is the same elementwise in torch, keras and optax;
-sigmoid_focal's alpha defaults to 0.25 (torch) or none (optax), and keras is Keras' clipped
-BinaryFocalCrossentropy on logits. Keras' mean over the last axis is applied generically.
+(sklearn). Keras' mean over the last axis is applied generically.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from . import _checks, errors
-from ._math import as_float, ns, sigmoid_pair, softplus_pair
+from . import _checks
+from ._binary import (
+    SOFT_TARGETS,
+    WEIGHT,
+    broadcast_param,
+    mixed_labels,
+    pair,
+    random_weights,
+)
+from ._math import as_float
+from .binary_logits import SPECS as _LOGIT_SPECS
 from .binary_margin import SPECS as _MARGIN_SPECS
-from .keras_focal import binary_focal as _keras_binary_focal
+from .sigmoid_focal import SPECS as _FOCAL_SPECS
 from .spec import (
     Array,
     Convention,
@@ -37,59 +43,15 @@ from .spec import (
 
 PROBS = InputSpec("predictions", "probabilities", "(*)", "predicted probabilities in [0, 1]",
                   differentiable=True)
-LOGITS = InputSpec("predictions", "logits", "(*)", "logits (sigmoid gives the probability)",
-                   differentiable=True)
-SOFT_TARGETS = InputSpec("targets", "binary_labels", "(*), same shape as predictions",
-                         "labels in {0, 1}, or soft labels in [0, 1]")
-
-_WEIGHT_TEXT = ("a number, a list of length 1 or of the last dimension (broadcast along the last "
-                "axis), or a nested list that broadcasts to the predictions' shape (e.g. (N, C), "
-                "(1, C) or (N, 1)); multiplies the loss (it is not in the mean's denominator)")
-WEIGHT = ParamSpec("weight", "float_or_float_tensor", None, "rescaling weight: " + _WEIGHT_TEXT,
-                   minimum=0.0, nullable=True, warn_outside_range=True)
 LABEL_SMOOTHING = ParamSpec(
     "label_smoothing", "float", 0.0,
     "ls: targets become y (1 - ls) + ls / 2 (Keras' binary formula, toward 1/2; applied under "
     "every convention; PyTorch's BCE has no smoothing)", minimum=0.0, maximum=1.0)
-POS_WEIGHT = ParamSpec("pos_weight", "float_or_float_tensor", None,
-                       "weight of the positive (y) term: a number, a list of length 1 or of the "
-                       "last dimension (per class, broadcast along the last axis), or a nested "
-                       "list that broadcasts to the predictions' shape",
-                       minimum=0.0, nullable=True, warn_outside_range=True)
 
 LOG_CLAMP = -100.0  # PyTorch clamps each log of BCE at -100
 KERAS_EPS = 1e-7  # keras.backend.epsilon(): Keras clips probabilities to [1e-7, 1 - 1e-7]
 # PyTorch's floor on p (1 - p) in the BCE gradient: the float32 literal 1e-12f (also in float64)
 BCE_EPS = 9.999999960041972e-13
-
-
-def _pair(predictions: Array, targets: Array) -> Any:
-    _checks.same_shape(predictions, targets, "predictions", "targets")
-    return ns(predictions, targets)
-
-
-def _broadcast_param(xp: Any, value: Any, shape: tuple[int, ...], name: str) -> Any:
-    """``value`` (None, a float or an array) ready to broadcast against an input of ``shape``.
-
-    An array must broadcast to ``shape`` without changing it (NumPy's and torch's rules: the
-    result keeps the input's shape, as torch requires): a 1-D value of length 1 or ``shape[-1]``
-    is the per-last-axis form, (1, C), (N, 1) or (N, C) broadcast over both axes. For a 0-d input
-    a value of size 1 is taken as a scalar (torch refuses a (1,) weight there).
-    """
-    if value is None or not hasattr(value, "ndim"):
-        return value
-    if not shape and value.ndim <= 1 and int(value.size) == 1:
-        return xp.reshape(value, ())
-    vs, ok = tuple(int(d) for d in value.shape), value.ndim <= len(shape)
-    ok = ok and all(v in (1, t) for v, t in zip(reversed(vs), reversed(shape), strict=False))
-    if not ok:
-        raise errors.InvalidParam(
-            f"{name} of shape {_checks.fmt_shape(vs)} does not broadcast to the input shape "
-            f"{_checks.fmt_shape(shape)} (a number, a list of length 1 or of the last dimension, "
-            "or an array that broadcasts to the input's shape without changing it)",
-            ("params", name),
-        )
-    return value
 
 
 def _clamped_logs(xp: Any, p: Array) -> tuple[Array, Array]:
@@ -149,10 +111,10 @@ def binary_cross_entropy(predictions: Array, targets: Array, *, weight: Any = No
       ``torch.nn.functional.binary_cross_entropy``; ``keras.losses.BinaryCrossentropy``;
       ``sklearn.metrics.log_loss``.
     """
-    xp = _pair(predictions, targets)
+    xp = pair(predictions, targets)
     _checks.probabilities(xp, predictions, "predictions")
     _checks.probabilities(xp, targets, "targets")  # torch refuses them too
-    w = _broadcast_param(xp, weight, tuple(predictions.shape), "weight")
+    w = broadcast_param(xp, weight, tuple(predictions.shape), "weight")
     p, y = predictions, _smoothed(targets, label_smoothing)
     if convention == "torch":
         log_p, log_q = _clamped_logs(xp, p)
@@ -201,196 +163,6 @@ def binary_cross_entropy(predictions: Array, targets: Array, *, weight: Any = No
     return LossOutput(loss, vjp, {"targets": targets_vjp})
 
 
-def binary_cross_entropy_with_logits(predictions: Array, targets: Array, *, weight: Any = None,
-                                     pos_weight: Any = None) -> LossOutput:
-    """Binary cross-entropy on logits (sigmoid and BCE fused, numerically stable).
-
-    ``l = w [c y softplus(-x) + (1 - y) softplus(x)]`` (``= -w[c y log s(x) + (1-y) log s(-x)]``,
-    ``c`` = pos_weight); ``dl/dx = w [(1 - y) s(x) - c y s(-x)]``; targets (on request):
-    ``dl/dy = w [c softplus(-x) - softplus(x)]``.
-
-    Args:
-      predictions: [*] logits x.
-      targets: [*] labels y in [0, 1] (soft labels allowed), same shape.
-      weight: None, a number, or an array broadcasting to the input's shape ([1] / [last dim]:
-        along the last axis).
-      pos_weight: None, a number, or positive-class weights broadcasting to the input's shape.
-
-    Returns:
-      LossOutput with loss [*]; ``mean`` divides by the element count.
-
-    References:
-      ``torch.nn.functional.binary_cross_entropy_with_logits``.
-    """
-    xp = _pair(predictions, targets)
-    _checks.probabilities(xp, targets, "targets", warn=True)
-    shape = tuple(predictions.shape)
-    w = _broadcast_param(xp, weight, shape, "weight")
-    c = _broadcast_param(xp, pos_weight, shape, "pos_weight")
-    x, y = predictions, targets
-    pos_term = y if c is None else c * y
-    # both softplus terms are >= 0, so there is no cancellation (and x = +-1000 is exact)
-    sp_pos, sp_neg, e = softplus_pair(xp, x)
-    loss = pos_term * sp_neg + (1.0 - y) * sp_pos
-    del sp_pos, sp_neg
-    if w is not None:
-        loss = loss * w
-
-    def vjp(cot: Array) -> dict[str, Array]:
-        s_pos, s_neg = sigmoid_pair(xp, x, e)
-        g = (1.0 - y) * s_pos - pos_term * s_neg
-        if w is not None:
-            g = g * w
-        return {"predictions": g * cot}
-
-    def targets_vjp(cot: Array) -> Array:
-        sp_p, sp_n, _ = softplus_pair(xp, x)
-        g = (sp_n if c is None else c * sp_n) - sp_p
-        if w is not None:
-            g = g * w
-        return g * cot
-
-    return LossOutput(loss, vjp, {"targets": targets_vjp})
-
-
-def multilabel_soft_margin(predictions: Array, targets: Array, *,
-                           weight: Array | None = None) -> LossOutput:
-    """Multi-label soft margin loss: the mean over classes of the per-class logistic loss.
-
-    ``l_n = -(1/C) sum_c w_c [y log s(x) + (1 - y) log s(-x)]`` (``w`` broadcasts to the input:
-    ``w_nc``, as torch's weight tensor);
-    ``dl_n/dx_c = (w_c / C) (s(x_c) - y_c)``; targets (on request):
-    ``dl_n/dy_c = (w_c / C) [softplus(-x_c) - softplus(x_c)]`` (``= -w_c x_c / C``).
-
-    Args:
-      predictions: [N, C] or [C] logits.
-      targets: same shape, labels in {0, 1} (soft labels in [0, 1] allowed).
-      weight: None, a number, or weights broadcasting to the input's shape ([C] class weights;
-        (N, C), (1, C), (N, 1)).
-
-    Returns:
-      LossOutput with loss [N] (or [] for a 1-D input).
-
-    References:
-      ``torch.nn.MultiLabelSoftMarginLoss``.
-    """
-    _checks.ndim_in(predictions, "predictions", (1, 2), "((C,) or (N, C))")
-    xp = _pair(predictions, targets)
-    _checks.probabilities(xp, targets, "targets", warn=True)
-    n_classes = predictions.shape[-1]
-    w = _broadcast_param(xp, weight, tuple(predictions.shape), "weight")
-    x, y = predictions, targets
-    sp_pos, sp_neg, e = softplus_pair(xp, x)
-    per_class = y * sp_neg + (1.0 - y) * sp_pos
-    scale = 1.0 / n_classes if w is None else w / n_classes
-    loss = xp.sum(per_class * scale, axis=-1)
-
-    def vjp(cot: Array) -> dict[str, Array]:
-        s_pos, s_neg = sigmoid_pair(xp, x, e)
-        g = ((1.0 - y) * s_pos - y * s_neg) * scale
-        return {"predictions": g * xp.expand_dims(cot, axis=-1)}
-
-    def targets_vjp(cot: Array) -> Array:
-        sp_p, sp_n, _ = softplus_pair(xp, x)
-        return (sp_n - sp_p) * scale * xp.expand_dims(cot, axis=-1)
-
-    return LossOutput(loss, vjp, {"targets": targets_vjp})
-
-
-TORCH_FOCAL_ALPHA = 0.25  # torchvision.ops.sigmoid_focal_loss's default
-
-
-def focal_alpha(alpha: float | None, convention: str | None) -> float:
-    """The alpha :func:`sigmoid_focal` uses: ``alpha`` as given, or for ``None`` the
-    convention's default: 0.25 for ``torch`` (torchvision), -1 (no weighting) otherwise."""
-    if alpha is not None:
-        return alpha
-    return TORCH_FOCAL_ALPHA if convention in (None, "torch") else -1.0
-
-
-def sigmoid_focal(predictions: Array, targets: Array, *, alpha: float | None = None,
-                  gamma: float = 2.0, convention: str = "torch") -> LossOutput:
-    """Sigmoid focal loss (RetinaNet).
-
-    ``l = a_t (1 - p_t)^gamma BCEWithLogits(x, y)``, ``p = s(x)``, ``p_t = p y + (1 - p)(1 - y)``,
-    ``a_t = alpha y + (1 - alpha)(1 - y)`` (1 when alpha = -1). ``1 - p_t`` is computed as
-    ``q = s(x)(1 - y) + s(-x) y`` (no cancellation). With ``ce' = (1 - y) s(x) - y s(-x)`` and
-    ``q' = (1 - 2y) s(x) s(-x)``: ``dl/dx = a_t [gamma q^(gamma-1) q' ce + q^gamma ce']``; the first
-    term is evaluated in log space and taken as 0 where ``q == 0`` (its limit), so
-    ``0 < gamma < 1`` gives no NaN.
-
-    Targets (on request; torchvision's loss is differentiable in them), torch and optax:
-    ``dl/dy = (2 alpha - 1) q^gamma ce + a_t [gamma q^(gamma-1) (s(-x) - s(x)) ce
-    + q^gamma (softplus(-x) - softplus(x))]`` (no first term without alpha; the middle term 0
-    where ``q == 0``, its limit since ``ce ~ q`` there).
-
-    ``alpha=None`` is the convention's default: 0.25 for ``torch`` (torchvision), no weighting for
-    ``optax``. ``keras`` is Keras' ``BinaryFocalCrossentropy(from_logits=True)``: sigmoid, then the
-    clipped-probability BCE, no alpha (see :func:`.keras_focal.binary_focal`).
-
-    Args:
-      predictions: [*] logits x.
-      targets: [*] labels y in [0, 1] (soft labels allowed), same shape.
-      alpha: weight of the positive class in [0, 1], -1 for no weighting, or None (the
-        convention's default); ``keras`` takes only None or -1.
-      gamma: focusing exponent, >= 0 (0 gives alpha-weighted BCE with logits).
-      convention: "torch", "optax" or "keras".
-
-    Returns:
-      LossOutput with loss [*].
-
-    References:
-      Lin et al., Focal Loss for Dense Object Detection (2017);
-      ``torchvision.ops.sigmoid_focal_loss``; ``optax.losses.sigmoid_focal_loss``;
-      ``keras.losses.BinaryFocalCrossentropy``.
-    """
-    if convention == "keras":
-        if alpha is not None and alpha >= 0.0:
-            raise errors.InvalidParam(
-                "convention keras: BinaryFocalCrossentropy uses alpha only with "
-                "apply_class_balancing=True; leave alpha null here, or use binary_focal with "
-                "apply_class_balancing and from_logits for Keras' class-balanced loss",
-                ("params", "alpha"),
-            )
-        return _keras_binary_focal(predictions, targets, gamma=gamma, from_logits=True)
-    alpha = focal_alpha(alpha, convention)
-    xp = _pair(predictions, targets)
-    _checks.probabilities(xp, targets, "targets")
-    x, y = predictions, targets
-    sp_pos, sp_neg, e = softplus_pair(xp, x)  # -log s(-x), -log s(x)
-    s, t = sigmoid_pair(xp, x, e)
-    ce = y * sp_neg + (1.0 - y) * sp_pos
-    q = s * (1.0 - y) + t * y
-    mod = q**gamma
-    a_t = None if alpha < 0 else alpha * y + (1.0 - alpha) * (1.0 - y)
-    loss = mod * ce if a_t is None else a_t * mod * ce
-
-    def vjp(cot: Array) -> dict[str, Array]:
-        g = mod * ((1.0 - y) * s - y * t)
-        if gamma != 0.0:
-            # s t q^(gamma-1) = exp(log s + log t + (gamma-1) log q) <= 2, never overflows
-            live = q > 0.0
-            log_q = xp.log(xp.where(live, q, xp.ones_like(q)))
-            r = xp.exp((gamma - 1.0) * log_q - sp_neg - sp_pos)
-            g = g + xp.where(live, gamma * (1.0 - 2.0 * y) * r * ce, xp.zeros_like(q))
-        if a_t is not None:
-            g = a_t * g
-        return {"predictions": g * cot}
-
-    def targets_vjp(cot: Array) -> Array:
-        g = mod * (sp_neg - sp_pos)
-        if gamma != 0.0:
-            live = q > 0.0
-            q_safe = xp.where(live, q, xp.ones_like(q))
-            dmod = xp.where(live, gamma * q_safe ** (gamma - 1.0) * ce, xp.zeros_like(q))
-            g = g + dmod * (t - s)
-        if a_t is not None:
-            g = a_t * g + (2.0 * alpha - 1.0) * mod * ce
-        return g * cot
-
-    return LossOutput(loss, vjp, {"targets": targets_vjp})
-
-
 def likelihood(predictions: Array, targets: Array) -> LossOutput:
     """Negative "maximum likelihood" score of the predicted probabilities (seed 002).
 
@@ -407,7 +179,7 @@ def likelihood(predictions: Array, targets: Array) -> LossOutput:
     References:
       Lecture slides "Loss functions: how good is your neural network?" (seed 002).
     """
-    xp = _pair(predictions, targets)
+    xp = pair(predictions, targets)
     _checks.probabilities(xp, predictions, "predictions")
     _checks.probabilities(xp, targets, "targets")
     p, y = predictions, targets
@@ -416,42 +188,15 @@ def likelihood(predictions: Array, targets: Array) -> LossOutput:
                       {"targets": lambda cot: (1.0 - 2.0 * p) * cot})
 
 
-def _mixed_labels(rng: Any, n: int, c: int) -> Any:
-    """Targets in [0, 1]: about half hard {0, 1} labels, half soft."""
-    y = rng.uniform(0.0, 1.0, size=(n, c))
-    hard = rng.uniform(size=(n, c)) < 0.5
-    y[hard] = (y[hard] > 0.5).astype(float)
-    return y
-
-
-def _weights(rng: Any, c: int) -> list[float]:
-    return [float(v) for v in rng.uniform(0.5, 2.0, size=c)]
-
-
 def _sample_bce(rng: Any, n: int, c: int) -> tuple[dict[str, Any], dict[str, Any]]:
     p = rng.uniform(0.05, 0.95, size=(n, c))
-    return {"predictions": p, "targets": _mixed_labels(rng, n, c)}, {"weight": _weights(rng, c)}
-
-
-def _sample_bce_logits(rng: Any, n: int, c: int) -> tuple[dict[str, Any], dict[str, Any]]:
-    inputs = {"predictions": rng.normal(size=(n, c)) * 2.0, "targets": _mixed_labels(rng, n, c)}
-    return inputs, {"weight": _weights(rng, c), "pos_weight": _weights(rng, c)}
-
-
-def _sample_multilabel(rng: Any, n: int, c: int) -> tuple[dict[str, Any], dict[str, Any]]:
-    inputs = {"predictions": rng.normal(size=(n, c)) * 2.0,
-              "targets": rng.integers(0, 2, size=(n, c)).astype(float)}
-    return inputs, {"weight": _weights(rng, c)}
-
-
-def _sample_focal(rng: Any, n: int, c: int) -> tuple[dict[str, Any], dict[str, Any]]:
-    inputs = {"predictions": rng.normal(size=(n, c)) * 2.0, "targets": _mixed_labels(rng, n, c)}
-    return inputs, {"alpha": 0.3, "gamma": 1.5}
+    return ({"predictions": p, "targets": mixed_labels(rng, n, c)},
+            {"weight": random_weights(rng, c)})
 
 
 def _sample_likelihood(rng: Any, n: int, c: int) -> tuple[dict[str, Any], dict[str, Any]]:
     return {"predictions": rng.uniform(0.0, 1.0, size=(n, c)),
-            "targets": _mixed_labels(rng, n, c)}, {}
+            "targets": mixed_labels(rng, n, c)}, {}
 
 
 _SEED_002_BCE = Example(
@@ -459,7 +204,8 @@ _SEED_002_BCE = Example(
     {"predictions": [0.2, 0.4, 0.8, 0.3, 0.9], "targets": [0.0, 0.0, 1.0, 0.0, 1.0]},
 )
 
-_BY_NAME: dict[str, LossSpec] = {s.name: s for s in _MARGIN_SPECS}
+_BY_NAME: dict[str, LossSpec] = {
+    s.name: s for s in (*_LOGIT_SPECS, *_MARGIN_SPECS, *_FOCAL_SPECS)}
 
 _OWN: tuple[LossSpec, ...] = (
     LossSpec(
@@ -522,144 +268,12 @@ _OWN: tuple[LossSpec, ...] = (
                     {"weight": [1.0, 3.0]}),
         ),
     ),
-    LossSpec(
-        name="binary_cross_entropy_with_logits",
-        fn=binary_cross_entropy_with_logits,
-        family="binary",
-        aliases=("bce_with_logits",),
-        inputs=(LOGITS, SOFT_TARGETS.requestable()),
-        params=(WEIGHT, POS_WEIGHT),
-        summary="Binary cross-entropy on logits (sigmoid + BCE fused, numerically stable).",
-        formula=r"\ell = -w\left[c\,y \log\sigma(x) + (1 - y)\log(1 - \sigma(x))\right]",
-        reference="torch.nn.BCEWithLogitsLoss / "
-        "torch.nn.functional.binary_cross_entropy_with_logits; "
-        "optax.losses.sigmoid_binary_cross_entropy; "
-        "keras.losses.BinaryCrossentropy(from_logits=True)",
-        gradient_note=r"\partial\ell/\partial x = w\left[(1 - y)\sigma(x) - c\,y\,\sigma(-x)\right]"
-        r" (= w[(c y + 1 - y)\sigma(x) - c y]); c = pos_weight",
-        notes="Computed as w[c y softplus(-x) + (1 - y) softplus(x)], so logits of +-1000 give "
-        "exact finite values (equal to PyTorch's). Targets outside [0, 1] and negative weight "
-        "or pos_weight values are computed as PyTorch does, with a warning (validate: strict "
-        "refuses them). weight and pos_weight are numbers or lists broadcast along the last "
-        "axis (PyTorch accepts any broadcastable tensor). mean divides by the element count. "
-        "All three conventions give the same "
-        "elementwise values; keras adds its mean over the last axis. weight and pos_weight are "
-        "PyTorch's parameters; they are accepted under every convention (Keras and optax have "
-        "no such parameters, so they reproduce those libraries only when absent).",
-        conventions=(
-            Convention("torch", "torch.nn.functional.binary_cross_entropy_with_logits",
-                       "elementwise; mean divides by the element count"),
-            keras_convention(
-                "keras.losses.BinaryCrossentropy(from_logits=True)",
-                "the same elementwise values (Keras' JAX, TensorFlow and torch backends use a "
-                "stable log-sigmoid form; its NumPy backend instead applies sigmoid and the "
-                "1e-7 clip, saturating at 16.118, which is not reproduced)"),
-            Convention("optax", "optax.losses.sigmoid_binary_cross_entropy",
-                       "same numbers as torch (optax returns the elementwise loss)"),
-        ),
-        torch_equivalent="torch.nn.functional.binary_cross_entropy_with_logits",
-        sampler=_sample_bce_logits,
-        examples=(
-            Example("logits with soft labels", {"predictions": [2.0, -1.0, 0.5],
-                                                "targets": [1.0, 0.0, 0.3]}),
-            Example("pos_weight per class", {"predictions": [[1.5, -0.5], [-2.0, 0.2]],
-                                             "targets": [[1.0, 0.0], [0.0, 1.0]]},
-                    {"pos_weight": [2.0, 0.5]}),
-        ),
-    ),
+    _BY_NAME["binary_cross_entropy_with_logits"],
     _BY_NAME["soft_margin"],
-    LossSpec(
-        name="multilabel_soft_margin",
-        fn=multilabel_soft_margin,
-        family="binary",
-        inputs=(
-            InputSpec("predictions", "logits", "(N, C) or (C,)", "one logit per class",
-                      differentiable=True),
-            InputSpec("targets", "binary_labels", "same shape as predictions",
-                      "per-class labels in {0, 1} (soft labels in [0, 1] allowed)",
-                      grad_on_request=True),
-        ),
-        params=(ParamSpec("weight", "float_or_float_tensor", None,
-                          "class weight: a number, one weight per class (length C, or 1), or a "
-                          "nested list that broadcasts to the predictions' shape ((N, C), (1, C), "
-                          "(N, 1): torch's weight tensor)",
-                          minimum=0.0, nullable=True, warn_outside_range=True),),
-        summary="Multi-label soft margin loss: per-sample mean over classes of the logistic loss.",
-        formula=r"\ell_n = -\frac{1}{C}\sum_c w_c\left[y_{nc}\log\sigma(x_{nc}) + "
-        r"(1 - y_{nc})\log\sigma(-x_{nc})\right]",
-        reference="torch.nn.MultiLabelSoftMarginLoss / "
-        "torch.nn.functional.multilabel_soft_margin_loss",
-        gradient_note=r"\partial\ell_n/\partial x_{nc} = \frac{w_c}{C}(\sigma(x_{nc}) - y_{nc})",
-        notes="The unreduced loss has one value per sample (shape (N,), or () for a 1-D input), "
-        "so mean averages over samples. Equals the per-sample mean over classes of "
-        "binary_cross_entropy_with_logits with weight. Inputs are restricted to the documented "
-        "(N, C) / (C,) shapes; negative weights and targets outside [0, 1] get a warning, as "
-        "PyTorch computes on them (validate: strict refuses them).",
-        torch_equivalent="torch.nn.functional.multilabel_soft_margin_loss",
-        sampler=_sample_multilabel,
-        examples=(Example("two samples, three labels",
-                          {"predictions": [[2.0, -1.0, 0.5], [-0.3, 1.2, -2.2]],
-                           "targets": [[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]]}),),
-    ),
+    _BY_NAME["multilabel_soft_margin"],
     _BY_NAME["hinge"],
     _BY_NAME["squared_hinge"],
-    LossSpec(
-        name="sigmoid_focal",
-        fn=sigmoid_focal,
-        family="binary",
-        inputs=(LOGITS, SOFT_TARGETS.requestable()),
-        params=(
-            ParamSpec("alpha", "float", None, "weight of the positive class in [0, 1]; -1 "
-                      "disables the weighting; null (the default) takes the convention's "
-                      "default: 0.25 for torch (torchvision), no weighting for optax (alpha=None) "
-                      "and keras (alpha is unused without apply_class_balancing; keras accepts "
-                      "only null or -1)", minimum=0.0, maximum=1.0, extra_allowed=(-1.0,),
-                      nullable=True),
-            ParamSpec("gamma", "float", 2.0, "focusing exponent; 0 gives (alpha-weighted) BCE",
-                      minimum=0.0),
-        ),
-        summary="Sigmoid focal loss (RetinaNet): BCE with logits down-weighted on easy examples.",
-        formula=r"\ell = \alpha_t (1 - p_t)^\gamma\,\mathrm{BCE}(x, y),\ p = \sigma(x),\ "
-        r"p_t = p y + (1 - p)(1 - y),\ \alpha_t = \alpha y + (1 - \alpha)(1 - y)",
-        reference="Lin et al. (2017), Focal Loss for Dense Object Detection; "
-        "torchvision.ops.sigmoid_focal_loss; optax.losses.sigmoid_focal_loss; "
-        "keras.losses.BinaryFocalCrossentropy",
-        gradient_note=r"with q = 1 - p_t = \sigma(x)(1-y) + \sigma(-x)y: "
-        r"\partial\ell/\partial x = \alpha_t[\gamma q^{\gamma-1} q' \mathrm{BCE} + "
-        r"q^\gamma((1-y)\sigma(x) - y\sigma(-x))], q' = (1-2y)\sigma(x)\sigma(-x); valid for "
-        "soft labels. Where q = 0 (a saturated, correct logit) the first term is taken as its "
-        "limit 0, so 0 < gamma < 1 gives a zero gradient instead of NaN (torch and optax). "
-        "keras: binary_focal's gradient (from_logits): the clipped BCE's slope is 0 where the "
-        "clip is active, then times sigma(x) sigma(-x).",
-        notes="torch (default): torchvision semantics (alpha = -1 disables the weighting; "
-        "alpha = -1, gamma = 0 is exactly BCE with logits), but the default reduction here is "
-        "'mean' while torchvision's default is 'none'. 1 - p_t is computed without "
-        "cancellation, so saturated logits keep their tiny loss where torchvision rounds it to "
-        "0. optax: the same formula (optax also computes 1 - p_t in log space) with alpha "
-        "defaulting to no weighting. keras: BinaryFocalCrossentropy(from_logits=True, "
-        "apply_class_balancing=False), which applies sigmoid and then the clipped probability "
-        "BCE, so it is not logit-stable (a logit of -1000 with y = 1 gives 16.118, and the "
-        "gradient vanishes once sigmoid saturates); Keras' class-balanced form is binary_focal "
-        "with apply_class_balancing and from_logits. Before conventions, alpha defaulted to "
-        "0.25; an explicit alpha means what it meant.",
-        conventions=(
-            Convention("torch", "torchvision.ops.sigmoid_focal_loss",
-                       "alpha defaults to 0.25; elementwise, mean divides by the element count"),
-            Convention("optax", "optax.losses.sigmoid_focal_loss",
-                       "alpha defaults to no weighting (optax's alpha=None); otherwise the same "
-                       "numbers as torch"),
-            keras_convention(
-                "keras.losses.BinaryFocalCrossentropy(from_logits=True, "
-                "apply_class_balancing=False)",
-                "p = sigmoid(x) clipped to [1e-7, 1 - 1e-7] inside the BCE (not logit-stable: "
-                "saturates at 16.118, gradient 0 where the clip is active), times "
-                "(1 - p_t)^gamma with the unclipped p; no alpha weighting (alpha must be null or "
-                "-1; use binary_focal for apply_class_balancing)"),
-        ),
-        sampler=_sample_focal,
-        examples=(Example("RetinaNet defaults", {"predictions": [3.0, -1.0, 0.5, -4.0],
-                                                 "targets": [1.0, 1.0, 0.0, 0.0]}),),
-    ),
+    _BY_NAME["sigmoid_focal"],
     LossSpec(
         name="likelihood",
         fn=likelihood,

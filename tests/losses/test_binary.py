@@ -572,7 +572,7 @@ def test_focal_alpha_minus_one_is_valid():
 
 def test_focal_alpha_defaults_per_convention():
     # one definition of the default, shared by the loss, the fused kernel and the grader
-    from service.losses.binary import TORCH_FOCAL_ALPHA, focal_alpha
+    from service.losses.sigmoid_focal import TORCH_FOCAL_ALPHA, focal_alpha
 
     assert focal_alpha(None, "torch") == TORCH_FOCAL_ALPHA == 0.25
     assert focal_alpha(None, "optax") == focal_alpha(None, "keras") == -1.0

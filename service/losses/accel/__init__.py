@@ -20,8 +20,8 @@ threads). :func:`configure` sets the process's (the server's warm-up and the CLI
 
 Imports: NumPy, numba (kernel modules only), :mod:`service.casting`, :mod:`service.deadline`,
 and from :mod:`service.losses` the spec types (the result type
-:class:`~service.losses.spec.Evaluation` among them), :func:`..binary.focal_alpha` and the
-registry (warm-up) — never :mod:`..evaluate`, which calls :func:`kernel_evaluation` here first.
+:class:`~service.losses.spec.Evaluation` among them), :func:`..sigmoid_focal.focal_alpha` and
+the registry (warm-up) — never :mod:`..evaluate`, which calls :func:`kernel_evaluation` here first.
 """
 
 from __future__ import annotations

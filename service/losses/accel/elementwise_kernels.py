@@ -89,7 +89,7 @@ def _bce_logits(x: float, y: float, p0: float, p1: float, square: bool,
 @_jit(inline="always")
 def _focal(x: float, y: float, alpha: float, gamma: float, square: bool,
            grad: bool) -> tuple[float, float]:
-    """As :func:`service.losses.binary.sigmoid_focal` (torch/optax); ``alpha < 0``: no
+    """As :func:`service.losses.sigmoid_focal.sigmoid_focal` (torch/optax); ``alpha < 0``: no
     weighting; ``square``: ``gamma == 2`` (``q^2 = q q``, as NumPy's ``q ** 2``; the caller
     passes it as a constant, so each loop keeps only its branch)."""
     sp_pos, sp_neg, s, t = _softplus_sigmoid(x)

@@ -47,7 +47,7 @@ def _bce(params: Mapping[str, Any]) -> tuple[float, float] | None:
 
 
 def _focal(params: Mapping[str, Any]) -> tuple[float, float] | None:
-    from ..binary import focal_alpha
+    from ..sigmoid_focal import focal_alpha
 
     convention = params.get("convention", "torch")
     if convention not in ("torch", "optax"):
