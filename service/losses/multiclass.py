@@ -1,6 +1,6 @@
 """Multiclass losses on class scores: cross_entropy and nll (softmax family) here; focal in
-:mod:`.softmax_focal`; the margin losses (multi_margin, multiclass_hinge, multilabel_margin) and the
-0-1 loss in :mod:`.margin`. ``SPECS`` holds all seven.
+:mod:`.softmax_focal`; the margin losses multi_margin and multiclass_hinge and the 0-1 loss in
+:mod:`.margin`, multilabel_margin in :mod:`.multilabel_margin`. ``SPECS`` holds all seven.
 
 Predictions hold one score per class on PyTorch's class axis (1 of ``(N, C, d1..dK)``, 0 of an
 unbatched ``(C,)``); class-index targets have the predictions' shape without that axis. Kernels move
@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _checks, errors, margin, softmax_focal
+from . import _checks, errors, margin, multilabel_margin, softmax_focal
 from ._classes import (
     check_index_targets,
     check_predictions,
@@ -298,4 +298,5 @@ SPECS: tuple[LossSpec, ...] = (
     ),
     *softmax_focal.SPECS,
     *margin.SPECS,
+    *multilabel_margin.SPECS,
 )
