@@ -115,3 +115,10 @@ def power_slope(xp: Any, q: Array, gamma: float) -> Array:
     safe = xp.where(zero, xp.ones_like(q), q)
     at_zero = 1.0 if gamma == 1.0 else (float("inf") if 0.0 < gamma < 1.0 else 0.0)
     return xp.where(zero, xp.full_like(q, at_zero), gamma * safe ** (gamma - 1.0))
+
+
+def l2_norm(xp: Any, x: Array) -> Array:
+    """``||x||_2`` over the last axis (kept), as ``max|x| * ||x / max|x|||`` (no overflow)."""
+    m = xp.max(xp.abs(x), axis=-1, keepdims=True)
+    safe = xp.where(m == 0.0, 1.0, m)
+    return m * xp.sqrt(xp.sum((x / safe) ** 2, axis=-1, keepdims=True))

@@ -12,6 +12,7 @@ import difflib
 from . import (
     binary,
     contrastive,
+    cosine_similarity,
     counts,
     cross_entropy_variants,
     ctc,
@@ -54,6 +55,7 @@ SPECS: tuple[LossSpec, ...] = (
     *triplet.SPECS,
     *embedding.SPECS,
     *triplet_distance.SPECS,
+    *cosine_similarity.SPECS,
     *contrastive.SPECS,
     *ranking.SPECS,
     *overlap.SPECS,

@@ -1,5 +1,6 @@
-"""Regenerate contrastive.json: Keras and optax numbers for ``service/losses/contrastive.py``
-(cosine_similarity and circle from Keras 3, ntxent from optax), with ``jax.grad`` gradients.
+"""Regenerate contrastive.json: Keras and optax numbers for ``service/losses/contrastive.py`` and
+``cosine_similarity.py`` (cosine_similarity and circle from Keras 3, ntxent from optax), with
+``jax.grad`` gradients.
 
 Neither library is a dependency of the service; run this in a scratch environment:
 
