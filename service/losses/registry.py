@@ -23,6 +23,7 @@ from . import (
     hinge_variants,
     keras_focal,
     linear,
+    linear_softmax,
     multiclass,
     overlap,
     probability_cross_entropy,
@@ -64,6 +65,7 @@ SPECS: tuple[LossSpec, ...] = (
     *gan.SPECS,
     *ctc.SPECS,
     *linear.SPECS,
+    *linear_softmax.SPECS,
 )
 
 LOSSES: dict[str, LossSpec] = {}
