@@ -68,8 +68,13 @@ def _scores(W: Array, X: Array, targets: Array, b: Array | None) -> tuple[Any, A
     return xp, s
 
 
-def _penalty(xp: Any, W: Array, reg: float, reg_convention: str) -> tuple[Array, Array]:
-    """(R, dR/dW): reg * sum(W^2) and 2 reg W, or 0.5 reg sum(W^2) and reg W."""
+def _penalty(xp: Any, W: Array, reg: float,
+             reg_convention: str) -> tuple[Array | float, Array | float]:
+    """(R, dR/dW): reg * sum(W^2) and 2 reg W, or 0.5 reg sum(W^2) and reg W; 0 and 0 for
+    reg = 0 (no term at all, as torch's linear_cross_entropy: 0 * sum(W^2) would make a NaN or
+    an infinity in W spread to every sample)."""
+    if reg == 0.0:
+        return 0.0, 0.0
     half = reg_convention == "half_sum_squares"
     r = (0.5 * reg if half else reg) * xp.sum(W * W)
     return r, (reg if half else 2.0 * reg) * W
@@ -369,7 +374,9 @@ SPECS: tuple[LossSpec, ...] = (
         "sum_i L_i + (sum_i m_i) R. With reg = 0 it equals "
         "torch.nn.functional.linear_cross_entropy(X, W', targets, linear_bias=b, weight=weight, "
         "ignore_index=ignore_index, label_smoothing=label_smoothing) where W' is W with its "
-        "first axis moved last (W^T for a (D, C) W), and cross_entropy(X W + b, targets, ...). "
+        "first axis moved last (W^T for a (D, C) W), and cross_entropy(X W + b, targets, ...); "
+        "with NaN or infinities in X, W or b, the latter (torch's chunked linear_cross_entropy "
+        "gives NaN in more places: an ignored row, the gradient of X). "
         "Class weights, ignore_index, label smoothing, probability targets (targets of the "
         "scores' shape; rows not summing to 1 or values outside [0, 1] are warnings, strict "
         "refuses them), an unbatched X (D,) and K-dimensional W (D, C, d1, ..., dK) behave as "

@@ -78,6 +78,8 @@ def cross_entropy_index(x: np.ndarray, targets: np.ndarray, weight: np.ndarray |
         np.negative(loss, out=loss)
     else:
         loss *= -mw
+        if not all_valid:
+            loss[~valid] = 0.0  # torch's 0, even for NaN logits (0 * NaN is NaN)
     state: dict[str, Any] = {"e": e}
 
     def vjp(cot: np.ndarray) -> dict[str, np.ndarray]:
