@@ -105,8 +105,11 @@ def as_float(xp: Any, mask: Array, like: Array) -> Array:
 
 def sign(xp: Any, x: Array) -> Array:
     """sign(x) as ``torch.sign``: sign(0) = 0 (PyTorch's subgradient of |x| at 0) and sign(NaN)
-    = 0 (``xp.sign`` gives NaN), so l1's gradient at a NaN difference is torch's 0."""
-    return as_float(xp, x > 0, x) - as_float(xp, x < 0, x)
+    = 0 (``xp.sign`` gives NaN), so l1's gradient at a NaN difference is torch's 0. (The NaN
+    are looked for after the sign: one pass more than ``xp.sign``, a second only if any.)"""
+    s = xp.sign(x)
+    nan = xp.isnan(s)
+    return xp.where(nan, xp.zeros_like(s), s) if bool(xp.any(nan)) else s
 
 
 def sum_to(xp: Any, g: Array, shape: tuple[int, ...]) -> Array:
