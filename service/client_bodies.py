@@ -42,6 +42,9 @@ class LossResult:
     backend: str
     gradients: dict[str, np.ndarray] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    # inputs computed on that look like mistakes ({"code", "loc", "detail"}: NaN inputs,
+    # negative class weights...; docs/api.md, Warnings and validate); empty when none
+    warnings: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def gradient(self) -> np.ndarray | None:
@@ -61,7 +64,9 @@ def _wire(value: Any, threshold: int, binary: bool = False,
         return value, False  # let the server report what is wrong with it
     if binary:
         return a, True
-    if a.size > threshold:
+    # JSON has no NaN or infinity (orjson would write null): such an array goes as b64, whose
+    # IEEE values the service computes on (with a nonfinite_input warning)
+    if a.size > threshold or (a.dtype.kind == "f" and not bool(np.isfinite(a).all())):
         if a.dtype.kind in "iu":  # (a uint64 beyond int64: CastError, never wrapped)
             a = cast(a, np.int64)
         return encode_array(a, "b64", splices=splices), True
@@ -120,7 +125,7 @@ def parse_result(data: dict[str, Any]) -> LossResult:
                       per_sample=None if data.get("per_sample") is None
                       else wire_to_array(data["per_sample"]), n_samples=data["n_samples"],
                       params=data["params"], dtype=data["dtype"], backend=data["backend"],
-                      gradients=grads, raw=data)
+                      gradients=grads, raw=data, warnings=list(data.get("warnings") or ()))
 
 
 def _check(response: httpx.Response) -> dict[str, Any]:

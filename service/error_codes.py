@@ -116,8 +116,9 @@ ERROR_CODES: tuple[ErrorCode, ...] = (
               "an input with the wrong number of dimensions or size"),
     ErrorCode(422, "empty_batch", "Empty batch", "an input with no elements"),
     ErrorCode(422, "nonfinite_input", "Non-finite input",
-              "NaN or an infinity in an input or parameter array, or a finite value that "
-              "overflows the computation's dtype (\"1e+39, which overflows float32\")"),
+              "a finite value that overflows the computation's dtype (\"1e+39, which overflows "
+              "float32\") in an input or parameter array, always; NaN or an infinity in an "
+              "input array under strict validation (else a warning, below)"),
     ErrorCode(422, "class_index_out_of_range", "Class index out of range",
               "a class index outside `[0, C)` that is not `ignore_index`"),
     ErrorCode(422, "probability_out_of_range", "Probability out of range",
@@ -195,6 +196,16 @@ WARNING_CODES: tuple[WarningCode, ...] = (
                 "positive log-probabilities (`nll` and `kl_div` predictions, `kl_div` "
                 "log-targets), negative `poisson_nll` counts or rates (log_input false); torch "
                 "computes on them"),
+    WarningCode("nonfinite_input",
+                "NaN, `Infinity` or `-Infinity` in a float input array (b64 or binary tensors, "
+                "which carry IEEE values; JSON has no such numbers), any loss, at the first "
+                "such element of each input; the loss computes on it as torch does (NaN "
+                "propagates, so the result can be NaN; torch's `multi_margin` and "
+                "`multilabel_margin` skip a NaN term, and an ignored target's loss stays 0). "
+                "Where the value is outside the loss's domain as well, the loss's own check "
+                "still applies (a NaN label off {-1, 1} adds an `invalid_label` warning; "
+                "`binary_cross_entropy` refuses NaN, as torch does). Parameters (`weight`, "
+                "`delta`...) stay refused (`invalid_param`)"),
 )
 
 CODES: frozenset[str] = frozenset(e.code for e in ERROR_CODES)

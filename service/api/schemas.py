@@ -98,7 +98,8 @@ Validate = Literal["lenient", "strict"]
 VALIDATE_DESCRIPTION = (
     "lenient: inputs PyTorch computes on although they look like mistakes (negative class "
     "weights, probability rows that do not sum to 1, positive log-probabilities, labels off "
-    "{-1, 1} or [0, 1]) get the library's number and a `warnings` entry each; strict: each is a "
+    "{-1, 1} or [0, 1], NaN and infinities in b64 or binary tensors) get the library's number "
+    "and a `warnings` entry each; strict: each is a "
     "422 with the same code and location. Default: the server's `LOSS_SERVICE_VALIDATION` "
     "(lenient)")
 Omittable = Literal["per_sample", "gradient"]

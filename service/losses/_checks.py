@@ -92,9 +92,11 @@ def class_indices(xp: Any, targets: Array, num_classes: int, name: str = "target
         )
 
 
-def probabilities(xp: Any, p: Array, name: str, *, warn: bool = False) -> None:
-    """Every value in [0, 1]."""
-    bad = (p < 0) | (p > 1)
+def probabilities(xp: Any, p: Array, name: str, *, warn: bool = False,
+                  nan: bool = True) -> None:
+    """Every value in [0, 1]; NaN passes (it propagates; the core has reported it as a
+    ``nonfinite_input``) unless ``nan`` is False (torch's ``binary_cross_entropy`` refuses it)."""
+    bad = ~((p >= 0) & (p <= 1)) if not nan else (p < 0) | (p > 1)
     if bool(xp.any(bad)):
         idx = first_index(xp, bad)
         _report(errors.ProbabilityOutOfRange(
@@ -163,9 +165,11 @@ def broadcastable_to(value: Array, target_shape: tuple[int, ...], name: str) -> 
 def exp_finite(xp: Any, x: Array, name: str, what: str) -> None:
     """``exp(x)`` must be finite in ``x``'s dtype: ``InvalidValue`` at the first element that
     overflows. ``what`` says what ``x`` holds ("log-rates (log_input=true)", "log q"). The limit
-    is rounded down by a relative 1e-6, so exp stays finite after it is rounded to the dtype."""
+    is rounded down by a relative 1e-6, so exp stays finite after it is rounded to the dtype.
+    An infinite ``x`` is not refused here: it was sent as such (the core reports it as a
+    ``nonfinite_input``), and exp(inf) = inf is what torch computes with."""
     limit = math.log(float(xp.finfo(x.dtype).max)) * (1.0 - 1e-6)
-    bad = x > limit
+    bad = (x > limit) & xp.isfinite(x)
     if bool(xp.any(bad)):
         idx = first_index(xp, bad)
         raise errors.InvalidValue(

@@ -6,6 +6,7 @@ Each identity is stated next to the code. Nothing here uses array methods such a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from array_api_compat import array_namespace
@@ -16,6 +17,19 @@ from .spec import Array
 def ns(*arrays: Array) -> Any:
     """The array-API namespace shared by ``arrays`` (None entries are skipped)."""
     return array_namespace(*[a for a in arrays if a is not None])
+
+
+def nonfinite_as(xp: Any, value: Array, other: Callable[[], Array],
+                 key: Array | None = None) -> Array:
+    """``value`` with its elements replaced by ``other()``'s where ``key`` (default: ``value``
+    itself) is NaN or infinite: for a loss whose stable form and the library's own arrangement
+    agree on finite inputs but not on non-finite ones (``-inf + inf`` in one, ``0 * inf`` in the
+    other), so that a NaN or an infinity in the inputs gives the library's number. ``other``
+    runs only when ``key`` has a non-finite element (one pass over ``key`` otherwise)."""
+    bad = ~xp.isfinite(value if key is None else key)
+    if not bool(xp.any(bad)):
+        return value
+    return xp.where(bad, other(), value)
 
 
 def softplus(xp: Any, x: Array) -> Array:
@@ -90,8 +104,12 @@ def as_float(xp: Any, mask: Array, like: Array) -> Array:
 
 
 def sign(xp: Any, x: Array) -> Array:
-    """sign(x) with sign(0) = 0 (PyTorch's subgradient of |x| at 0)."""
-    return xp.sign(x)
+    """sign(x) as ``torch.sign``: sign(0) = 0 (PyTorch's subgradient of |x| at 0) and sign(NaN)
+    = 0 (``xp.sign`` gives NaN), so l1's gradient at a NaN difference is torch's 0. (The NaN
+    are looked for after the sign: one pass more than ``xp.sign``, a second only if any.)"""
+    s = xp.sign(x)
+    nan = xp.isnan(s)
+    return xp.where(nan, xp.zeros_like(s), s) if bool(xp.any(nan)) else s
 
 
 def sum_to(xp: Any, g: Array, shape: tuple[int, ...]) -> Array:

@@ -112,8 +112,10 @@ def binary_cross_entropy(predictions: Array, targets: Array, *, weight: Any = No
       ``sklearn.metrics.log_loss``.
     """
     xp = pair(predictions, targets)
-    _checks.probabilities(xp, predictions, "predictions")
-    _checks.probabilities(xp, targets, "targets")  # torch refuses them too
+    # torch refuses values outside [0, 1] in both, NaN included ("all elements of input should
+    # be between 0 and 1")
+    _checks.probabilities(xp, predictions, "predictions", nan=False)
+    _checks.probabilities(xp, targets, "targets", nan=False)
     w = broadcast_param(xp, weight, tuple(predictions.shape), "weight")
     p, y = predictions, _smoothed(targets, label_smoothing)
     if convention == "torch":

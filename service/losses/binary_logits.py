@@ -25,7 +25,7 @@ from ._binary import (
     pair,
     random_weights,
 )
-from ._math import sigmoid_pair, softplus_pair
+from ._math import nonfinite_as, sigmoid_pair, softplus_pair
 from .spec import (
     Array,
     Convention,
@@ -75,13 +75,20 @@ def binary_cross_entropy_with_logits(predictions: Array, targets: Array, *, weig
     # both softplus terms are >= 0, so there is no cancellation (and x = +-1000 is exact)
     sp_pos, sp_neg, e = softplus_pair(xp, x)
     loss = pos_term * sp_neg + (1.0 - y) * sp_pos
-    del sp_pos, sp_neg
+    del sp_pos
+    # NaN or infinite inputs: torch's arrangement (1 - y) x - (1 + (c - 1) y) log s(x), whose
+    # NaN and infinities these are (x = -inf, y = 0.3: NaN; y = inf: -inf)
+    loss = nonfinite_as(xp, loss, lambda: (1.0 - y) * x + (
+        sp_neg if c is None else (1.0 + (c - 1.0) * y) * sp_neg))
     if w is not None:
         loss = loss * w
 
     def vjp(cot: Array) -> dict[str, Array]:
         s_pos, s_neg = sigmoid_pair(xp, x, e)
         g = (1.0 - y) * s_pos - pos_term * s_neg
+        # torch's backward, (c y + 1 - y) s(x) - c y (s(x) - y without pos_weight)
+        g = nonfinite_as(xp, g, lambda: s_pos - y if c is None else
+                         (pos_term + 1.0 - y) * s_pos - pos_term)
         if w is not None:
             g = g * w
         return {"predictions": g * cot}

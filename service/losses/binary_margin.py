@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import _checks, errors
-from ._math import as_float, ns, sigmoid, softplus
+from ._math import as_float, nonfinite_as, ns, sigmoid, softplus
 from .spec import (
     Array,
     Convention,
@@ -61,7 +61,8 @@ def _hinge_labels(xp: Any, y: Array) -> Array:
         return 2.0 * y - 1.0
     ok = (y == -1.0) | (y == 1.0)
     if not bool(xp.all(ok)):
-        idx = _checks.first_index(xp, ~ok)
+        off = ~(ok | (y == 0.0))  # in neither label set (0.5, NaN): the one to report first
+        idx = _checks.first_index(xp, off if bool(xp.any(off)) else ~ok)
         value = float(y[idx])
         why = " (0 is only accepted when every label is 0 or 1)" if value == 0.0 else ""
         raise errors.InvalidLabel(
@@ -91,7 +92,14 @@ def soft_margin(predictions: Array, targets: Array) -> LossOutput:
     _checks.labels_in(xp, targets, "targets", (-1.0, 1.0), warn=True)  # torch: any label
     z = -targets * predictions
     loss = softplus(xp, z)
-    return LossOutput(loss, lambda cot: {"predictions": -targets * sigmoid(xp, z) * cot})
+
+    def vjp(cot: Array) -> dict[str, Array]:
+        # where z is NaN or infinite, torch's backward -y e^z / (1 + e^z) (NaN at z = inf)
+        g = nonfinite_as(xp, -targets * sigmoid(xp, z),
+                         lambda: -targets * xp.exp(z) / (1.0 + xp.exp(z)), key=z)
+        return {"predictions": g * cot}
+
+    return LossOutput(loss, vjp)
 
 
 def _sklearn_labels(xp: Any, predictions: Array, t: Array) -> Array:

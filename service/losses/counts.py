@@ -15,7 +15,7 @@ import math
 from typing import Any
 
 from . import _checks, errors
-from ._math import as_float, ns, sum_to
+from ._math import as_float, nonfinite_as, ns, sum_to
 from .spec import Array, Example, InputSpec, LossOutput, LossSpec, ParamSpec
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -70,11 +70,15 @@ def poisson_nll(predictions: Array, targets: Array, *, log_input: bool = True,
         grad = 1.0 - y / shifted
     stirling_slope = None
     if full:
-        big = y > 1.0
+        big = ~(y <= 1.0)  # torch masks where target <= 1: a NaN count keeps its NaN term
         y_safe = xp.where(big, y, xp.ones_like(y))  # keeps log() finite where the term is masked
         stirling = y_safe * xp.log(y_safe) - y_safe + 0.5 * xp.log((2.0 * math.pi) * y_safe)
         loss = loss + as_float(xp, big, y) * stirling
         stirling_slope = as_float(xp, big, y) * (xp.log(y_safe) + 0.5 / y_safe)
+        # an infinite count: NaN, as torch's autograd of y log y (log y + y / y = inf + NaN),
+        # which its mask (y <= 1) multiplies by 0 for -inf
+        stirling_slope = nonfinite_as(xp, stirling_slope,
+                                      lambda: xp.full_like(y, math.nan), key=y)
 
     def targets_vjp(cot: Array) -> Array:
         g = -log_rate if stirling_slope is None else stirling_slope - log_rate

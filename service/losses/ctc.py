@@ -24,7 +24,7 @@ import numpy as np
 
 from ..deadline import check
 from . import _checks, errors
-from ._math import as_float, ns, one_hot
+from ._math import ns, one_hot
 from .ctc_inputs import check_lengths, padded_targets
 from .spec import Array, Convention, Example, InputSpec, LossOutput, LossSpec, ParamSpec
 
@@ -155,13 +155,18 @@ def ctc(log_probs: Array, targets: Array, input_lengths: Array, target_lengths: 
         alpha = xp.stack(alphas, axis=0)
         beta = xp.stack(betas, axis=0)
         nll_safe = xp.where(infinite, xp.zeros_like(nll), nll)
-        # occupation of each l' position: alpha beta / (p_t(l'_s) p(y|x)), exactly 0 where -inf
-        occ = xp.exp(alpha + beta - lp_ext + nll_safe[None, :, None])
+        # occupation of each l' position: alpha beta / (p_t(l'_s) p(y|x)), exactly 0 where -inf;
+        # and 0 at frames past a sequence's length and where p_t(l'_s) = 0 (lp = -inf, so alpha
+        # and beta are -inf too: -inf - -inf would be NaN, which the matmul below would spread
+        # over the frame's classes; PyTorch gives NaN at that element only)
+        frames = xp.arange(t_len, dtype=il.dtype)[:, None] < il[None, :]  # (T, N)
+        log_occ = alpha + beta - lp_ext + nll_safe[None, :, None]
+        occ = xp.exp(xp.where(frames[:, :, None] & (lp_ext > _NEG_INF), log_occ,
+                              xp.full_like(log_occ, _NEG_INF)))
         onehot = one_hot(xp, ext, num_classes, dtype)  # (N, 2S+1, C)
         gamma = xp.permute_dims(xp.matmul(xp.permute_dims(occ, (1, 0, 2)), onehot), (1, 0, 2))
         if gradient_convention == "torch":
-            frames = as_float(xp, xp.arange(t_len, dtype=il.dtype)[:, None] < il[None, :], lp)
-            g = xp.exp(lp) * frames[:, :, None] - gamma
+            g = xp.where(frames[:, :, None], xp.exp(lp), xp.zeros_like(lp)) - gamma
         else:
             g = -gamma
         scale = xp.where(infinite, xp.zeros_like(cot_n), cot_n)  # no NaN for impossible samples
@@ -252,14 +257,17 @@ SPECS: tuple[LossSpec, ...] = (
         "logits when log_probs = log_softmax(logits), identical to the exact one after "
         "log_softmax's backward, but not the derivative with respect to log_probs themselves "
         "(pytorch/pytorch#52241, #82545). Samples with an infinite loss get gradient 0 "
-        "(PyTorch: NaN without zero_infinity). Smooth: no kinks.",
+        "(PyTorch: NaN without zero_infinity), and so does a log-probability of -inf (PyTorch: "
+        "NaN at that element). Smooth: no kinks.",
         notes="PyTorch 'mean' = mean_n(l_n / max(L_n, 1)) (the per-sample breakdown is the "
         "undivided l_n; 'sum' and 'none' do not divide); conventions keras and optax make "
         "'mean' the plain average of l_n over the batch. An impossible alignment (T_n too short"
         " for the target and its repeats) gives loss inf (JSON 'Infinity'), or 0 with "
         "zero_infinity; its gradient is 0 either way, where PyTorch returns NaN without "
-        "zero_infinity. log_probs are not checked to be normalised (PyTorch neither), but they"
-        " must be finite (a probability of exactly 0, log = -inf, is refused). Validation "
+        "zero_infinity. log_probs are not checked to be normalised (PyTorch neither); they"
+        " may hold -inf (a probability of exactly 0), a non-finite input like NaN and +inf "
+        "(docs/api.md, Warnings and validate); the gradient there is 0, where PyTorch's "
+        "backward gives NaN (0 * inf). Validation "
         "beyond PyTorch: labels within a target's length must be in [0, C) and differ from "
         "blank (PyTorch reads out-of-range labels silently and accepts the blank). "
         "Concatenated 1-D targets need at least one label in total (an empty array is "

@@ -12,6 +12,7 @@ the last axis.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from . import _checks, errors
@@ -28,7 +29,8 @@ def kl_div(predictions: Array, targets: Array, *, log_target: bool = False,
     ``torch`` (default): ``l = p (log p - x)`` elementwise with ``p log p = 0`` where ``p == 0``
     (``xlogy``), ``x = log q``; with ``log_target`` (``t = log p``): ``l = e^t (t - x)``.
     ``dl/dx = -p`` (``-e^t``). Targets (on request; torch and optax): ``dl/dp = log p + 1 - x``
-    (NaN at ``p == 0``, as PyTorch's autograd of ``xlogy``: the one-sided derivative is -inf),
+    (NaN at ``p == 0``, as PyTorch's autograd of ``xlogy``: the one-sided derivative is -inf;
+    and at ``p == inf``, where it is ``inf + inf / inf``),
     with ``log_target`` ``dl/dt = e^t (t - x + 1)``; not under keras.
 
     ``optax``: the same terms summed over the last axis (``optax.losses.kl_divergence``; with
@@ -88,7 +90,9 @@ def kl_div(predictions: Array, targets: Array, *, log_target: bool = False,
 
         def t_slope() -> Array:
             g = xp.log(targets) + 1.0 - predictions
-            return xp.where(targets == 0.0, xp.full_like(g, float("nan")), g)
+            # and at p = inf: log p + p / p, inf + NaN
+            return xp.where((targets == 0.0) | (targets == math.inf),
+                            xp.full_like(g, float("nan")), g)
     if convention == "optax":
         return LossOutput(xp.sum(loss, axis=-1),
                           lambda cot: {"predictions": -p * xp.expand_dims(cot, axis=-1)},

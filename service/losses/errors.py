@@ -12,8 +12,9 @@ Codes (stable; docs/errors.md lists them with their HTTP status, generated from
 ``shape_mismatch``          inputs whose shapes do not agree (never broadcast silently)
 ``invalid_shape``           an input with the wrong number of dimensions or size
 ``empty_batch``             an input with no elements
-``nonfinite_input``         NaN or +-inf in an input or parameter array, or a finite value that
-                            overflows the computation's dtype ("1e+39, which overflows float32")
+``nonfinite_input``         a finite value that overflows the computation's dtype ("1e+39,
+                            which overflows float32"); NaN or +-inf in an input array (strict
+                            validation; lenient: a warning, :mod:`service.losses.warn`)
 ``invalid_number``          an integer outside the range of the dtype it is converted to (a
                             uint64 beyond int64 as class indices): refused, never wrapped
 ``class_index_out_of_range`` a class index outside ``[0, C)`` that is not ``ignore_index``

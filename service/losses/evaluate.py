@@ -1,10 +1,11 @@
 """``evaluate``: the core's one entry point (name, inputs, params -> value, per-sample, gradients).
 
-It resolves the loss, validates parameters and inputs (dtype, finiteness, emptiness), runs the
-kernel in the requested precision, reduces (see :mod:`service.losses.reduce`) and, when asked,
-returns the analytic gradient of the reduced value with respect to every differentiable input,
-or with respect to the inputs ``wrt`` names (:func:`check_wrt`: the differentiable ones and those
-with a gradient on request, e.g. regression targets).
+It resolves the loss, validates parameters and inputs (dtype, finiteness: NaN and infinities in
+an input are a ``nonfinite_input`` warning, or the error under strict validation; emptiness),
+runs the kernel in the requested precision, reduces (see :mod:`service.losses.reduce`) and,
+when asked, returns the analytic gradient of the reduced value with respect to every
+differentiable input, or with respect to the inputs ``wrt`` names (:func:`check_wrt`: the
+differentiable ones and those with a gradient on request, e.g. regression targets).
 Inputs may be nested lists, NumPy arrays or arrays of any array-API namespace; results come back in
 the inputs' namespace.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -61,17 +63,36 @@ def _to_array(xp: Any, value: Any, name: str) -> Array:
     return xp.asarray(arr)
 
 
-def _cast(xp: Any, a: Array, dtype: Any, loc: tuple[str | int, ...], name: str,
-          finite: bool = False) -> Array:
+def _cast(xp: Any, a: Array, dtype: Any, loc: tuple[str | int, ...], name: str) -> Array:
     """``a`` as ``dtype`` through :func:`service.casting.cast` (values preserved, or refused
     where they would change), its refusal as the core's error at ``loc`` + the index."""
     try:
-        return cast(a, dtype, xp=xp, finite=finite)
+        return cast(a, dtype, xp=xp)
     except CastError as exc:
-        cls = {"nonfinite_input": errors.NonFiniteInput,
-               "invalid_number": errors.InvalidNumber}.get(exc.code, errors.InvalidDtype)
-        raise cls(f"{name} contains {exc.what} at index {list(exc.index)}",
-                  (*loc, *exc.index)) from None
+        raise _located(exc, loc, name) from None
+
+
+def _located(exc: CastError, loc: tuple[str | int, ...], name: str) -> errors.LossError:
+    """The core's error for a refused cast of ``name`` (at ``loc`` + the element's index)."""
+    cls = {"nonfinite_input": errors.NonFiniteInput,
+           "invalid_number": errors.InvalidNumber}.get(exc.code, errors.InvalidDtype)
+    return cls(f"{name} contains {exc.what} at index {list(exc.index)}", (*loc, *exc.index))
+
+
+def _cast_float(xp: Any, a: Array, dtype: Any, name: str) -> Array:
+    """A float input as ``dtype`` (:func:`_cast`): a finite value that overflows ``dtype`` is
+    refused (never made an infinity); NaN and infinities as sent are kept, as torch keeps them,
+    and reported through :func:`service.losses.warn.suspicious` as ``nonfinite_input`` at the
+    first one (a warning under lenient validation; the error, unchanged, under strict)."""
+    try:
+        return cast(a, dtype, xp=xp, finite=True)  # the common case: one check, nothing found
+    except CastError as exc:
+        if exc.code != "nonfinite_input" or math.isfinite(exc.value):
+            raise _located(exc, (name,), name) from None
+        warn.suspicious(errors.NonFiniteInput(
+            f"{name} contains {exc.what} at index {list(exc.index)}", (name, *exc.index)))
+    # lenient: computed on; an overflow after the first NaN is still refused
+    return _cast(xp, a, dtype, (name,), name)
 
 
 def _convert_input(xp: Any, spec: InputSpec, value: Any, dtype: Any) -> Array:
@@ -91,9 +112,9 @@ def _convert_input(xp: Any, spec: InputSpec, value: Any, dtype: Any) -> Array:
                 (name,),
             )
         return _cast(xp, a, xp.int64, (name,), name)  # (a uint64 beyond int64: refused)
-    # a float that overflows the dtype is refused (never made an infinity), as are NaN and
-    # infinities: one pass over the result; integers are rounded, never overflow
-    return _cast(xp, a, dtype, (name,), name, finite=not integral)
+    if integral:  # integers are rounded, never overflow, and hold no NaN
+        return _cast(xp, a, dtype, (name,), name)
+    return _cast_float(xp, a, dtype, name)
 
 
 def _array_params(xp: Any, spec: LossSpec, params: dict[str, Any], dtype: Any) -> dict[str, Any]:

@@ -64,8 +64,13 @@ def _scores(W: Array, X: Array, targets: Array, b: Array | None) -> tuple[Any, A
     return xp, s
 
 
-def _penalty(xp: Any, W: Array, reg: float, reg_convention: str) -> tuple[Array, Array]:
-    """(R, dR/dW): reg * sum(W^2) and 2 reg W, or 0.5 reg sum(W^2) and reg W."""
+def _penalty(xp: Any, W: Array, reg: float,
+             reg_convention: str) -> tuple[Array | float, Array | float]:
+    """(R, dR/dW): reg * sum(W^2) and 2 reg W, or 0.5 reg sum(W^2) and reg W; 0 and 0 for
+    reg = 0 (no term at all, as torch's linear_cross_entropy: 0 * sum(W^2) would make a NaN or
+    an infinity in W spread to every sample)."""
+    if reg == 0.0:
+        return 0.0, 0.0
     half = reg_convention == "half_sum_squares"
     r = (0.5 * reg if half else reg) * xp.sum(W * W)
     return r, (reg if half else 2.0 * reg) * W

@@ -24,20 +24,24 @@ from .spec import Array, Convention, Example, InputSpec, LossOutput, LossSpec, P
 
 
 def _weston_watkins(xp: Any, x: Array, targets: Array, margin: float, p: int,
-                    w: Array | None, scale: float) -> LossOutput:
-    """``scale * w_y * sum_{j != y} max(0, margin - x_y + x_j)^p`` with its vjp (strict kink)."""
+                    w: Array | None, scale: float, *, torch_nan: bool) -> LossOutput:
+    """``scale * w_y * sum_{j != y} max(0, margin - x_y + x_j)^p`` with its vjp (strict kink).
+    ``torch_nan``: a NaN hinge argument contributes nothing, as in torch's kernel (``if (z >
+    0)``); else it makes the loss NaN, as NumPy's ``maximum`` (cs231n)."""
     c = num_classes(x)
     oh = one_hot(xp, targets, c, x.dtype)
     z = margin - gather_last(xp, x, targets)[..., None] + x  # (..., C)
     active = as_float(xp, z > 0.0, x) * (1.0 - oh)  # strict: a hinge term of exactly 0 is off
-    h = z * active
+    # z * active keeps a NaN z (0 * NaN) and the target's own NaN (x_y infinite)
+    h = xp.where(active > 0.0, z, xp.zeros_like(z)) if torch_nan else z * active
     terms = h * h if p == 2 else h
     coef = scale if w is None else scale * xp.sum(oh * w, axis=-1)[..., None]
     loss = xp.sum(coef * terms, axis=-1)
 
     def vjp(cot: Array) -> dict[str, Array]:
         d = coef * (2.0 * h if p == 2 else active)  # d loss / d x_j for j != y
-        g = d - oh * xp.sum(d, axis=-1, keepdims=True)  # d loss / d x_y = -sum_j d_j
+        # d loss / d x_y = -sum_j d_j (a where: oh * sum would make 0 * inf NaN off the target)
+        g = xp.where(oh > 0.0, -xp.sum(d, axis=-1, keepdims=True), d)
         return {"predictions": g * cot[..., None]}
 
     return LossOutput(loss, vjp)
@@ -77,7 +81,8 @@ def multi_margin(predictions: Array, targets: Array, *, p: int = 1, margin: floa
     check_index_targets(xp, predictions, targets)
     c = num_classes(predictions)
     w = class_vector(xp, weight, predictions, "weight", c)
-    out = _weston_watkins(xp, predictions, targets, float(margin), int(p), w, 1.0 / c)
+    out = _weston_watkins(xp, predictions, targets, float(margin), int(p), w, 1.0 / c,
+                          torch_nan=True)
     return out if tuple(predictions.shape) == shape else reshaped_grad(xp, out, shape)
 
 
@@ -121,7 +126,8 @@ def multiclass_hinge(predictions: Array, targets: Array, *, margin: float = 1.0,
     check_predictions(predictions, max_ndim=2)
     check_index_targets(xp, predictions, targets)
     if convention == "cs231n":
-        return _weston_watkins(xp, predictions, targets, float(margin), int(p), None, 1.0)
+        return _weston_watkins(xp, predictions, targets, float(margin), int(p), None, 1.0,
+                               torch_nan=False)
     if convention == "torch":
         return multi_margin(predictions, targets, p=p, margin=margin)
     if int(p) != 1:

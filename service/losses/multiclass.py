@@ -114,6 +114,7 @@ def cross_entropy(predictions: Array, targets: Array, *, weight: Array | None = 
         logp = z - lse
         smooth = -xp.sum(logp if w is None else logp * w, axis=-1)
         loss = (1.0 - eps) * loss + (eps / c) * vmask * smooth
+    loss = xp.where(valid, loss, xp.zeros_like(loss))  # torch's 0, even for NaN logits
 
     def vjp(cot: Array) -> dict[str, Array]:
         p = e / s
@@ -160,7 +161,8 @@ def nll(predictions: Array, targets: Array, *, weight: Array | None = None,
     m = as_float(xp, valid, z)
     if w is not None:
         m = m * xp.sum(oh * w, axis=-1)
-    loss = -m * gather_last(xp, z, safe)
+    picked = gather_last(xp, z, safe)
+    loss = xp.where(valid, -m * picked, xp.zeros_like(picked))  # torch's 0, even for NaN
     return LossOutput(
         loss, lambda cot: {"predictions": from_last(xp, -m[..., None] * oh * cot[..., None])},
         mean_weight=m)

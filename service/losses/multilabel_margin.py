@@ -69,7 +69,10 @@ def multilabel_margin(predictions: Array, targets: Array) -> LossOutput:
     outside = as_float(xp, cnt == 0.0, x)
     h = 1.0 - x[..., :, None] + x[..., None, :]  # h[..., k, i] = 1 - x_k + x_i
     w = as_float(xp, h > 0.0, x) * cnt[..., :, None] * outside[..., None, :] / float(c)
-    loss = xp.sum(xp.sum(w * h, axis=-1), axis=-1)
+    # only the terms torch visits (listed k, unlisted i, h > 0: a NaN h is skipped, as torch's
+    # ``if (z > 0)``); w * h alone would make 0 * NaN or 0 * inf NaN
+    terms = xp.where(w != 0.0, w * h, xp.zeros_like(h))
+    loss = xp.sum(xp.sum(terms, axis=-1), axis=-1)
     g = xp.sum(w, axis=-2) - xp.sum(w, axis=-1)  # +1/C at i, -1/C at the listed class k
     return LossOutput(loss, lambda cot: {"predictions": g * cot[..., None]})
 

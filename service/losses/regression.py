@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import _checks
-from ._math import ns
+from ._math import ns, sign
 from .spec import (
     Array,
     Convention,
@@ -70,8 +70,8 @@ def l1(predictions: Array, targets: Array) -> LossOutput:
       ``torch.nn.functional.l1_loss``.
     """
     xp, d = difference(predictions, targets)
-    return LossOutput(xp.abs(d), lambda cot: {"predictions": xp.sign(d) * cot},
-                      {"targets": lambda cot: -xp.sign(d) * cot})
+    return LossOutput(xp.abs(d), lambda cot: {"predictions": sign(xp, d) * cot},
+                      {"targets": lambda cot: -sign(xp, d) * cot})
 
 
 def huber(predictions: Array, targets: Array, *, delta: float = 1.0) -> LossOutput:
@@ -118,9 +118,9 @@ def smooth_l1(predictions: Array, targets: Array, *, beta: float = 1.0) -> LossO
     """
     xp, d = difference(predictions, targets)
     a = xp.abs(d)
-    if beta == 0.0:
-        return LossOutput(a, lambda cot: {"predictions": xp.sign(d) * cot},
-                          {"targets": lambda cot: -xp.sign(d) * cot})
+    if beta == 0.0:  # l1, as torch: sign(NaN) = 0
+        return LossOutput(a, lambda cot: {"predictions": sign(xp, d) * cot},
+                          {"targets": lambda cot: -sign(xp, d) * cot})
     inside = a < beta
 
     def slope() -> Array:

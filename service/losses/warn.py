@@ -2,8 +2,9 @@
 
 Why it exists: PyTorch computes a number for inputs that look like mistakes (rows of "probability"
 targets that do not sum to 1, positive "log-probabilities", labels off {-1, 1}, negative class
-weights). The service returns that number too, with a warning, so that ported code gets the value
-it got from the library; strict validation keeps refusing them, as the grader does.
+weights, NaN and infinities). The service returns that number too, with a warning, so that ported
+code gets the value it got from the library (and a NaN is never silent); strict validation keeps
+refusing them, as the grader does.
 
 A kernel reports such an input with :func:`suspicious`, passing the :class:`~.errors.LossError`
 it would raise. Outside :func:`collecting` (a kernel called directly, or ``validate="strict"``)
@@ -27,7 +28,7 @@ VALIDATE_MODES: tuple[str, ...] = ("lenient", "strict")
 # each (service/error_codes.py, WARNING_CODES; a test holds the two lists equal).
 WARNING_CODES: frozenset[str] = frozenset({
     "probability_out_of_range", "probability_rows_not_normalized", "invalid_label",
-    "invalid_value", "invalid_param",
+    "invalid_value", "invalid_param", "nonfinite_input",
 })
 
 

@@ -198,7 +198,7 @@ async def test_bad_values_in_binary_tensors_are_located_as_in_json(client):
     x[2, 1] = np.nan
     y = np.array([0, 1, 7])
     r = await _post(client, "/loss/cross_entropy", {
-        "predictions": _tensor(x), "targets": _tensor(y)}, x, y)
+        "predictions": _tensor(x), "targets": _tensor(y), "validate": "strict"}, x, y)
     _problem(r, 422, "nonfinite_input", ["body", "predictions", 2, 1])
     x[2, 1] = 0.0
     r = await _post(client, "/loss/cross_entropy", {
@@ -207,6 +207,20 @@ async def test_bad_values_in_binary_tensors_are_located_as_in_json(client):
     r = await _post(client, "/loss/cross_entropy", {
         "predictions": {**_tensor(x), "dtype": "float16"}, "targets": _tensor(y)}, x, y)
     _problem(r, 422, "unsupported_dtype", ["body", "predictions", "dtype"])
+
+
+async def test_a_nan_in_a_binary_tensor_is_computed_with_a_warning_located_as_in_json(client):
+    """Lenient (the default): torch's number (NaN in the NaN's row) and a ``nonfinite_input``
+    warning at the element, in the JSON header of the binary answer."""
+    x = np.ones((3, 4))
+    x[2, 1] = np.nan
+    y = np.array([0, 1, 3])
+    got = _unpack(await _post(client, "/loss/cross_entropy", {
+        "predictions": _tensor(x), "targets": _tensor(y), "reduction": "none"}, x, y))
+    assert [(w["code"], w["loc"]) for w in got["warnings"]] == [
+        ("nonfinite_input", ["body", "predictions", 2, 1])]
+    value = wire_to_array(got["value"])
+    assert np.isnan(value[2]) and np.all(np.isfinite(value[:2]))
 
 
 @pytest.mark.parametrize("settings", [Settings(max_elements=100)])

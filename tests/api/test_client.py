@@ -44,6 +44,24 @@ async def test_large_arrays_travel_as_b64(lc):
     assert r.value == pytest.approx(float(np.sum(x * x)), rel=1e-15)
 
 
+async def test_nan_and_infinities_travel_as_b64_and_come_back_with_their_warning(lc):
+    """A small array with NaN or an infinity goes as b64 (in a JSON list orjson would write
+    null, which the service refuses); the answer is the core's, its warnings on the result."""
+    x = np.array([[0.5, np.nan], [np.inf, -1.0]])
+    y = np.zeros_like(x)
+    body = build_request(x, y, b64_threshold=50)
+    assert "b64" in body["predictions"] and isinstance(body["targets"], list)
+    r = await lc.gradient("mse", x, y, reduction="none")
+    core = evaluate("mse", {"predictions": x, "targets": y}, reduction="none", want_grad=True,
+                    validate="lenient")
+    np.testing.assert_array_equal(r.value, core.value)  # (NaN where the core's is NaN)
+    np.testing.assert_array_equal(r.gradient, core.gradients["predictions"])
+    assert [(w["code"], w["loc"]) for w in r.warnings] == [
+        ("nonfinite_input", ["body", "predictions", 0, 1])]
+    clean = await lc.loss("mse", np.ones(2), np.zeros(2))
+    assert clean.warnings == []
+
+
 async def test_the_client_never_receives_the_gradient_twice_and_can_skip_per_sample(lc):
     x = np.random.default_rng(2).normal(size=(200, 10))
     y = np.zeros_like(x)

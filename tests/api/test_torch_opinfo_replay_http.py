@@ -1,6 +1,8 @@
 """PyTorch's loss OpInfo samples replayed over HTTP (issue 19, item 2): a subset of what
 tests/losses/test_torch_opinfo_replay.py replays through the core, sent as JSON to
-``/gradient/{loss}`` with the server's default (lenient) validation, compared with torch."""
+``/gradient/{loss}`` with the server's default (lenient) validation, compared with torch. The
+subset is the first samples of each OpInfo and every sample holding NaN or an infinity, whose
+arrays travel as b64 (JSON has no such numbers) and whose answer warns ``nonfinite_input``."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import numpy as np
 import pytest
 
 from service.losses import evaluate
+from service.transport.json_out import encode_array
 
 from ..losses.opinfo_replay import loss_opinfos, samples, to_service, torch_result
 from ..losses.test_torch_opinfo_replay import RTOL, _per_sample
@@ -33,12 +36,22 @@ def _http_cases() -> list[tuple[str, Any]]:
                 evaluate(call.loss, call.inputs, call.params, reduction=call.reduction,
                          validate="lenient", wrt=call.wrt)
             except Exception:
-                continue  # the core replay's REFUSED table lists) by the service
-            cases.append((op, call))
-            taken += 1
-            if taken == PER_OPINFO:
-                break
+                continue  # not expressible, or refused by torch (the core replay covers them)
+            if taken < PER_OPINFO or _nonfinite(call.inputs):
+                cases.append((op, call))
+                taken += 1
     return cases
+
+
+def _nonfinite(inputs: dict[str, np.ndarray]) -> bool:
+    return any(v.dtype.kind == "f" and not np.all(np.isfinite(v)) for v in inputs.values())
+
+
+def _wire(v: np.ndarray) -> Any:
+    """A JSON list, or b64 where the array holds NaN or an infinity."""
+    if v.dtype.kind == "f" and not np.all(np.isfinite(v)):
+        return encode_array(np.ascontiguousarray(v), "b64")
+    return v.tolist()
 
 
 CASES = _http_cases()
@@ -52,7 +65,7 @@ def _array(v: Any) -> np.ndarray:
                                                      enumerate(CASES)])
 async def test_http_answers_torch_numbers(client: Any, op: str, call: Any) -> None:
     value, grads = torch_result(call)
-    body = {"inputs": {k: v.tolist() for k, v in call.inputs.items()}, "params": call.params,
+    body = {"inputs": {k: _wire(v) for k, v in call.inputs.items()}, "params": call.params,
             "reduction": call.reduction}
     if call.wrt is not None:  # gradients beyond the default ones (targets...: issue 19, item 3)
         body["wrt"] = call.wrt
@@ -65,7 +78,11 @@ async def test_http_answers_torch_numbers(client: Any, op: str, call: Any) -> No
                                    atol=1e-10)
     for name, g in grads.items():
         np.testing.assert_allclose(_array(out["gradients"][name]), g, rtol=RTOL, atol=1e-10)
+    if _nonfinite(call.inputs):
+        assert "nonfinite_input" in [w["code"] for w in out["warnings"]]
 
 
 async def test_every_opinfo_loss_is_sent() -> None:
     assert len({op for op, _ in CASES}) >= 20
+    nonfinite = {op for op, call in CASES if _nonfinite(call.inputs)}
+    assert {"hinge_embedding_loss", "margin_ranking_loss"} <= nonfinite, nonfinite
