@@ -12,9 +12,8 @@ import numpy as np
 import pytest
 
 from service.losses import evaluate
-from service.transport.json_out import encode_array
 
-from ..losses.opinfo_replay import loss_opinfos, samples, to_service, torch_result
+from ..losses.opinfo_replay import loss_opinfos, samples, to_service, torch_result, wire
 from ..losses.test_torch_opinfo_replay import RTOL, _per_sample
 
 pytestmark = [pytest.mark.anyio, pytest.mark.torch]
@@ -47,13 +46,6 @@ def _nonfinite(inputs: dict[str, np.ndarray]) -> bool:
     return any(v.dtype.kind == "f" and not np.all(np.isfinite(v)) for v in inputs.values())
 
 
-def _wire(v: np.ndarray) -> Any:
-    """A JSON list, or b64 where the array holds NaN or an infinity."""
-    if v.dtype.kind == "f" and not np.all(np.isfinite(v)):
-        return encode_array(np.ascontiguousarray(v), "b64")
-    return v.tolist()
-
-
 CASES = _http_cases()
 
 
@@ -65,7 +57,7 @@ def _array(v: Any) -> np.ndarray:
                                                      enumerate(CASES)])
 async def test_http_answers_torch_numbers(client: Any, op: str, call: Any) -> None:
     value, grads = torch_result(call)
-    body = {"inputs": {k: _wire(v) for k, v in call.inputs.items()}, "params": call.params,
+    body = {"inputs": {k: wire(v) for k, v in call.inputs.items()}, "params": call.params,
             "reduction": call.reduction}
     if call.wrt is not None:  # gradients beyond the default ones (targets...: issue 19, item 3)
         body["wrt"] = call.wrt

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from service.losses import get_loss
+from service.transport.json_out import encode_array
 
 torch = __import__("pytest").importorskip("torch")
 __import__("pytest").importorskip("expecttest")  # torch.testing._internal imports it
@@ -216,3 +217,11 @@ def loss_opinfos() -> list[Any]:
         from torch.testing._internal.common_methods_invocations import op_db
     return [o for o in op_db if o.name.startswith("nn.functional.")
             and o.name.removeprefix("nn.functional.") in LOSS_OF]
+
+
+def wire(v: np.ndarray) -> Any:
+    """A replayed input in a JSON request: a list, or b64 where the array holds NaN or an
+    infinity (JSON has no such numbers)."""
+    if v.dtype.kind == "f" and not np.all(np.isfinite(v)):
+        return encode_array(np.ascontiguousarray(v), "b64")
+    return v.tolist()
