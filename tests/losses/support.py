@@ -1,16 +1,18 @@
 """Helpers shared by the loss test modules that test one service module each (binary,
-multiclass, the convention tests...): a generator seeded from a key and the LossError a call
-raises."""
+multiclass, the convention tests...): a generator seeded from a key, the LossError a call raises,
+and the service's value and gradients checked against a torch oracle."""
 
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
 
 from service.losses import LossError, evaluate
+from tests.conftest import assert_close, torch_oracle
 
 REDUCTIONS = ["none", "mean", "sum"]
 
@@ -39,3 +41,15 @@ def loss_error(name: str, inputs: Any, params: Any = None, **kw: Any) -> LossErr
     with pytest.raises(LossError) as exc:
         evaluate(name, inputs, params, **kw)
     return exc.value
+
+
+def check_oracle(name: str, inputs: dict, params: Any, reduction: str,
+                 torch_fn: Callable[..., Any], wrt: tuple[str, ...] = ("predictions",),
+                 rtol: float = 1e-10) -> Any:
+    """The service's value and its gradients of ``wrt`` equal the torch function's (autograd)."""
+    value, grads = torch_oracle(torch_fn, inputs, wrt, reduction)
+    r = evaluate(name, inputs, params, reduction=reduction, want_grad=bool(wrt))
+    assert_close(r.value, value, rtol=rtol)
+    for k in wrt:
+        assert_close(r.gradients[k], grads[k], rtol=rtol)
+    return r
