@@ -1,6 +1,7 @@
 """Helpers shared by the loss test modules that test one service module each (binary,
 multiclass, the convention tests...): a generator seeded from a key, the LossError a call raises,
-and the service's value and gradients checked against a torch oracle."""
+a reduction written for the torch references, random probability rows, and the service's value
+and gradients checked against a torch oracle."""
 
 from __future__ import annotations
 
@@ -41,6 +42,17 @@ def loss_error(name: str, inputs: Any, params: Any = None, **kw: Any) -> LossErr
     with pytest.raises(LossError) as exc:
         evaluate(name, inputs, params, **kw)
     return exc.value
+
+
+def reduced(loss: Any, reduction: str) -> Any:
+    """A torch (or NumPy) loss reduced as ``reduction`` says: none, mean or sum."""
+    return loss if reduction == "none" else (loss.mean() if reduction == "mean" else loss.sum())
+
+
+def prob_rows(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Random rows over the last axis, each summing to 1, every entry at least about 0.05/C."""
+    p = rng.uniform(0.05, 1.0, size=shape)
+    return p / p.sum(axis=-1, keepdims=True)
 
 
 def check_oracle(name: str, inputs: dict, params: Any, reduction: str,
