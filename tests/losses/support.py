@@ -1,7 +1,8 @@
 """Helpers shared by the loss test modules that test one service module each (binary,
-multiclass, the convention tests...): a generator seeded from a key, the LossError a call raises,
-a reduction written for the torch references, random probability rows, and the service's value
-and gradients checked against a torch oracle."""
+multiclass, the convention tests...): the float eps, a generator seeded from a key, the LossError
+a call raises, a reduction written for the torch references, random probability rows,
+scikit-learn's metrics (or a skip), and the service's value and gradients checked against a torch
+oracle."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from service.losses import LossError, evaluate
 from tests.conftest import assert_close, torch_oracle
 
 REDUCTIONS = ["none", "mean", "sum"]
+F64_EPS = float(np.finfo(np.float64).eps)
+F32_EPS = float(np.finfo(np.float32).eps)
 
 
 def rng_for(*key: object) -> np.random.Generator:
@@ -53,6 +56,11 @@ def prob_rows(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     """Random rows over the last axis, each summing to 1, every entry at least about 0.05/C."""
     p = rng.uniform(0.05, 1.0, size=shape)
     return p / p.sum(axis=-1, keepdims=True)
+
+
+def sklearn_metrics():
+    """``sklearn.metrics`` (a live oracle), or a clean skip where it is not installed."""
+    return pytest.importorskip("sklearn.metrics")
 
 
 def check_oracle(name: str, inputs: dict, params: Any, reduction: str,
