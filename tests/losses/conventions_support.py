@@ -53,3 +53,20 @@ def ctc_inputs(rng, t_len=6, n=4, c=5):
     lp = x - np.log(np.exp(x).sum(-1, keepdims=True))
     return {"log_probs": lp, "targets": np.array([[1, 2, 1], [3, 3, 0], [4, 0, 0], [2, 4, 1]]),
             "input_lengths": np.array([6, 5, 4, 6]), "target_lengths": np.array([3, 2, 1, 3])}
+
+
+def regression_inputs(name: str, shape: tuple, rng: np.random.Generator) -> dict:
+    """Inputs away from every kink (x == y, |d| == delta, x == eps)."""
+    if name == "mape":
+        y = rng.uniform(0.2, 3.0, size=shape) * rng.choice([-1.0, 1.0], size=shape)
+        x = y + rng.choice([-1.0, 1.0], size=shape) * rng.uniform(0.1, 1.0, size=shape)
+    elif name == "msle":
+        x = rng.uniform(-0.9, 4.0, size=shape)
+        y = rng.uniform(-0.9, 4.0, size=shape)
+        x = np.where(np.abs(x) < 1e-3, 0.5, x)
+    else:
+        y = rng.normal(size=shape) * 2.0
+        x = y + rng.choice([-1.0, 1.0], size=shape) * rng.uniform(0.05, 3.0, size=shape)
+        if name == "huber":
+            x = np.where(np.abs(np.abs(x - y) - 1.0) < 1e-3, y + 0.5, x)
+    return {"predictions": np.asarray(x, dtype=float), "targets": np.asarray(y, dtype=float)}
