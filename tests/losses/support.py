@@ -1,8 +1,8 @@
 """Helpers shared by the loss test modules that test one service module each (binary,
-multiclass, the convention tests...): the float eps, a generator seeded from a key, the LossError
-a call raises, a reduction written for the torch references, random probability rows,
-scikit-learn's metrics (or a skip), and the service's value and gradients checked against a torch
-oracle."""
+multiclass, the convention tests...): the float eps and Keras' epsilon, a generator seeded from a
+key, PyTorch (or a skip) and a param as its tensor, the LossError a call raises, a reduction
+written for the torch references, random probability rows, scikit-learn's metrics (or a skip), and
+the service's value and gradients checked against a torch oracle."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from tests.conftest import assert_close, torch_oracle
 REDUCTIONS = ["none", "mean", "sum"]
 F64_EPS = float(np.finfo(np.float64).eps)
 F32_EPS = float(np.finfo(np.float32).eps)
+KERAS_EPS = 1e-7  # Keras' epsilon, its probability clip
 
 
 def rng_for(*key: object) -> np.random.Generator:
