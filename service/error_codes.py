@@ -132,7 +132,8 @@ ERROR_CODES: tuple[ErrorCode, ...] = (
     ErrorCode(422, "invalid_dtype", "Invalid dtype",
               "e.g. floats where class indices (integers) are required"),
     ErrorCode(422, "undefined_mean", "Undefined mean",
-              "a `mean` whose denominator is 0 (every target ignored, zero weights)"),
+              "a `mean` whose denominator is 0 (every target ignored, zero weights) under "
+              "strict validation (else a warning, below)"),
     ErrorCode(422, "invalid_input", "Invalid input",
               "the core's generic code for an input it cannot evaluate, when no code above fits "
               "(the default of every core error; no path raises it bare today)"),
@@ -206,6 +207,12 @@ WARNING_CODES: tuple[WarningCode, ...] = (
                 "still applies (a NaN label off {-1, 1} adds an `invalid_label` warning; "
                 "`binary_cross_entropy` refuses NaN, as torch does). Parameters (`weight`, "
                 "`delta`...) stay refused (`invalid_param`)"),
+    WarningCode("undefined_mean",
+                "a `mean` or `batchmean` whose denominator is 0: every target ignored "
+                "(`cross_entropy`, `nll`, `linear_softmax`), class or sample weights summing "
+                "to 0, no anchor with a positive (`ntxent`, `circle`); the value is NaN, as "
+                "torch's (0 / 0), the per-sample breakdown stays finite, and an ignored "
+                "target's gradient is 0, as torch's"),
 )
 
 CODES: frozenset[str] = frozenset(e.code for e in ERROR_CODES)

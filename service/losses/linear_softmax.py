@@ -121,7 +121,10 @@ def linear_softmax(W: Array, X: Array, targets: Array, b: Array | None = None, *
 
     def vjp(cot: Array) -> dict[str, Array]:
         ds = xp.reshape(ce_vjp(cot)["predictions"], (rows, cols))
-        count = xp.sum(cot) if m is None else xp.sum(cot * m)  # sum_i c_i m_i
+        # sum_i c_i m_i; an element with m_i = 0 (an ignored target) adds 0, also where an
+        # undefined mean (lenient validation) makes c_i infinite
+        count = xp.sum(cot) if m is None else xp.sum(
+            xp.where(m != 0.0, cot * m, xp.zeros_like(cot)))
         dw = xp.reshape(xp.matmul(xp.permute_dims(x2, (1, 0)), ds), W.shape)
         grads = {"W": dw + count * d_r}
         if b is not None:
@@ -194,8 +197,9 @@ SPECS: tuple[LossSpec, ...] = (
         "in cross_entropy and PyTorch; ignore_index >= 0 with probability targets is an error "
         "(PyTorch refuses any explicit ignore_index there; the default -100 is accepted). As "
         "in cross_entropy, and unlike PyTorch, integer targets of the scores' shape are read "
-        "as one-hot probability rows (PyTorch raises), and a 'mean' with every target ignored "
-        "is error 'undefined_mean' (PyTorch: NaN). "
+        "as one-hot probability rows (PyTorch raises); a 'mean' with every target ignored "
+        "is PyTorch's NaN with an undefined_mean warning (gradients 0, as PyTorch's; strict "
+        "validation refuses it). "
         "PyTorch's options (LinearCrossEntropyOptions: chunking over the batch to save memory) "
         "changes how, not what, it computes, and has no counterpart here. PyTorch's "
         "weight_decay adds the penalty in the optimiser instead.",

@@ -117,12 +117,16 @@ def cross_entropy(predictions: Array, targets: Array, *, weight: Array | None = 
     loss = xp.where(valid, loss, xp.zeros_like(loss))  # torch's 0, even for NaN logits
 
     def vjp(cot: Array) -> dict[str, Array]:
+        # an ignored target's row is 0, as torch's, also where an undefined mean (every target
+        # ignored, lenient validation) makes the cotangent infinite: 0 * inf would be NaN
+        zero = xp.zeros_like(cot)
         p = e / s
-        g = (p - one_hot(xp, safe, c, z.dtype)) * (m * cot)[..., None]
+        g = (p - one_hot(xp, safe, c, z.dtype)) * xp.where(valid, m * cot, zero)[..., None]
         if eps > 0.0:
             w_sum = float(c) if w is None else xp.sum(w)
             w_c = 1.0 if w is None else w
-            g = (1.0 - eps) * g + (eps / c) * (vmask * cot)[..., None] * (w_sum * p - w_c)
+            g = (1.0 - eps) * g + (eps / c) * xp.where(valid, cot, zero)[..., None] * (
+                w_sum * p - w_c)
         return {"predictions": from_last(xp, g)}
 
     return LossOutput(loss, vjp, mean_weight=m)
@@ -163,9 +167,13 @@ def nll(predictions: Array, targets: Array, *, weight: Array | None = None,
         m = m * xp.sum(oh * w, axis=-1)
     picked = gather_last(xp, z, safe)
     loss = xp.where(valid, -m * picked, xp.zeros_like(picked))  # torch's 0, even for NaN
-    return LossOutput(
-        loss, lambda cot: {"predictions": from_last(xp, -m[..., None] * oh * cot[..., None])},
-        mean_weight=m)
+
+    def vjp(cot: Array) -> dict[str, Array]:
+        # an ignored target's row is 0, as torch's, also under an infinite cotangent (cross_entropy)
+        mc = xp.where(valid, m * cot, xp.zeros_like(cot))
+        return {"predictions": from_last(xp, -mc[..., None] * oh)}
+
+    return LossOutput(loss, vjp, mean_weight=m)
 
 
 # ------------------------------------------------------------------------------------ samplers
@@ -210,8 +218,9 @@ _SMOOTHING = ParamSpec("label_smoothing", "float", 0.0,
                        maximum=1.0)
 _MEAN_NOTE = ("Index targets: 'mean' divides by the sum of the target-class weights of the "
               "non-ignored targets (the count of non-ignored targets without weights), as "
-              "PyTorch; with every target ignored the mean is undefined (error 'undefined_mean', "
-              "where PyTorch returns NaN). ")
+              "PyTorch; with every target ignored the mean is undefined: PyTorch's NaN with an "
+              "undefined_mean warning (the gradient 0, as PyTorch's; strict validation refuses "
+              "it). ")
 
 SPECS: tuple[LossSpec, ...] = (
     LossSpec(

@@ -12,6 +12,10 @@ of non-ignored targets for CrossEntropy/NLL). Then
   convention with ``weights_in_mean=False`` (Keras) divides by ``l.size`` instead
 * ``batchmean``: ``sum(s * l) / sum(s)``       (unweighted: ``sum(l) / l.shape[0]``, as PyTorch)
 
+A ``mean`` or ``batchmean`` whose denominator is 0 (every target ignored, weights summing to 0)
+is undefined: an ``undefined_mean`` warning and PyTorch's NaN (0 / 0) under lenient validation,
+the error under strict (:mod:`.warn`).
+
 The per-sample breakdown is ``per_sample[n] = mean over the non-batch axes of (s * l)[n]`` (a
 scalar ``l`` is one sample). Hence, with ``k = l.size / N`` elements per sample:
 ``sum = k * sum(per_sample)``, and without weights (and without ``mean_scale``)
@@ -30,7 +34,7 @@ from typing import Any
 import numpy as np
 from array_api_compat import is_numpy_namespace
 
-from . import _checks, errors
+from . import _checks, errors, warn
 from .spec import Array, LossOutput
 
 
@@ -112,12 +116,11 @@ def reduce_loss(xp: Any, out: LossOutput, reduction: str,
             else:
                 m2 = xp.reshape(m, l2.shape)
                 denom = xp.sum(m2 * s) if s is not None else xp.sum(m2)
-        if float(denom) == 0.0:
-            raise errors.UndefinedMean(
+        if float(denom) == 0.0:  # PyTorch's NaN (0 / 0) with a warning; strict refuses it
+            warn.suspicious(errors.UndefinedMean(
                 f"the {reduction} is undefined: its denominator is 0 (every target ignored, "
-                "or weights summing to 0); use reduction 'sum' or 'none'",
-                ("reduction",),
-            )
+                "or weights summing to 0; PyTorch answers NaN); use reduction 'sum' or 'none'",
+                ("reduction",)))
         a = None if reduction == "batchmean" else out.mean_scale
         if a is not None:
             a = xp.reshape(a, l2.shape)

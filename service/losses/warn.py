@@ -28,7 +28,7 @@ VALIDATE_MODES: tuple[str, ...] = ("lenient", "strict")
 # each (service/error_codes.py, WARNING_CODES; a test holds the two lists equal).
 WARNING_CODES: frozenset[str] = frozenset({
     "probability_out_of_range", "probability_rows_not_normalized", "invalid_label",
-    "invalid_value", "invalid_param", "nonfinite_input",
+    "invalid_value", "invalid_param", "nonfinite_input", "undefined_mean",
 })
 
 

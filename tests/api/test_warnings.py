@@ -99,3 +99,23 @@ async def test_the_inference_protocol_reports_warnings_and_takes_validate(client
     r = await client.post("/v2/models/soft_margin/infer",
                           json={**body, "parameters": {"validate": "strict"}})
     assert r.status_code == 400 and "targets must be in" in r.json()["error"]
+
+
+async def test_an_undefined_mean_is_nan_with_a_warning_and_strict_refuses_it(client: Any) -> None:
+    # every target ignored: torch answers NaN (0 / 0) and a zero gradient
+    body = {"predictions": X, "targets": [-100, -100]}
+    r = await client.post("/gradient/cross_entropy", json=body)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["value"] == "NaN" and out["per_sample"] == [0.0, 0.0]
+    assert _codes(out["warnings"]) == [{"code": "undefined_mean", "loc": ["body", "reduction"]}]
+    assert not np.any(out["gradient"])  # an ignored target's gradient is 0, as torch's
+    torch = pytest.importorskip("torch")
+    x = torch.tensor(X, dtype=torch.float64, requires_grad=True)
+    value = torch.nn.functional.cross_entropy(x, torch.tensor([-100, -100]))
+    value.backward()
+    assert bool(torch.isnan(value))
+    np.testing.assert_array_equal(out["gradient"], x.grad.numpy())
+    r = await client.post("/gradient/cross_entropy", json={**body, "validate": "strict"})
+    assert r.status_code == 422 and r.json()["code"] == "undefined_mean"
+    assert r.json()["errors"][0]["loc"] == ["body", "reduction"]
