@@ -214,26 +214,32 @@ class LossClient:
     def loss(self, name: str, predictions: Any = None, targets: Any = None, *,
              inputs: dict[str, Any] | None = None, reduction: str | None = None,
              sample_weight: Any = None, dtype: str | None = None, encoding: str | None = None,
-             per_sample: bool = True, **params: Any) -> LossResult:
+             per_sample: bool = True, validate: str | None = None,
+             **params: Any) -> LossResult:
         """``POST /loss/{name}``; keyword arguments beyond the named ones are the loss's params;
-        ``per_sample=False``: no per-sample breakdown (``LossResult.per_sample`` None)."""
+        ``per_sample=False``: no per-sample breakdown (``LossResult.per_sample`` None);
+        ``validate``: "strict" refuses the inputs "lenient" answers with warnings (None: the
+        server's setting, lenient by default)."""
         body = build_request(predictions, targets, inputs=inputs, params=params,
                              reduction=reduction, sample_weight=sample_weight, dtype=dtype,
                              encoding=encoding, b64_threshold=self.b64_threshold,
-                             per_sample=per_sample, splices=(splices := Splices()))
+                             per_sample=per_sample, splices=(splices := Splices()),
+                             validate=validate)
         return parse_result(self._post(f"/loss/{name}", body, splices))
 
     def gradient(self, name: str, predictions: Any = None, targets: Any = None, *,
                  inputs: dict[str, Any] | None = None, reduction: str | None = None,
                  sample_weight: Any = None, dtype: str | None = None,
                  encoding: str | None = None, per_sample: bool = True,
-                 wrt: list[str] | tuple[str, ...] | None = None, **params: Any) -> LossResult:
+                 wrt: list[str] | tuple[str, ...] | None = None,
+                 validate: str | None = None, **params: Any) -> LossResult:
         """``POST /gradient/{name}``: the value plus gradients of every differentiable input, or
         of the inputs ``wrt`` names (e.g. ``["predictions", "targets"]``)."""
         body = build_request(predictions, targets, inputs=inputs, params=params,
                              reduction=reduction, sample_weight=sample_weight, dtype=dtype,
                              encoding=encoding, b64_threshold=self.b64_threshold,
-                             per_sample=per_sample, splices=(splices := Splices()), wrt=wrt)
+                             per_sample=per_sample, splices=(splices := Splices()), wrt=wrt,
+                             validate=validate)
         return parse_result(self._post(f"/gradient/{name}", body, splices))
 
     def losses(self) -> list[dict[str, Any]]:
@@ -335,11 +341,12 @@ class AsyncLossClient:
                    inputs: dict[str, Any] | None = None, reduction: str | None = None,
                    sample_weight: Any = None, dtype: str | None = None,
                    encoding: str | None = None, per_sample: bool = True,
-                   **params: Any) -> LossResult:
+                   validate: str | None = None, **params: Any) -> LossResult:
         body = build_request(predictions, targets, inputs=inputs, params=params,
                              reduction=reduction, sample_weight=sample_weight, dtype=dtype,
                              encoding=encoding, b64_threshold=self.b64_threshold,
-                             per_sample=per_sample, splices=(splices := Splices()))
+                             per_sample=per_sample, splices=(splices := Splices()),
+                             validate=validate)
         return parse_result(await self._post(f"/loss/{name}", body, splices))
 
     async def gradient(self, name: str, predictions: Any = None, targets: Any = None, *,
@@ -347,11 +354,12 @@ class AsyncLossClient:
                        sample_weight: Any = None, dtype: str | None = None,
                        encoding: str | None = None, per_sample: bool = True,
                        wrt: list[str] | tuple[str, ...] | None = None,
-                       **params: Any) -> LossResult:
+                       validate: str | None = None, **params: Any) -> LossResult:
         body = build_request(predictions, targets, inputs=inputs, params=params,
                              reduction=reduction, sample_weight=sample_weight, dtype=dtype,
                              encoding=encoding, b64_threshold=self.b64_threshold,
-                             per_sample=per_sample, splices=(splices := Splices()), wrt=wrt)
+                             per_sample=per_sample, splices=(splices := Splices()), wrt=wrt,
+                             validate=validate)
         return parse_result(await self._post(f"/gradient/{name}", body, splices))
 
     async def losses(self) -> list[dict[str, Any]]:

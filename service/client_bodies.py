@@ -79,13 +79,16 @@ def build_request(predictions: Any = None, targets: Any = None, *,
                   dtype: str | None = None, encoding: str | None = None,
                   b64_threshold: int = 4096, per_sample: bool = True,
                   splices: Splices | None = None,
-                  wrt: list[str] | tuple[str, ...] | None = None) -> dict[str, Any]:
+                  wrt: list[str] | tuple[str, ...] | None = None,
+                  validate: str | None = None) -> dict[str, Any]:
     """The JSON body for /loss and /gradient. It omits the response's ``gradient`` (a copy of
     ``gradients.predictions``, which is what :class:`LossResult` reads) and, with
     ``per_sample=False``, the per-sample breakdown. With ``encoding="binary"`` the arrays stay
     NumPy arrays, for :func:`service.transport.binary.pack`. With ``splices``, b64 texts are
     held there and the body has placeholders: send it with :func:`request_parts`. ``wrt``: the
-    inputs whose gradients /gradient returns (None: the differentiable ones)."""
+    inputs whose gradients /gradient returns (None: the differentiable ones). ``validate``:
+    "lenient" (suspicious inputs answered with warnings) or "strict" (refused); None: the
+    server's setting."""
     body: dict[str, Any] = {}
     big = False
     binary = encoding == "binary"
@@ -112,6 +115,8 @@ def build_request(predictions: Any = None, targets: Any = None, *,
     body["omit"] = ["gradient"] if per_sample else ["gradient", "per_sample"]
     if wrt is not None:
         body["wrt"] = list(wrt)
+    if validate is not None:
+        body["validate"] = validate
     return body
 
 

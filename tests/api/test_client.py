@@ -62,6 +62,18 @@ async def test_nan_and_infinities_travel_as_b64_and_come_back_with_their_warning
     assert clean.warnings == []
 
 
+async def test_validate_is_sent_and_strict_refuses_what_lenient_warns_about(lc):
+    x, ignored = np.zeros((2, 3)), np.array([-100, -100])
+    assert build_request(x, ignored, validate="strict")["validate"] == "strict"
+    assert "validate" not in build_request(x, ignored)
+    r = await lc.gradient("cross_entropy", x, ignored, validate="lenient")
+    assert np.isnan(r.value) and [w["code"] for w in r.warnings] == ["undefined_mean"]
+    for call in (lc.loss, lc.gradient):
+        with pytest.raises(LossServiceError) as exc:
+            await call("cross_entropy", x, ignored, validate="strict")
+        assert exc.value.status == 422 and exc.value.code == "undefined_mean"
+
+
 async def test_the_client_never_receives_the_gradient_twice_and_can_skip_per_sample(lc):
     x = np.random.default_rng(2).normal(size=(200, 10))
     y = np.zeros_like(x)
