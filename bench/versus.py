@@ -97,7 +97,9 @@ def run(argv: list[str]) -> int:
             for which in order:
                 out = run_suite(trees[which], args.suite, suite_args)
                 runs[which].append(parse_rows(args.suite, out))
-                print(f"# round {r + 1}: {which} done", flush=True)
+                print(f"# round {r + 1}: {which} done ({len(runs[which][-1])} rows)", flush=True)
+                if not runs[which][-1]:  # no table: show what the suite printed instead
+                    print("\n".join("#   " + line for line in out.splitlines()[-15:]))
     keys = [k for k in runs["now"][0] if all(k in rows for rows in runs["before"] + runs["now"])]
     print(f"# {args.ref} (before) vs the working tree (now); best of {args.rounds} runs each, ms; "
           "ratio = now / before")
