@@ -5,12 +5,6 @@ checks: no 5xx (`not_a_server_error`), only documented status codes (`status_cod
 responses that match their documented schema (`response_schema_conformance`), and requests that
 violate the schema rejected with a 4xx (`negative_data_rejection`).
 
-One test per operation (named as schemathesis' own parametrization names them), its requests
-generated when it runs: a lazy schemathesis schema (`schemathesis.pytest.from_fixture`) narrowed
-to that operation. `schema.parametrize()` on the whole schema built every operation's boundary
-cases (the coverage phase) while collecting, in every pytest-xdist process: about 30 s of each
-one's collection, for tests that only one of them runs.
-
 Exclusions, each for a reason:
 * `negative_data_rejection` is not applied to `/metrics` and the GET probes, which take no body.
 """
@@ -44,15 +38,8 @@ app.state.ready = True  # the lifespan (warm-up) does not run under the ASGI tes
 # /gradient/{name}; /loss/{name} keeps the random examples and every check
 CONFIG = schemathesis.config.SchemathesisConfig.from_dict({"operations": [
     {"include-path-regex": "^/loss/", "phases": {"coverage": {"enabled": False}}}]})
-SCHEMA = schemathesis.openapi.from_asgi("/openapi.json", app, config=CONFIG)
-OPERATIONS = [(method.upper(), path) for path, item in SCHEMA.raw_schema["paths"].items()
-              for method in item if method in ("get", "post", "put", "patch", "delete")]
+schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=CONFIG)
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
-
-
-@pytest.fixture
-def api_schema() -> object:
-    return SCHEMA
 
 
 @pytest.fixture(autouse=True)
@@ -62,34 +49,11 @@ def _quiet_access_log():
     logging.getLogger("service.access").disabled = False
 
 
-@pytest.fixture(autouse=True)
-def _node_id_attribute(request: pytest.FixtureRequest) -> None:
-    """schemathesis' lazy schemas (4.32) read and set ``node._nodeid`` to name each operation in
-    reports; pytest 9.2 keeps the id elsewhere (``node.nodeid`` is read-only), so the test's node
-    gets the attribute they expect."""
-    request.node._nodeid = request.node.nodeid
-
-
-def _check(case) -> None:
+@schema.parametrize()
+@settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True,
+          suppress_health_check=list(HealthCheck))
+def test_operation(case):
     checks = list(CHECKS)
     if case.method.upper() == "POST":
         checks.append(negative_data_rejection)
     case.call_and_validate(checks=checks)
-
-
-def _operation_test(method: str, path: str):
-    """The test of one operation, its cases generated when it runs (a lazy schema)."""
-
-    @schemathesis.pytest.from_fixture("api_schema").include(method=method, path=path).parametrize()
-    @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True,
-              suppress_health_check=list(HealthCheck))
-    def test(case):
-        _check(case)
-
-    return test
-
-
-# One test per operation, named as schemathesis' eager parametrization named them
-# (test_operation[POST /loss/mse], ...): pytest collects every module global named test*
-for _method, _path in OPERATIONS:
-    globals()[f"test_operation[{_method} {_path}]"] = _operation_test(_method, _path)
