@@ -9,10 +9,7 @@ pass as a skip. An unknown name is a usage error (tests/conftest.py), not a sile
 Client libraries whose dependencies would move the service's own (kserve pins FastAPI, pydantic
 and NumPy versions; openapi-python-client an older httpx) are installed from a pinned
 requirements file into a venv of their own under ``tests/clients/.cache`` (git-ignored), once:
-a new pin makes a new venv. The npm packages of the generated TypeScript client are cached the
-same way. ``python -m tests.toolenv`` builds all three (CI runs it in the background while its
-checks run, so that no test process spends a minute and a half in pip; a test that needs one
-still being built waits on its lock).
+a new pin makes a new venv.
 """
 
 from __future__ import annotations
@@ -30,11 +27,7 @@ from typing import NoReturn
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CLIENTS = ROOT / "tests" / "clients"
-CACHE = CLIENTS / ".cache"
-KSERVE_PINS = CLIENTS / "kserve" / "requirements.txt"  # kserve's InferenceRESTClient
-PYTHON_CLIENT_PINS = CLIENTS / "requirements.txt"  # openapi-python-client and mypy
-TYPESCRIPT_PINS = [CLIENTS / "ts" / "package.json", CLIENTS / "ts" / "package-lock.json"]
+CACHE = ROOT / "tests" / "clients" / ".cache"
 REQUIRE = "LOSS_SERVICE_TEST_REQUIRE"
 TOOLS = {
     "chromium": "the browser test of /docs and /redoc (apt-get install chromium)",
@@ -119,43 +112,3 @@ def venv(tool: str, name: str, requirements: Path) -> Path:
         return None
 
     return cached(tool, name, [requirements], build) / "bin"
-
-
-def kserve_python() -> Path:
-    """The python of the venv with KServe's client."""
-    return venv("kserve", "kserve", KSERVE_PINS) / "python"
-
-
-def python_client_tools() -> Path:
-    """The bin directory of a venv with openapi-python-client and mypy."""
-    return venv("openapi-python-client", "py", PYTHON_CLIENT_PINS)
-
-
-def node_modules() -> Path:
-    """node_modules with the pinned openapi-typescript, openapi-fetch and typescript."""
-    which("node", "node")
-    which("node", "npm")
-
-    def build(folder: Path) -> str | None:
-        for p in TYPESCRIPT_PINS:
-            shutil.copy(p, folder)
-        npm = run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=folder,
-                  timeout=600)
-        if npm.returncode != 0:
-            return f"npm ci failed: {npm.stderr[-500:]}"
-        return None
-
-    return cached("node", "ts", TYPESCRIPT_PINS, build) / "node_modules"
-
-
-def prebuild() -> None:
-    """Build every cached tool now; one that cannot be built is left to its tests to report."""
-    for build in (kserve_python, python_client_tools, node_modules):
-        try:
-            build()
-        except (Exception, pytest.skip.Exception, pytest.fail.Exception) as exc:
-            print(f"toolenv: {build.__name__}: {exc}", file=sys.stderr)
-
-
-if __name__ == "__main__":
-    prebuild()

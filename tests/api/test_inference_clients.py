@@ -111,7 +111,7 @@ def test_kserve_client(server):
     in a venv of its own: it pins FastAPI, pydantic and NumPy versions of its own) runs
     tests/clients/kserve/calls.py against the server: health, readiness, and infer with JSON
     and with binary data both ways, the outputs (as bytes) equal to /gradient's."""
-    python = toolenv.kserve_python()
+    python = toolenv.venv("kserve", "kserve", CLIENTS / "kserve" / "requirements.txt") / "python"
     cases = [CASES[2], CASES[1]]  # huber (reduction none, delta); weighted int64 cross-entropy
     outputs = ["value", "per_sample", "gradient_predictions"]
     calls = [{"model": model, "parameters": parameters, "outputs": outputs,
@@ -141,7 +141,7 @@ def test_kserve_client(server):
 def test_the_docs_kserve_example_runs(server, tmp_path):
     """docs/api.md's kserve example, run in the kserve venv, prints what the docs show; the docs
     install the version the test pins."""
-    python = toolenv.kserve_python()
+    python = toolenv.venv("kserve", "kserve", CLIENTS / "kserve" / "requirements.txt") / "python"
     section = _section()
     example = section[section.index("With KServe's Python client"):]
     pinned = re.search(r"^kserve==\S+$", (CLIENTS / "kserve" / "requirements.txt").read_text(),

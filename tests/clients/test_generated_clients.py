@@ -68,6 +68,29 @@ def _block(lang: str, index: int = 0) -> str:
     return blocks[index]
 
 
+def _python_tools() -> Path:
+    """The bin directory of a venv with openapi-python-client and mypy (requirements.txt)."""
+    return toolenv.venv("openapi-python-client", "py", HERE / "requirements.txt")
+
+
+def _node_modules() -> Path:
+    """node_modules with the pinned openapi-typescript, openapi-fetch and typescript."""
+    toolenv.which("node", "node")
+    toolenv.which("node", "npm")
+    pins = [HERE / "ts" / "package.json", HERE / "ts" / "package-lock.json"]
+
+    def build(folder: Path) -> str | None:
+        for p in pins:
+            shutil.copy(p, folder)
+        npm = _run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=folder,
+                   timeout=600)
+        if npm.returncode != 0:
+            return f"npm ci failed: {npm.stderr[-500:]}"
+        return None
+
+    return toolenv.cached("node", "ts", pins, build) / "node_modules"
+
+
 @pytest.fixture(scope="module")
 def live() -> Iterator[str]:
     # no fused kernels: nothing to compile in the warm-up, so the server is ready in a second
@@ -113,7 +136,7 @@ def _check_example(code: str, stdout: str) -> None:
 
 @pytest.mark.slow
 def test_python_client(tmp_path, live):
-    tools = toolenv.python_client_tools()
+    tools = _python_tools()
     env = {"PATH": f"{tools}{os.pathsep}{os.environ['PATH']}"}  # the generator runs ruff
     gen = _run(_docs_command(1, "openapi-python-client", tmp_path), cwd=tmp_path, env=env)
     log = gen.stdout + gen.stderr
@@ -136,7 +159,7 @@ def test_python_client(tmp_path, live):
 
 @pytest.mark.slow
 def test_typescript_client(tmp_path, live):
-    modules = toolenv.node_modules()
+    modules = _node_modules()
     (tmp_path / "node_modules").symlink_to(modules, target_is_directory=True)
     for name in ("package.json", "tsconfig.json", "calls.ts"):
         shutil.copy(HERE / "ts" / name, tmp_path)

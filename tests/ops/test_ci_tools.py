@@ -132,30 +132,6 @@ def test_a_cached_tool_is_built_once_and_a_failed_build_is_not_kept(tmp_path, mo
         p.name for p in built)
 
 
-def test_prebuild_builds_every_cached_tool_and_leaves_failures_to_the_tests(tmp_path, monkeypatch,
-                                                                           capsys):
-    """``python -m tests.toolenv`` (CI, in the background): every tool's cache filled; a tool that
-    cannot be built (no node, no registry) is reported, not raised, and its cache stays empty."""
-    monkeypatch.setattr(toolenv, "CACHE", tmp_path / "cache")
-    monkeypatch.setenv(toolenv.REQUIRE, "kserve")  # a required tool's failure: pytest.fail
-    made: list[str] = []
-
-    def venv(tool: str, name: str, requirements: Path) -> Path:
-        if tool == "kserve":
-            toolenv.missing(tool, "no registry")
-        made.append(name)
-        return tmp_path / name / "bin"
-
-    monkeypatch.setattr(toolenv, "venv", venv)
-    monkeypatch.setattr(toolenv.shutil, "which", lambda command: None)  # no node
-    toolenv.prebuild()
-    assert made == ["py"]
-    err = capsys.readouterr().err
-    assert "kserve_python: no registry" in err and "node_modules: node is not installed" in err
-    run = (ROOT / ".ci" / "run").read_text()  # CI starts it in the background before pytest
-    assert run.index(".venv/bin/python -m tests.toolenv &") < run.index("-m pytest")
-
-
 @pytest.mark.parametrize(("require", "outcome"), [("", "1 skipped"), ("chromium", "1 failed"),
                                                   ("chromium,nodejs", "unknown tools")])
 def test_the_browser_test_fails_without_chromium_where_required(require, outcome):
