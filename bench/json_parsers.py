@@ -11,7 +11,7 @@ transport suite sends as nested JSON), it times and measures, per size:
   ordinary JSON path;
 * ``in place``: ``service.transport.json_in.parse_json`` (collector paused), which parses large
   arrays in slices straight into NumPy arrays (``service/transport/json_arrays.py``), the
-  service's path for bodies from 1 MiB;
+  service's path for JSON bodies from 3 MiB (``JSON_INPLACE_BODY_BYTES``);
 * ``simdjson`` (when installed): ``simdjson.Parser().parse`` and ``Array.as_buffer`` of both
   arrays (numbers written straight into a buffer, no Python object per number), copied into
   arrays;
