@@ -4,6 +4,9 @@ common mistakes, deterministic test cases and losses side by side. Knows nothing
 Entry points: :func:`grade` (``POST /compare`` mode ``grade``, ``loss-service grade``),
 :func:`compare_losses` (mode ``losses``), :func:`case_set` (``GET /cases/{name}``) and
 :data:`CATALOG` (``GET /compare/mistakes``).
+
+It may import, of the service, :mod:`service.losses`, :mod:`service.engine` and the version;
+never the HTTP layer, which imports it (tests/ops/test_layout.py checks it).
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """The loss core: pure, vectorized loss functions with analytic gradients, and their registry.
 
 Knows nothing of HTTP. Entry points: :func:`evaluate` and the registry (:data:`LOSSES`,
-:func:`get_loss`).
+:func:`get_loss`). It may import NumPy, array-API libraries and numba (:mod:`.accel`); of the
+service, only :mod:`service.casting` and :mod:`service.deadline` (tests/ops/test_layout.py
+checks it).
 """
 
 from __future__ import annotations
