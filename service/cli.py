@@ -49,7 +49,8 @@ def _serve(args: argparse.Namespace) -> int:
         _prepare_multiprocess_metrics(settings.metrics_dir)
     configure_logging(settings.log_level, settings.log_format)
     kernel_cache.seed()  # before the workers import numba (the Docker image sets both paths)
-    config = uvicorn.Config("service.main:app", host=host, port=port, workers=workers,
+    config = uvicorn.Config("service.main:create_app", factory=True, host=host, port=port,
+                            workers=workers,
                             log_level=settings.log_level, access_log=False, server_header=False,
                             timeout_graceful_shutdown=settings.graceful_timeout_s,
                             log_config=None)

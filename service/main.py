@@ -1,4 +1,6 @@
-"""The ASGI app: ``service.main:app``, built by :func:`create_app`."""
+"""The ASGI app, built by :func:`create_app` (an app factory: ``loss-service serve`` runs
+``uvicorn --factory service.main:create_app``). No app is built at import, so importing the
+service reads no environment; the settings are read when the app is built."""
 
 from __future__ import annotations
 
@@ -80,5 +82,3 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     return app
 
-
-app = create_app()

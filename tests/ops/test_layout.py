@@ -117,7 +117,9 @@ class Recording(os._Environ):
                 "_collections_abc" in frame.f_code.co_filename:
             frame = frame.f_back
         caller = frame.f_code.co_filename
-        if caller.startswith(SERVICE) or str(key).startswith("LOSS_SERVICE_"):
+        # the service's own reads, and its settings built (pydantic-settings reads them); not a
+        # library's copy of the whole environment (numba's config, wsgiref)
+        if caller.startswith(SERVICE) or "pydantic_settings" in caller:
             reads.append([str(key), caller])
 
     def __getitem__(self, key):
