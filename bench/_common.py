@@ -128,7 +128,7 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def server(app: str, *, workers: int = 1, lifetime_s: float = 600.0, http: str = "auto",
+def server(app: str, *, workers: int = 1, lifetime_s: float = 600.0, http: str = "service",
            loop: str = "auto", env: dict[str, str] | None = None,
            ready_path: str = "/readyz") -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """A uvicorn server (``bench.serve``) on a free 127.0.0.1 port; yields (url, process).

@@ -3,7 +3,7 @@
     python -m bench small [--quick] [--duration 3] [--workers 1,2] [--concurrency 1,16,64]
                           [--routes ping,healthz,mse,compare,diagnose,losses]
                           [--profile ROUTE]
-                          [--http auto|h11|httptools] [--loop auto|asyncio|uvloop]
+                          [--http service|auto|h11|httptools] [--loop auto|asyncio|uvloop]
                           [--client httpx|raw]
 
 Two servers run side by side, started the same way (``bench.serve``: the product's uvicorn
@@ -146,7 +146,8 @@ def run(argv: list[str]) -> int:
     parser.add_argument("--routes", default=",".join(ROUTES))
     parser.add_argument("--profile", choices=tuple(ROUTES),
                         help="sample the server with py-spy while this route is loaded")
-    parser.add_argument("--http", default="auto")
+    parser.add_argument("--http", default="service",
+                        help="uvicorn --http: service (the product's), auto, h11, httptools")
     parser.add_argument("--loop", default="auto")
     parser.add_argument("--client", choices=("httpx", "raw"), default="httpx",
                         help="the load generator's client (raw: asyncio streams, lighter)")

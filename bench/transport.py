@@ -160,7 +160,8 @@ def run(argv: list[str]) -> int:
     parser.add_argument("--naive-max", type=float, default=1e6)
     parser.add_argument("--omit", default="", help="response fields every request omits, "
                         "comma-separated: per_sample, gradient (the naive app is then skipped)")
-    parser.add_argument("--http", default="auto", help="uvicorn --http (auto, h11, httptools)")
+    parser.add_argument("--http", default="service",
+                        help="uvicorn --http: service (the product's), auto, h11, httptools")
     parser.add_argument("--loop", default="auto", help="uvicorn --loop (auto, asyncio, uvloop)")
     args = parser.parse_args(argv)
     header("transport", argv)

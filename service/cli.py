@@ -11,21 +11,18 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
-
-import uvicorn
 
 from . import kernel_cache
 from .autograder.cli import add_parsers as add_autograder_parsers
 from .config import get_settings
 from .observability.logging import configure_logging
 from .offline import add_parser as add_grade_parser
+from .server import GracefulServer, ServiceConfig
 from .tuning import tcp_listener, tune_process
 
 DEFAULT_OPENAPI = Path("openapi/openapi.json")
@@ -49,33 +46,20 @@ def _serve(args: argparse.Namespace) -> int:
         _prepare_multiprocess_metrics(settings.metrics_dir)
     configure_logging(settings.log_level, settings.log_format)
     kernel_cache.seed()  # before the workers import numba (the Docker image sets both paths)
-    config = uvicorn.Config("service.main:create_app", factory=True, host=host, port=port,
-                            workers=workers,
-                            log_level=settings.log_level, access_log=False, server_header=False,
-                            timeout_graceful_shutdown=settings.graceful_timeout_s,
-                            log_config=None)
+    config = ServiceConfig("service.main:create_app", factory=True, host=host, port=port,
+                           workers=workers, log_level=settings.log_level, access_log=False,
+                           server_header=False, log_config=None,
+                           timeout_graceful_shutdown=settings.graceful_timeout_s,
+                           max_header_bytes=settings.max_header_bytes,
+                           header_timeout_s=settings.header_timeout_s)
     if workers > 1:
         from uvicorn.supervisors import Multiprocess
 
         Multiprocess(config, sockets=[tcp_listener(config.bind_socket())]).run()
         return 0
-    server = _GracefulServer(config)
+    server = GracefulServer(config)
     server.run()
     return 0 if server.started else 3
-
-
-class _GracefulServer(uvicorn.Server):
-    """A uvicorn server whose graceful shutdown on SIGTERM/SIGINT exits with status 0.
-
-    uvicorn re-raises the signal once it has drained in-flight requests, so the process would die
-    with -15, which process managers and orchestrators read as a crash.
-    """
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        with super().capture_signals():
-            yield
-            self._captured_signals.clear()  # drained: do not re-raise the signal
 
 
 def _prepare_multiprocess_metrics(configured: Path | None) -> None:

@@ -98,6 +98,15 @@ class Settings(BaseSettings):
         "not arrived by then gets 408, a computation still running gets 503 `request_timeout` "
         "(with Retry-After); 0 disables the bound",
     )
+    max_header_bytes: int = Field(
+        65_536, ge=1024, description="longest request line and headers together; a longer head "
+        "gets 431 `headers_too_large` as soon as that many bytes of it have arrived",
+    )
+    header_timeout_s: float = Field(
+        20.0, ge=0, description="time a request's line and headers may take to arrive, from "
+        "their first byte (or the connection's start); a slower head gets 408 "
+        "`request_timeout`, a connection that sent nothing is closed; 0 disables the bound",
+    )
     graceful_timeout_s: float = Field(
         30.0, ge=0, description="on SIGTERM, how long in-flight requests may take to finish"
     )

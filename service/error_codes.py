@@ -48,7 +48,9 @@ ERROR_CODES: tuple[ErrorCode, ...] = (
               "the route exists, but not for this method"),
     # 408
     ErrorCode(408, "request_timeout", "Request timed out",
-              "the body did not arrive within `LOSS_SERVICE_REQUEST_TIMEOUT_S` (30 s)"),
+              "the body did not arrive within `LOSS_SERVICE_REQUEST_TIMEOUT_S` (30 s), or the "
+              "request line and headers within `LOSS_SERVICE_HEADER_TIMEOUT_S` (20 s) of their "
+              "first byte; the connection is closed"),
     # 413
     ErrorCode(413, "payload_too_large", "Payload too large",
               "the body is larger than `LOSS_SERVICE_MAX_BODY_BYTES`, refused before it is read "
@@ -61,6 +63,11 @@ ERROR_CODES: tuple[ErrorCode, ...] = (
     ErrorCode(415, "unsupported_media_type", "Unsupported media type",
               "a content type other than JSON (or `application/octet-stream` on `/loss` and "
               "`/gradient`)"),
+    # 431
+    ErrorCode(431, "headers_too_large", "Request headers too large",
+              "the request line and headers take more than `LOSS_SERVICE_MAX_HEADER_BYTES` "
+              "(64 KiB); refused as soon as that many bytes of them have arrived, and the "
+              "connection is closed"),
     # 422: the request's fields
     ErrorCode(422, "unknown_field", "Unknown field",
               "a top-level field the request model does not have"),

@@ -35,6 +35,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "payload_too_large": 413,
     "too_many_elements": 413,
     "unsupported_media_type": 415,
+    "headers_too_large": 431,
     "not_ready": 503,
     "backend_busy": 503,
     "request_timeout": 503,
@@ -229,7 +230,8 @@ def error_descriptions() -> dict[int, str]:
         "(`unauthorized`): send `X-API-Key: <key>` or `Authorization: Bearer <key>`",
         404: "Unknown loss (the body suggests the closest names)",
         405: "Method not allowed",
-        408: "The body did not arrive within the time budget (`request_timeout`)",
+        408: "The body did not arrive within the time budget, or the headers within "
+        "`LOSS_SERVICE_HEADER_TIMEOUT_S` (`request_timeout`)",
         413: "Body or element count over the configured limit, or an array larger than the "
         "machine's memory",
         415: "Content type is not application/json (or application/octet-stream, where the "

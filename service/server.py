@@ -1,0 +1,159 @@
+"""The HTTP server: uvicorn, with the bounds on a request's head that uvicorn lacks.
+
+Why: every limit of the service (body size, elements, time budget, bytes in flight) starts once
+a request's headers are complete. Before that, uvicorn's parser (httptools) keeps whatever a
+connection sends: one connection sending an endless header line grew a worker by 1 GiB per
+400 MiB sent (measured), before any route, API key or limit could see it; and a connection that
+sends nothing, or its headers a byte at a time, is kept open for ever. So the server's protocol
+(:class:`HeadLimitedProtocol`, uvicorn's httptools protocol with two bounds added) refuses:
+
+* a request line and headers longer than ``LOSS_SERVICE_MAX_HEADER_BYTES`` (64 KiB by default;
+  nginx takes 32 KiB, Node.js 16 KiB): 431 ``headers_too_large``, as soon as that many bytes of
+  the head have arrived; its bytes past the limit are never handed to the parser (a pipelined
+  request's head that begins in the same read as the previous request ends is counted from
+  the rest of that read on: it may take up to twice the limit);
+* a head that has not arrived within ``LOSS_SERVICE_HEADER_TIMEOUT_S`` (20 s) of its first
+  byte, or of the connection's start: 408 ``request_timeout`` (a connection that sent nothing
+  is closed without an answer).
+
+Both answers are problem documents and close the connection. The rest is uvicorn's:
+:class:`GracefulServer` only makes its graceful shutdown exit with status 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from .api.problems import PROBLEM_MEDIA_TYPE, is_inference_protocol, problem_body
+
+log = logging.getLogger("service.server")
+
+
+class HeadLimitedProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a size and a time bound on each request's head (the
+    request line and headers), taken from the :class:`ServiceConfig` it is made with."""
+
+    def __init__(self, config: uvicorn.Config, *args: Any, **kwargs: Any) -> None:
+        super().__init__(config, *args, **kwargs)
+        self.max_head_bytes: int = getattr(config, "max_header_bytes", 65536)
+        self.head_timeout_s: float = getattr(config, "header_timeout_s", 20.0)
+        self.head_left: int | None = self.max_head_bytes  # None: not reading a head
+        self.head_started = False  # a byte of the current head has arrived
+        self.head_timer: asyncio.TimerHandle | None = None
+        self.messages = 0  # requests whose whole message has arrived on this connection
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()  # a connection that never sends a head is closed too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        while (left := self.head_left) is not None:
+            if not self.head_started:
+                self.head_started = True
+                if self.head_timer is None:  # the next head on a kept-alive connection
+                    self._arm()
+            if len(data) <= left:
+                self.head_left = left - len(data)
+                super().data_received(data)
+                return
+            messages = self.messages
+            self.head_left = 0
+            super().data_received(data[:left])  # the head may end within what it may take
+            if self.transport.is_closing():
+                return
+            if self.head_left is not None and self.messages == messages:  # it did not
+                self._refuse(431, "headers_too_large", f"the request line and headers take "
+                             f"more than {self.max_head_bytes} bytes "
+                             "(LOSS_SERVICE_MAX_HEADER_BYTES)")
+                return
+            data = data[left:]  # the rest: a body, or the next pipelined request's head
+        super().data_received(data)  # a body
+
+    def on_headers_complete(self) -> None:
+        self.head_left = None
+        self._disarm()
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self.messages += 1
+        self.head_left, self.head_started = self.max_head_bytes, False  # the next request's
+
+    def _arm(self) -> None:
+        self._disarm()
+        if self.head_timeout_s > 0:
+            self.head_timer = self.loop.call_later(self.head_timeout_s, self._head_timed_out)
+
+    def _disarm(self) -> None:
+        if self.head_timer is not None:
+            self.head_timer.cancel()
+            self.head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self.head_timer = None
+        if self.transport.is_closing() or self.head_left is None:
+            return
+        if not self.head_started:  # nothing sent: no request to answer
+            self.transport.close()
+            return
+        self._refuse(408, "request_timeout", f"the request line and headers did not arrive "
+                     f"within {self.head_timeout_s:g} s (LOSS_SERVICE_HEADER_TIMEOUT_S)")
+
+    def _refuse(self, status: int, code: str, detail: str) -> None:
+        """Answer a problem document and close the connection (the head is not parsed on)."""
+        self._disarm()
+        self.head_left = None
+        if self.transport.is_closing():
+            return
+        path = self.url.decode("latin-1") if self.url else ""
+        body = {"error": detail} if is_inference_protocol(path) else problem_body(
+            code, status, detail, [{"loc": ["header"], "msg": detail, "type": code}])
+        payload = orjson.dumps(body)
+        media = "application/json" if "error" in body else PROBLEM_MEDIA_TYPE
+        reason = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}[status]
+        head = [b"HTTP/1.1 %d %s\r\n" % (status, reason)]
+        head += [name + b": " + value + b"\r\n"
+                 for name, value in self.server_state.default_headers]
+        head += [b"content-type: %s\r\ncontent-length: %d\r\nconnection: close\r\n\r\n"
+                 % (media.encode(), len(payload))]
+        self.transport.write(b"".join(head) + payload)
+        self.transport.close()
+        client = f"{self.client[0]}:{self.client[1]}" if self.client else "?"
+        log.warning("%s %s from %s: %s", status, code, client, detail)
+
+
+class ServiceConfig(uvicorn.Config):
+    """uvicorn's configuration with :class:`HeadLimitedProtocol` and its two bounds (a class of
+    its own so that it travels to worker processes whole)."""
+
+    def __init__(self, app: Any, *, max_header_bytes: int, header_timeout_s: float,
+                 **kwargs: Any) -> None:
+        super().__init__(app, http=HeadLimitedProtocol, **kwargs)
+        self.max_header_bytes = max_header_bytes
+        self.header_timeout_s = header_timeout_s
+
+
+class GracefulServer(uvicorn.Server):
+    """A uvicorn server whose graceful shutdown on SIGTERM/SIGINT exits with status 0.
+
+    uvicorn re-raises the signal once it has drained in-flight requests, so the process would die
+    with -15, which process managers and orchestrators read as a crash.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            yield
+            self._captured_signals.clear()  # drained: do not re-raise the signal
