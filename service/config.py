@@ -99,8 +99,9 @@ class Settings(BaseSettings):
         "(with Retry-After); 0 disables the bound",
     )
     max_header_bytes: int = Field(
-        65_536, ge=1024, description="longest request line and headers together; a longer head "
-        "gets 431 `headers_too_large` as soon as that many bytes of it have arrived",
+        65_536, ge=1024, description="longest request line and headers together (and, in a "
+        "chunked body, chunk size line and trailer fields); longer gets 431 `headers_too_large` "
+        "as soon as that many bytes have arrived",
     )
     header_timeout_s: float = Field(
         20.0, ge=0, description="time a request's line and headers may take to arrive, from "

@@ -66,8 +66,9 @@ ERROR_CODES: tuple[ErrorCode, ...] = (
     # 431
     ErrorCode(431, "headers_too_large", "Request headers too large",
               "the request line and headers take more than `LOSS_SERVICE_MAX_HEADER_BYTES` "
-              "(64 KiB); refused as soon as that many bytes of them have arrived, and the "
-              "connection is closed"),
+              "(64 KiB), or in a chunked body a chunk's size line or the trailer fields do; "
+              "refused as soon as that many bytes of them have arrived, and the connection is "
+              "closed"),
     # 422: the request's fields
     ErrorCode(422, "unknown_field", "Unknown field",
               "a top-level field the request model does not have"),

@@ -1,9 +1,10 @@
 """The HTTP server: uvicorn, with the bounds on a request's head that uvicorn lacks.
 
 Why: every limit of the service (body size, elements, time budget, bytes in flight) starts once
-a request's headers are complete. Before that, uvicorn's parser (httptools) keeps whatever a
-connection sends: one connection sending an endless header line grew a worker by 1 GiB per
-400 MiB sent (measured), before any route, API key or limit could see it; and a connection that
+a request's headers are complete and counts body bytes. Outside them, uvicorn's parser
+(httptools) keeps whatever a connection sends: one connection sending an endless header line
+grew a worker by 1 GiB per 400 MiB sent (measured), before any route, API key or limit could see
+it; endless trailer fields after a chunked body, by 0.9 GiB per 300 MiB; and a connection that
 sends nothing, or its headers a byte at a time, is kept open for ever. So the server's protocol
 (:class:`HeadLimitedProtocol`, uvicorn's httptools protocol with two bounds added) refuses:
 
@@ -11,7 +12,8 @@ sends nothing, or its headers a byte at a time, is kept open for ever. So the se
   nginx takes 32 KiB, Node.js 16 KiB): 431 ``headers_too_large``, as soon as that many bytes of
   the head have arrived; its bytes past the limit are never handed to the parser (a pipelined
   request's head that begins in the same read as the previous request ends is counted from
-  the rest of that read on: it may take up to twice the limit);
+  the rest of that read on: it may take up to twice the limit); the same for a chunk's size
+  line and for the trailer fields of a chunked body;
 * a head that has not arrived within ``LOSS_SERVICE_HEADER_TIMEOUT_S`` (20 s) of its first
   byte, or of the connection's start: 408 ``request_timeout`` (a connection that sent nothing
   is closed without an answer).
@@ -39,16 +41,22 @@ log = logging.getLogger("service.server")
 
 class HeadLimitedProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with a size and a time bound on each request's head (the
-    request line and headers), taken from the :class:`ServiceConfig` it is made with."""
+    request line and headers), taken from the :class:`ServiceConfig` it is made with. The size
+    bound also holds in a chunked body between two pieces of its data: a chunk's size line, and
+    the trailer fields after the last chunk, which the parser keeps as it keeps a head."""
 
     def __init__(self, config: uvicorn.Config, *args: Any, **kwargs: Any) -> None:
         super().__init__(config, *args, **kwargs)
         self.max_head_bytes: int = getattr(config, "max_header_bytes", 65536)
         self.head_timeout_s: float = getattr(config, "header_timeout_s", 20.0)
-        self.head_left: int | None = self.max_head_bytes  # None: not reading a head
+        # bytes that may still arrive before the parser makes progress (a head ends, a piece
+        # of a chunked body arrives, a message ends); None: a body of known length
+        self.frame_left: int | None = self.max_head_bytes
+        self.progress = 0  # counts those events
+        self.in_head = True  # reading a request line and headers (or waiting for them)
         self.head_started = False  # a byte of the current head has arrived
+        self.chunked = False  # the current request's body is chunked
         self.head_timer: asyncio.TimerHandle | None = None
-        self.messages = 0  # requests whose whole message has arrived on this connection
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -59,37 +67,50 @@ class HeadLimitedProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        while (left := self.head_left) is not None:
-            if not self.head_started:
+        while (left := self.frame_left) is not None:
+            if self.in_head and not self.head_started:
                 self.head_started = True
                 if self.head_timer is None:  # the next head on a kept-alive connection
                     self._arm()
             if len(data) <= left:
-                self.head_left = left - len(data)
+                self.frame_left = left - len(data)
                 super().data_received(data)
                 return
-            messages = self.messages
-            self.head_left = 0
-            super().data_received(data[:left])  # the head may end within what it may take
+            progress = self.progress
+            self.frame_left = 0
+            super().data_received(data[:left])  # progress may come within what it may take
             if self.transport.is_closing():
                 return
-            if self.head_left is not None and self.messages == messages:  # it did not
-                self._refuse(431, "headers_too_large", f"the request line and headers take "
-                             f"more than {self.max_head_bytes} bytes "
-                             "(LOSS_SERVICE_MAX_HEADER_BYTES)")
+            if self.progress == progress:  # it did not
+                what = "the request line and headers take" if self.in_head else (
+                    "a chunk's size line or the trailer fields take")
+                self._refuse(431, "headers_too_large", f"{what} more than "
+                             f"{self.max_head_bytes} bytes (LOSS_SERVICE_MAX_HEADER_BYTES)")
                 return
             data = data[left:]  # the rest: a body, or the next pipelined request's head
-        super().data_received(data)  # a body
+        super().data_received(data)  # a body of known length: the app bounds it
+
+    def _progressed(self, frame_left: int | None) -> None:
+        self.progress += 1
+        self.frame_left = frame_left
 
     def on_headers_complete(self) -> None:
-        self.head_left = None
+        self.in_head = False
         self._disarm()
+        self.chunked = any(name == b"transfer-encoding" and b"chunked" in value.lower()
+                           for name, value in self.headers)
+        self._progressed(self.max_head_bytes if self.chunked else None)
         super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        if self.chunked:
+            self._progressed(self.max_head_bytes)
+        super().on_body(body)
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
-        self.messages += 1
-        self.head_left, self.head_started = self.max_head_bytes, False  # the next request's
+        self.in_head, self.head_started = True, False  # the next request's head
+        self._progressed(self.max_head_bytes)
 
     def _arm(self) -> None:
         self._disarm()
@@ -103,7 +124,7 @@ class HeadLimitedProtocol(HttpToolsProtocol):
 
     def _head_timed_out(self) -> None:
         self.head_timer = None
-        if self.transport.is_closing() or self.head_left is None:
+        if self.transport.is_closing() or not self.in_head:
             return
         if not self.head_started:  # nothing sent: no request to answer
             self.transport.close()
@@ -112,10 +133,13 @@ class HeadLimitedProtocol(HttpToolsProtocol):
                      f"within {self.head_timeout_s:g} s (LOSS_SERVICE_HEADER_TIMEOUT_S)")
 
     def _refuse(self, status: int, code: str, detail: str) -> None:
-        """Answer a problem document and close the connection (the head is not parsed on)."""
+        """Answer a problem document and close the connection (nothing more is parsed)."""
         self._disarm()
-        self.head_left = None
+        self.frame_left = None
         if self.transport.is_closing():
+            return
+        if self.cycle is not None and self.cycle.response_started and not self.in_head:
+            self.transport.close()  # the app has begun its answer: it cannot be replaced
             return
         path = self.url.decode("latin-1") if self.url else ""
         body = {"error": detail} if is_inference_protocol(path) else problem_body(

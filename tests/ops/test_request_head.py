@@ -144,6 +144,45 @@ def test_a_large_body_arrives_with_its_head_in_one_read(server):
     assert json.loads(answer)["value"] == 0.0
 
 
+def _chunked(path: str, pieces: list[bytes], trailer: bytes = b"") -> bytes:
+    head = (f"POST {path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+            "transfer-encoding: chunked\r\n\r\n").encode()
+    return head + b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\n" + trailer
+
+
+def test_chunked_bodies_of_small_chunks_and_with_trailers_are_served(server):
+    """A 60 KB body in chunks of 7 bytes: about 50 KB of chunk size lines in all, each within
+    the bound; then a body with a trailer field."""
+    values = list(range(5000))
+    body = json.dumps({"predictions": values, "targets": values}).encode()
+    pieces = [body[i:i + 7] for i in range(0, len(body), 7)]
+    with Conn(server) as conn:
+        conn.send(_chunked("/loss/mse", pieces) + b"\r\n")
+        assert conn.response()[0] == 200
+        conn.send(_chunked("/loss/mse", [BODY], b"x-checksum: 1234\r\n\r\n"))
+        assert conn.response()[0] == 200
+
+
+def test_endless_trailer_fields_are_cut_off(server):
+    """Trailer fields after the last chunk are kept by the parser like a head's: bounded too."""
+    before = _rss(server[2]) if sys.platform == "linux" else None
+    sent = 0
+    with Conn(server) as conn:
+        conn.send(_chunked("/loss/mse", [BODY], b"x-trailer: "))
+        chunk = b"a" * (1 << 20)
+        with pytest.raises(OSError):
+            while sent < 256 << 20:
+                conn.send(chunk)
+                sent += len(chunk)
+        assert sent < 64 << 20, sent
+    if before is not None:
+        assert _rss(server[2]) - before < 64 << 20
+    with Conn(server) as conn:  # an endless chunk size line
+        conn.send(_chunked("/loss/mse", [])[:-3] + b"1;ext=" + b"a" * (2 * MAX_HEAD))
+        status, _, body = conn.response()
+        assert status == 431 and "chunk" in json.loads(body)["detail"]
+
+
 def test_a_slow_head_gets_408_and_a_silent_connection_is_closed(server):
     with Conn(server) as conn:
         start = time.monotonic()
