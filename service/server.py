@@ -18,7 +18,8 @@ sends nothing, or its headers a byte at a time, is kept open for ever. So the se
   byte, or of the connection's start: 408 ``request_timeout`` (a connection that sent nothing
   is closed without an answer).
 
-Both answers are problem documents and close the connection. The rest is uvicorn's:
+Both answers are problem documents and close the connection. A connection that queues more than
+:data:`MAX_PIPELINED` pipelined requests behind the one being answered is closed. The rest is uvicorn's:
 :class:`GracefulServer` only makes its graceful shutdown exit with status 0.
 """
 
@@ -37,6 +38,11 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from .api.problems import PROBLEM_MEDIA_TYPE, is_inference_protocol, problem_body
 
 log = logging.getLogger("service.server")
+
+# requests a connection may queue behind the one being answered (HTTP/1.1 pipelining); more,
+# and the connection is closed: each queued request holds ~2 KB, so 256 KiB of tiny requests
+# in one read held ~17 MB until they were answered (20 such connections: +340 MiB, measured)
+MAX_PIPELINED = 64
 
 
 class HeadLimitedProtocol(HttpToolsProtocol):
@@ -74,11 +80,11 @@ class HeadLimitedProtocol(HttpToolsProtocol):
                     self._arm()
             if len(data) <= left:
                 self.frame_left = left - len(data)
-                super().data_received(data)
+                self._feed(data)
                 return
             progress = self.progress
             self.frame_left = 0
-            super().data_received(data[:left])  # progress may come within what it may take
+            self._feed(data[:left])  # progress may come within what it may take
             if self.transport.is_closing():
                 return
             if self.progress == progress:  # it did not
@@ -88,7 +94,14 @@ class HeadLimitedProtocol(HttpToolsProtocol):
                              f"{self.max_head_bytes} bytes (LOSS_SERVICE_MAX_HEADER_BYTES)")
                 return
             data = data[left:]  # the rest: a body, or the next pipelined request's head
-        super().data_received(data)  # a body of known length: the app bounds it
+        self._feed(data)  # a body of known length: the app bounds it
+
+    def _feed(self, data: bytes) -> None:
+        super().data_received(data)
+        if len(self.pipeline) > MAX_PIPELINED and not self.transport.is_closing():
+            log.warning("closed a connection from %s: more than %d pipelined requests",
+                        self._peer(), MAX_PIPELINED)
+            self.transport.close()
 
     def _progressed(self, frame_left: int | None) -> None:
         self.progress += 1
@@ -154,8 +167,10 @@ class HeadLimitedProtocol(HttpToolsProtocol):
                  % (media.encode(), len(payload))]
         self.transport.write(b"".join(head) + payload)
         self.transport.close()
-        client = f"{self.client[0]}:{self.client[1]}" if self.client else "?"
-        log.warning("%s %s from %s: %s", status, code, client, detail)
+        log.warning("%s %s from %s: %s", status, code, self._peer(), detail)
+
+    def _peer(self) -> str:
+        return f"{self.client[0]}:{self.client[1]}" if self.client else "?"
 
 
 class ServiceConfig(uvicorn.Config):

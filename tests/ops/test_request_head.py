@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from service.server import MAX_PIPELINED
 from tests.serverutil import running_server
 
 pytestmark = pytest.mark.slow  # a real server process
@@ -142,6 +143,34 @@ def test_a_large_body_arrives_with_its_head_in_one_read(server):
         status, _, answer = conn.response()
     assert status == 200, answer
     assert json.loads(answer)["value"] == 0.0
+
+
+def test_pipelined_requests_are_answered_up_to_a_bound(server):
+    """Up to MAX_PIPELINED requests may wait behind the one being answered; a connection that
+    queues more (each held ~2 KB: 256 KiB of tiny requests held ~17 MB) is closed."""
+    tiny = b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n"
+    with Conn(server) as conn:
+        conn.send(tiny * (MAX_PIPELINED + 1))
+        assert [conn.response()[0] for _ in range(MAX_PIPELINED + 1)] == [200] * (
+            MAX_PIPELINED + 1)
+    before = _rss(server[2]) if sys.platform == "linux" else None
+    conns = [Conn(server) for _ in range(10)]
+    try:
+        for conn in conns:
+            conn.send(tiny * 7000)  # 245 KB
+        for conn in conns:  # closed (EOF or reset) with few of them answered, if any
+            answered = b""
+            try:
+                while chunk := conn.sock.recv(65536):
+                    answered += chunk
+            except ConnectionResetError:
+                pass
+            assert answered.count(b"HTTP/1.1 200") <= MAX_PIPELINED + 1
+    finally:
+        for conn in conns:
+            conn.__exit__()
+    if before is not None:
+        assert _rss(server[2]) - before < 64 << 20
 
 
 def _chunked(path: str, pieces: list[bytes], trailer: bytes = b"") -> bytes:
