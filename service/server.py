@@ -18,9 +18,9 @@ sends nothing, or its headers a byte at a time, is kept open for ever. So the se
   byte, or of the connection's start: 408 ``request_timeout`` (a connection that sent nothing
   is closed without an answer).
 
-Both answers are problem documents and close the connection. A connection that queues more than
-:data:`MAX_PIPELINED` pipelined requests behind the one being answered is closed. The rest is uvicorn's:
-:class:`GracefulServer` only makes its graceful shutdown exit with status 0.
+Both answers are problem documents and close the connection. A connection that queues more
+than :data:`MAX_PIPELINED` pipelined requests behind the one being answered is closed. The rest
+is uvicorn's: :class:`GracefulServer` only makes its graceful shutdown exit with status 0.
 """
 
 from __future__ import annotations
