@@ -35,6 +35,10 @@ ERROR_CODES: tuple[ErrorCode, ...] = (
               "an `application/octet-stream` body whose `Inference-Header-Content-Length` is "
               "missing or wrong, or whose tensor sizes do not add up to the bytes after the "
               "header"),
+    ErrorCode(400, "invalid_http", "Invalid HTTP request",
+              "the HTTP parser refused the request: a malformed request line or header, a bad "
+              "or repeated `Content-Length`, `Content-Length` with chunked transfer encoding, "
+              "broken chunks; the connection is closed"),
     # 401
     ErrorCode(401, "unauthorized", "API key required",
               "`LOSS_SERVICE_API_KEYS` is set and the request has no valid key "

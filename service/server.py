@@ -18,7 +18,8 @@ sends nothing, or its headers a byte at a time, is kept open for ever. So the se
   byte, or of the connection's start: 408 ``request_timeout`` (a connection that sent nothing
   is closed without an answer).
 
-Both answers are problem documents and close the connection. A connection that queues more
+Both answers are problem documents and close the connection, as is uvicorn's 400 for what its
+parser refuses (``invalid_http``; uvicorn's own is plain text). A connection that queues more
 than :data:`MAX_PIPELINED` pipelined requests behind the one being answered is closed. The rest
 is uvicorn's: :class:`GracefulServer` only makes its graceful shutdown exit with status 0.
 """
@@ -90,7 +91,7 @@ class HeadLimitedProtocol(HttpToolsProtocol):
             if self.progress == progress:  # it did not
                 what = "the request line and headers take" if self.in_head else (
                     "a chunk's size line or the trailer fields take")
-                self._refuse(431, "headers_too_large", f"{what} more than "
+                self._refuse(431, code="headers_too_large", detail=f"{what} more than "
                              f"{self.max_head_bytes} bytes (LOSS_SERVICE_MAX_HEADER_BYTES)")
                 return
             data = data[left:]  # the rest: a body, or the next pipelined request's head
@@ -142,10 +143,18 @@ class HeadLimitedProtocol(HttpToolsProtocol):
         if not self.head_started:  # nothing sent: no request to answer
             self.transport.close()
             return
-        self._refuse(408, "request_timeout", f"the request line and headers did not arrive "
-                     f"within {self.head_timeout_s:g} s (LOSS_SERVICE_HEADER_TIMEOUT_S)")
+        self._refuse(408, code="request_timeout", detail=f"the request line and headers did not "
+                     f"arrive within {self.head_timeout_s:g} s (LOSS_SERVICE_HEADER_TIMEOUT_S)")
 
-    def _refuse(self, status: int, code: str, detail: str) -> None:
+    def send_400_response(self, msg: str) -> None:
+        """uvicorn's answer to what its parser refuses (a malformed request line or header, a
+        bad Content-Length, Content-Length with chunked framing, broken chunks), as a problem
+        document (uvicorn's own is plain text)."""
+        self._refuse(400, code="invalid_http", detail="the request is not valid HTTP/1.1: a "
+                     "malformed request line or header, a bad or repeated Content-Length, or "
+                     "Content-Length together with chunked transfer encoding")
+
+    def _refuse(self, status: int, *, code: str, detail: str) -> None:
         """Answer a problem document and close the connection (nothing more is parsed)."""
         self._disarm()
         self.frame_left = None
@@ -159,7 +168,8 @@ class HeadLimitedProtocol(HttpToolsProtocol):
             code, status, detail, [{"loc": ["header"], "msg": detail, "type": code}])
         payload = orjson.dumps(body)
         media = "application/json" if "error" in body else PROBLEM_MEDIA_TYPE
-        reason = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}[status]
+        reason = {400: b"Bad Request", 408: b"Request Timeout",
+                  431: b"Request Header Fields Too Large"}[status]
         head = [b"HTTP/1.1 %d %s\r\n" % (status, reason)]
         head += [name + b": " + value + b"\r\n"
                  for name, value in self.server_state.default_headers]

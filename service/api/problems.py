@@ -29,6 +29,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "invalid_json": 400,
     "empty_body": 400,
     "invalid_binary_body": 400,
+    "invalid_http": 400,
     "unknown_loss": 404,
     "not_found": 404,
     "method_not_allowed": 405,

@@ -212,6 +212,23 @@ def test_endless_trailer_fields_are_cut_off(server):
         assert status == 431 and "chunk" in json.loads(body)["detail"]
 
 
+@pytest.mark.parametrize("head", [
+    b"POST /loss/mse HTTP/1.1\r\nhost: x\r\ncontent-length: 41\r\n"
+    b"transfer-encoding: chunked\r\n\r\n",  # both framings: a smuggling attempt
+    b"POST /loss/mse HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\ncontent-length: 41\r\n\r\n",
+    b"POST /loss/mse HTTP/1.1\r\nhost: x\r\ncontent-length: -1\r\n\r\n",
+    b"GET /\xff\xfe HTTP/1.1\r\nhost: x\r\n\r\n",
+    b"GET /healthz HTTP/1.1\r\nbad header\r\n\r\n",
+], ids=["cl-and-chunked", "two-lengths", "negative-length", "non-ascii-path", "no-colon"])
+def test_what_the_parser_refuses_is_a_problem_document(server, head):
+    with Conn(server) as conn:
+        conn.send(head + BODY)
+        status, headers, body = conn.response()
+        assert status == 400 and headers["content-type"] == "application/problem+json"
+        assert json.loads(body)["code"] == "invalid_http"
+        assert conn.closed()
+
+
 def test_a_slow_head_gets_408_and_a_silent_connection_is_closed(server):
     with Conn(server) as conn:
         start = time.monotonic()
