@@ -75,10 +75,6 @@ class HeadLimitedProtocol(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         while (left := self.frame_left) is not None:
-            if self.in_head and not self.head_started:
-                self.head_started = True
-                if self.head_timer is None:  # the next head on a kept-alive connection
-                    self._arm()
             if len(data) <= left:
                 self.frame_left = left - len(data)
                 self._feed(data)
@@ -107,6 +103,12 @@ class HeadLimitedProtocol(HttpToolsProtocol):
     def _progressed(self, frame_left: int | None) -> None:
         self.progress += 1
         self.frame_left = frame_left
+
+    def on_message_begin(self) -> None:  # the first byte of a request
+        self.head_started = True
+        if self.head_timer is None:  # a later head on the connection: timed from here
+            self._arm()
+        super().on_message_begin()
 
     def on_headers_complete(self) -> None:
         self.in_head = False
@@ -160,8 +162,12 @@ class HeadLimitedProtocol(HttpToolsProtocol):
         self.frame_left = None
         if self.transport.is_closing():
             return
-        if self.cycle is not None and self.cycle.response_started and not self.in_head:
-            self.transport.close()  # the app has begun its answer: it cannot be replaced
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete and (
+                self.in_head or cycle.response_started):
+            # a pipelined head behind an unanswered request, or a body whose answer has begun:
+            # an answer here would be read as another request's
+            self.transport.close()
             return
         path = self.url.decode("latin-1") if self.url else ""
         body = {"error": detail} if is_inference_protocol(path) else problem_body(
