@@ -20,8 +20,10 @@ sends nothing, or its headers a byte at a time, is kept open for ever. So the se
 
 Both answers are problem documents and close the connection, as is uvicorn's 400 for what its
 parser refuses (``invalid_http``; uvicorn's own is plain text). A connection that queues more
-than :data:`MAX_PIPELINED` pipelined requests behind the one being answered is closed. The rest
-is uvicorn's: :class:`GracefulServer` only makes its graceful shutdown exit with status 0.
+than :data:`MAX_PIPELINED` pipelined requests behind the one being answered is closed. Each of
+these closes is counted in ``loss_service_connections_closed_total{reason}`` (the code, or
+``idle``, or ``pipelined``). The rest is uvicorn's: :class:`GracefulServer` only makes its
+graceful shutdown exit with status 0.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from .api.problems import PROBLEM_MEDIA_TYPE, is_inference_protocol, problem_body
+from .observability.metrics import CONNECTIONS_CLOSED
 
 log = logging.getLogger("service.server")
 
@@ -98,6 +101,7 @@ class HeadLimitedProtocol(HttpToolsProtocol):
         if len(self.pipeline) > MAX_PIPELINED and not self.transport.is_closing():
             log.warning("closed a connection from %s: more than %d pipelined requests",
                         self._peer(), MAX_PIPELINED)
+            CONNECTIONS_CLOSED.labels("pipelined").inc()
             self.transport.close()
 
     def _progressed(self, frame_left: int | None) -> None:
@@ -143,6 +147,7 @@ class HeadLimitedProtocol(HttpToolsProtocol):
         if self.transport.is_closing() or not self.in_head:
             return
         if not self.head_started:  # nothing sent: no request to answer
+            CONNECTIONS_CLOSED.labels("idle").inc()
             self.transport.close()
             return
         self._refuse(408, code="request_timeout", detail=f"the request line and headers did not "
@@ -162,6 +167,7 @@ class HeadLimitedProtocol(HttpToolsProtocol):
         self.frame_left = None
         if self.transport.is_closing():
             return
+        CONNECTIONS_CLOSED.labels(code).inc()
         cycle = self.cycle
         if cycle is not None and not cycle.response_complete and (
                 self.in_head or cycle.response_started):

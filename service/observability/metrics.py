@@ -29,6 +29,9 @@ EVALUATIONS = Counter("loss_service_evaluations_total", "Loss evaluations by los
                       ["loss", "kind", "backend"])
 ELEMENTS = Counter("loss_service_elements_total", "Array elements received, by loss", ["loss"])
 ERRORS = Counter("loss_service_errors_total", "Error responses by problem code", ["code"])
+CONNECTIONS_CLOSED = Counter(
+    "loss_service_connections_closed_total", "Connections the server closed on a request's head "
+    "or framing, before the app saw a request (service/server.py), by reason", ["reason"])
 LOG_LINES_DROPPED = Counter("loss_service_log_lines_dropped_total",
                             "Log lines dropped because the log writer fell behind")
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from service.server import MAX_PIPELINED
 from tests.serverutil import running_server
@@ -227,6 +228,27 @@ def test_what_the_parser_refuses_is_a_problem_document(server, head):
         assert status == 400 and headers["content-type"] == "application/problem+json"
         assert json.loads(body)["code"] == "invalid_http"
         assert conn.closed()
+
+
+def _closed_total(server: tuple[str, int, int]) -> dict[str, float]:
+    text = httpx.get(f"http://{server[0]}:{server[1]}/metrics").text
+    return {s.labels["reason"]: s.value for f in text_string_to_metric_families(text)
+            for s in f.samples if s.name == "loss_service_connections_closed_total"}
+
+
+def test_closed_connections_are_counted_by_reason(server):
+    before = _closed_total(server)
+    with Conn(server) as conn:
+        conn.send(_head("/loss/mse", MAX_HEAD + 1))
+        assert conn.response()[0] == 431
+    with Conn(server) as conn:
+        conn.send(b"GET /healthz HTTP/1.1\r\nbad header\r\n\r\n")
+        assert conn.response()[0] == 400
+    with Conn(server) as conn:
+        assert conn.closed()  # idle: closed after the head timeout
+    after = _closed_total(server)
+    for reason in ("headers_too_large", "invalid_http", "idle"):
+        assert after.get(reason, 0) == before.get(reason, 0) + 1, reason
 
 
 def test_a_slow_head_gets_408_and_a_silent_connection_is_closed(server):
