@@ -34,11 +34,10 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-import orjson
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from .api.problems import PROBLEM_MEDIA_TYPE, is_inference_protocol, problem_body
+from .api.problems import problem_bytes
 from .observability.metrics import CONNECTIONS_CLOSED
 
 log = logging.getLogger("service.server")
@@ -175,11 +174,9 @@ class HeadLimitedProtocol(HttpToolsProtocol):
             # an answer here would be read as another request's
             self.transport.close()
             return
-        path = self.url.decode("latin-1") if self.url else ""
-        body = {"error": detail} if is_inference_protocol(path) else problem_body(
-            code, status, detail, [{"loc": ["header"], "msg": detail, "type": code}])
-        payload = orjson.dumps(body)
-        media = "application/json" if "error" in body else PROBLEM_MEDIA_TYPE
+        payload, media = problem_bytes(self.url.decode("latin-1") if self.url else "", code,
+                                       status, detail,
+                                       [{"loc": ["header"], "msg": detail, "type": code}])
         reason = {400: b"Bad Request", 408: b"Request Timeout",
                   431: b"Request Header Fields Too Large"}[status]
         head = [b"HTTP/1.1 %d %s\r\n" % (status, reason)]

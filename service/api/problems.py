@@ -145,6 +145,15 @@ def is_inference_protocol(path: str) -> bool:
     return path == "/v2" or path.startswith("/v2/")
 
 
+def problem_bytes(path: str, code: str, status: int, detail: str, errors: list[dict[str, Any]],
+                  **extra: Any) -> tuple[bytes, str]:
+    """(body, media type) of an error answered outside the routes (the API keys' 401, the HTTP
+    protocol's refusals): a problem document, or ``{"error": detail}`` under ``/v2``."""
+    if is_inference_protocol(path):
+        return orjson.dumps({"error": detail}), "application/json"
+    return orjson.dumps(problem_body(code, status, detail, errors, **extra)), PROBLEM_MEDIA_TYPE
+
+
 def inference_error(exc: ProblemError, headers: dict[str, str] | None = None) -> Response:
     """The problem as the Open Inference Protocol answers errors: ``{"error": message}``, with
     400 where the native API answers 422 (the protocol's status for a bad request)."""

@@ -19,12 +19,11 @@ import re
 import time
 from typing import Any
 
-import orjson
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..api.problems import PROBLEM_MEDIA_TYPE, is_inference_protocol, problem_body
+from ..api.problems import problem_bytes
 from . import metrics
 
 log = logging.getLogger("service.access")
@@ -90,12 +89,9 @@ class ApiKeyMiddleware:
         """A problem document, or the Open Inference Protocol's ``{"error"}`` under ``/v2``."""
         detail = "a valid API key is required: send `Authorization: Bearer <key>` or " \
                  "`X-API-Key: <key>`"
-        body = {"error": detail} if is_inference_protocol(path) else problem_body(
-            "unauthorized", 401, detail, [{"loc": ["header", "authorization"], "msg":
-                                           "missing or invalid API key", "type":
-                                           "unauthorized"}], request_id=rid)
-        payload = orjson.dumps(body)
-        media = "application/json" if "error" in body else PROBLEM_MEDIA_TYPE
+        payload, media = problem_bytes(path, "unauthorized", 401, detail, [
+            {"loc": ["header", "authorization"], "msg": "missing or invalid API key",
+             "type": "unauthorized"}], request_id=rid)
         await send({"type": "http.response.start", "status": 401, "headers": [
             (b"content-type", media.encode()),
             (b"content-length", str(len(payload)).encode()),

@@ -32,8 +32,9 @@ def _name(func: ast.AST) -> str:
 def raised_codes() -> dict[str, set[str]]:
     """Code -> where: every place in service/ that names an error code the way the code does it
     today: ``code = "..."`` in an exception class, ``code="..."`` keywords, the first argument of
-    an ``...Error(...)`` or ``problem_body(...)`` call, the strings a ``_code_for``-like function
-    returns, ``(code, message, loc)`` tuples, and the ``*_CODES`` tables."""
+    an ``...Error(...)`` or ``problem_body(...)`` call, the second of ``problem_bytes(...)``, the
+    strings a ``_code_for``-like function returns, ``(code, message, loc)`` tuples, and the
+    ``*_CODES`` tables."""
     found: dict[str, set[str]] = defaultdict(set)
     for path in sorted(SERVICE.rglob("*.py")):
         if path == REGISTRY:
@@ -51,6 +52,8 @@ def raised_codes() -> dict[str, set[str]]:
                 name = _name(node.func)
                 if (name.endswith("Error") or name == "problem_body") and node.args:
                     hits += _strings(node.args[0])
+                if name == "problem_bytes" and len(node.args) > 1:  # (path, code, ...)
+                    hits += _strings(node.args[1])
                 hits += [s for kw in node.keywords if kw.arg == "code" for s in _strings(kw.value)]
                 if name == "get" and "CODES" in ast.unparse(node.func) and len(node.args) == 2:
                     hits += _strings(node.args[1])
